@@ -21,9 +21,9 @@ begins, or deeper than level L) are served from anonymous volume at their price.
 from __future__ import annotations
 
 import time
-from pathlib import Path
 from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field
+from pathlib import Path
 
 import numpy as np
 
@@ -180,7 +180,13 @@ class _Applier:
         self.orders = book._orders  # membership test on the hot path
 
     def apply(
-        self, mtype: int, oid: int, size: int, price: int, direction: int, check_priority: bool = False
+        self,
+        mtype: int,
+        oid: int,
+        size: int,
+        price: int,
+        direction: int,
+        check_priority: bool = False,
     ) -> None:
         book = self.book
         if mtype == 1:

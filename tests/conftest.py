@@ -9,7 +9,9 @@ import pytest
 
 #: The team's LOBSTER samples sit beside the checkout; MARS_GYM_DATA overrides.
 DATA_DIR = Path(
-    os.environ.get("MARS_GYM_DATA", Path(__file__).resolve().parents[1] / ".." / "shared" / "data" / "lobster")
+    os.environ.get(
+        "MARS_GYM_DATA", Path(__file__).resolve().parents[1] / ".." / "shared" / "data" / "lobster"
+    )
 ).resolve()
 
 
