@@ -75,6 +75,8 @@ class OrderBookError(ValueError):
 def _positive_int(name: str, value: object) -> int:
     """Return ``value`` as an ``int`` if it is an integer > 0, else raise OrderBookError."""
     try:
+        if isinstance(value, bool):
+            raise TypeError
         ivalue = operator.index(value)  # accepts int and numpy integers, rejects floats
     except TypeError:
         raise OrderBookError(
@@ -136,7 +138,7 @@ class OrderBook:
 
     def would_cross(self, side: Side | int, price: int) -> bool:
         """Whether a limit order of ``side`` at ``price`` would trade on arrival."""
-        if side == 1:
+        if _side_index(side) == 0:
             asks = self._prices[1]
             return bool(asks) and price >= asks[0]
         bids = self._prices[0]
@@ -148,6 +150,8 @@ class OrderBook:
 
     def levels(self, side: Side | int, n: int) -> list[tuple[int, int]]:
         """The best ``n`` occupied levels of ``side`` as ``(price, size)``, best first."""
+        if n < 0:
+            raise OrderBookError(f"number of levels must be >= 0, got {n}")
         index = _side_index(side)
         prices = self._prices[index]
         depth = self._depth[index]
@@ -237,6 +241,7 @@ class OrderBook:
         price = _positive_int("price", price)
         size = _positive_int("size", size)
         index = _side_index(side)
+        order_id = _order_id(order_id)
         if order_id in self._orders:
             raise OrderBookError(f"order id {order_id} is already resting in the book")
         if order_id < 0:
@@ -420,6 +425,15 @@ class OrderBook:
                 else:
                     prices.pop()
         return size
+
+
+def _order_id(order_id: object) -> int:
+    try:
+        return operator.index(order_id)
+    except TypeError:
+        raise OrderBookError(
+            f"order id must be an integer, got {order_id!r} ({type(order_id).__name__})"
+        ) from None
 
 
 def _side_index(side: Side | int) -> int:

@@ -92,6 +92,10 @@ _FILE_RE = re.compile(
     r"(?P<kind>message|orderbook)_(?P<levels>\d+)\.csv$"
 )
 _INT_RE = re.compile(r"-?\d+")
+# the fast parser would accept "50.0" or " 50" as integers: such files take the slow path,
+# which names the line (only the message file's first column may hold a decimal point)
+_NON_INTEGER = re.compile(rb"[^0-9,\-\r\n]")
+_NON_INTEGER_AFTER_TIME = re.compile(rb",[^\n]*?[^0-9,\-\r\n]")
 _TIME_RE = re.compile(r"\d+(\.\d+)?")
 _MESSAGE_COLUMNS = ("time", "type", "order_id", "size", "price", "direction")
 
@@ -271,12 +275,15 @@ def _read_zip(path: Path, levels: int | None) -> tuple[str, bytes, str, bytes]:
 
 def _parse_messages(name: str, text: bytes, tick_size: int) -> np.ndarray:
     try:
+        if _NON_INTEGER_AFTER_TIME.search(text):  # "50.0", "5e1", " 50": not LOBSTER integers
+            raise ValueError("a non-integer field")
         frame = pd.read_csv(
             io.BytesIO(text),
             header=None,
             dtype={0: str, 1: np.int64, 2: np.int64, 3: np.int64, 4: np.int64, 5: np.int64},
             engine="c",
             na_filter=False,
+            skip_blank_lines=False,
         )
     except (ValueError, pd.errors.ParserError) as exc:
         _locate_csv_problem(name, text, len(_MESSAGE_COLUMNS), _message_field_ok)
@@ -322,12 +329,29 @@ def _parse_time_ns(times: pd.Series) -> np.ndarray:
     return seconds * _NS_PER_SECOND + frac
 
 
-def _validate_messages(name: str, m: np.ndarray, tick_size: int) -> None:
-    def fail(mask: np.ndarray, problem: Callable[[int], str]) -> None:
-        if mask.any():
-            i = int(np.flatnonzero(mask)[0])
-            raise LobsterFormatError(name, i + 1, problem(i))
+class _Problems:
+    """Collects failed vectorised checks and reports the one on the earliest line."""
 
+    def __init__(self, name: str) -> None:
+        self.name = name
+        self.first: tuple[int, str] | None = None
+
+    def check(self, bad: np.ndarray, problem: Callable[..., str]) -> None:
+        """Note a problem if ``bad`` (rows, or rows x levels) has a True entry."""
+        if bad.any():
+            index = [int(v) for v in np.argwhere(bad)[0]]
+            if self.first is None or index[0] < self.first[0]:
+                self.first = (index[0], problem(*index))
+
+    def raise_first(self) -> None:
+        """Raise LobsterFormatError for the earliest problem, if any."""
+        if self.first is not None:
+            raise LobsterFormatError(self.name, self.first[0] + 1, self.first[1])
+
+
+def _validate_messages(name: str, m: np.ndarray, tick_size: int) -> None:
+    problems = _Problems(name)
+    fail = problems.check
     known = np.isin(m["type"], [int(t) for t in EventType])
     fail(~known, lambda i: f"unknown event type {m['type'][i]} (known: 1-7)")
     back = np.zeros(len(m), dtype=bool)
@@ -352,11 +376,16 @@ def _validate_messages(name: str, m: np.ndarray, tick_size: int) -> None:
         visible & (m["price_raw"] % tick_size != 0),
         lambda i: f"price {m['price_raw'][i]} is off the tick grid (tick size {tick_size})",
     )
+    problems.raise_first()
 
 
 def _parse_orderbook(name: str, text: bytes, levels: int | None, tick_size: int) -> np.ndarray:
     try:
-        frame = pd.read_csv(io.BytesIO(text), header=None, dtype=np.int64, engine="c")
+        if _NON_INTEGER.search(text):
+            raise ValueError("a non-integer field")
+        frame = pd.read_csv(
+            io.BytesIO(text), header=None, dtype=np.int64, engine="c", skip_blank_lines=False
+        )
     except (ValueError, pd.errors.ParserError) as exc:
         ncols = 4 * levels if levels else _first_line_fields(text)
         _locate_csv_problem(name, text, ncols, _int_field_ok)
@@ -375,11 +404,8 @@ def _parse_orderbook(name: str, text: bytes, levels: int | None, tick_size: int)
     raw = frame.to_numpy().reshape(len(frame), levels, 4)
     ask_p, ask_s, bid_p, bid_s = raw[..., 0], raw[..., 1], raw[..., 2], raw[..., 3]
 
-    def fail(mask: np.ndarray, problem: Callable[[int, int], str]) -> None:
-        if mask.any():
-            i, level = (int(v) for v in np.argwhere(mask)[0])
-            raise LobsterFormatError(name, i + 1, problem(i, level))
-
+    problems = _Problems(name)
+    fail = problems.check
     fail((ask_s < 0) | (bid_s < 0), lambda i, k: f"negative size at level {k + 1}")
     ask_empty = ask_p == _EMPTY_ASK
     bid_empty = bid_p == _EMPTY_BID
@@ -412,11 +438,8 @@ def _parse_orderbook(name: str, text: bytes, levels: int | None, tick_size: int)
         lambda i, k: f"bid level {k + 2} price {bid_p[i, k + 1]} is not below level {k + 1}",
     )
     crossed = ~ask_empty[:, 0] & ~bid_empty[:, 0] & (ask_p[:, 0] <= bid_p[:, 0])
-    if crossed.any():
-        i = int(np.flatnonzero(crossed)[0])
-        raise LobsterFormatError(
-            name, i + 1, f"crossed book: best ask {ask_p[i, 0]} <= best bid {bid_p[i, 0]}"
-        )
+    fail(crossed, lambda i: f"crossed book: best ask {ask_p[i, 0]} <= best bid {bid_p[i, 0]}")
+    problems.raise_first()
 
     book = np.empty_like(raw)
     book[..., 0] = np.where(ask_empty, EMPTY_PRICE, ask_p // tick_size)
@@ -445,13 +468,13 @@ def _locate_csv_problem(
     for line_no, line in enumerate(text.decode("ascii", errors="replace").splitlines(), start=1):
         if not line.strip():
             raise LobsterFormatError(name, line_no, "empty line")
-        values = line.strip().split(",")
+        values = line.split(",")
         if len(values) != ncols:
             raise LobsterFormatError(
-                name, line_no, f"has {len(values)} columns, expected {ncols}: {line.strip()!r}"
+                name, line_no, f"has {len(values)} columns, expected {ncols}: {line!r}"
             )
         for col, value in enumerate(values):
-            if not field_ok(col, value.strip()):
+            if not field_ok(col, value):
                 raise LobsterFormatError(
                     name, line_no, f"column {col + 1} value {value!r} is not a valid number"
                 )
