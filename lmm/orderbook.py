@@ -238,10 +238,17 @@ class OrderBook:
         Returns:
             The fills, in matching order (an empty list if nothing traded).
         """
-        price = _positive_int("price", price)
-        size = _positive_int("size", size)
+        if not (
+            type(price) is int
+            and price > 0
+            and type(size) is int
+            and size > 0
+            and type(order_id) is int
+        ):  # the common case skips the validators below (plain positive ints)
+            price = _positive_int("price", price)
+            size = _positive_int("size", size)
+            order_id = _order_id(order_id)
         index = _side_index(side)
-        order_id = _order_id(order_id)
         if order_id in self._orders:
             raise OrderBookError(f"order id {order_id} is already resting in the book")
         if order_id < 0:
@@ -268,6 +275,15 @@ class OrderBook:
         size = _positive_int("size", size)
         fills: list[Fill] = []
         self._match(_side_index(side), order_id, size, None, fills)
+        return fills
+
+    def add_ioc(self, order_id: int, side: Side | int, price: int, size: int) -> list[Fill]:
+        """Submit an immediate-or-cancel order: it trades up to ``size`` shares at prices no
+        worse than ``price`` and never rests (the unfilled remainder is dropped)."""
+        price = _positive_int("price", price)
+        size = _positive_int("size", size)
+        fills: list[Fill] = []
+        self._match(_side_index(side), order_id, size, price, fills)
         return fills
 
     def cancel(self, order_id: int, size: int) -> None:
