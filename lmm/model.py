@@ -6,9 +6,20 @@ applied (the state the next order meets). The output at ``t`` predicts order ``t
 So when the simulator injects an agent's order, both the token and the book it moved enter
 the context, and the next generated order can react to it.
 
-A nanoGPT-style decoder (pre-norm blocks, learned positions, tied input/output embeddings)
-with a key/value cache for incremental decoding of many independent sequences at once; each
-sequence may have its own length (simulated markets diverge once agents act differently).
+An order token combines four fields: kind, price bucket, size bin and time bin (see
+:mod:`lmm.tokenizer`; ``token = (kp * S + s) * T + t`` with ``kp = kind * P + price``).
+The model keeps one token per order but factorizes its distribution by the chain rule,
+
+    p(token) = p(kp) * p(size | kp) * p(time | kp, size),
+
+which is exact (the log-likelihood of a token is the sum of the three terms) and replaces a
+softmax over ``6 P S T`` (thousands of) classes by three small ones: the output layer was
+most of the cost of training on a CPU. The input embedding of a token is likewise the sum
+of its field embeddings, so rare combinations share what their fields have in common.
+
+A nanoGPT-style decoder (pre-norm blocks, learned positions) with a key/value cache for
+incremental decoding of many independent sequences at once; each sequence may have its own
+length (simulated markets diverge once agents act differently).
 """
 
 from __future__ import annotations
@@ -27,7 +38,9 @@ class LMMConfig:
     """Model shape. A checkpoint stores this as JSON and rebuilds the model from it.
 
     Attributes:
-        vocab_size: number of order tokens (from the tokenizer).
+        n_kp: kind x price-bucket classes (the tokenizer's ``6 * n_price``).
+        n_size: size bins.
+        n_time: inter-arrival-time bins.
         n_book_features: length of the book-state feature vector per position.
         context: the longest sequence the model attends over.
         n_layer: transformer blocks.
@@ -36,7 +49,9 @@ class LMMConfig:
         dropout: dropout rate during training.
     """
 
-    vocab_size: int
+    n_kp: int
+    n_size: int
+    n_time: int
     n_book_features: int
     context: int = 256
     n_layer: int = 4
@@ -45,13 +60,27 @@ class LMMConfig:
     dropout: float = 0.0
 
     def __post_init__(self) -> None:
-        for name in ("vocab_size", "n_book_features", "context", "n_layer", "n_head", "n_embd"):
+        for name in (
+            "n_kp",
+            "n_size",
+            "n_time",
+            "n_book_features",
+            "context",
+            "n_layer",
+            "n_head",
+            "n_embd",
+        ):
             if getattr(self, name) < 1:
                 raise ValueError(f"LMMConfig.{name} must be >= 1, got {getattr(self, name)}")
         if self.n_embd % self.n_head:
             raise ValueError(f"n_embd ({self.n_embd}) must be divisible by n_head ({self.n_head})")
         if not 0.0 <= self.dropout < 1.0:
             raise ValueError(f"dropout must be in [0, 1), got {self.dropout}")
+
+    @property
+    def vocab_size(self) -> int:
+        """Number of distinct order tokens."""
+        return self.n_kp * self.n_size * self.n_time
 
     def to_dict(self) -> dict:
         """JSON-serialisable form."""
@@ -164,25 +193,42 @@ class Block(nn.Module):
 
 
 class LMM(nn.Module):
-    """Order-level generative model: next-order logits from past orders and book states."""
+    """Order-level generative model: next-order distribution from past orders and books."""
 
     def __init__(self, config: LMMConfig) -> None:
         super().__init__()
         self.config = config
-        self.tok_emb = nn.Embedding(config.vocab_size, config.n_embd)
+        C = config.n_embd
+        self.kp_emb = nn.Embedding(config.n_kp, C)
+        self.size_emb = nn.Embedding(config.n_size, C)
+        self.time_emb = nn.Embedding(config.n_time, C)
         self.book_proj = nn.Sequential(
-            nn.Linear(config.n_book_features, config.n_embd),
-            nn.GELU(),
-            nn.Linear(config.n_embd, config.n_embd),
+            nn.Linear(config.n_book_features, C), nn.GELU(), nn.Linear(C, C)
         )
-        self.pos_emb = nn.Embedding(config.context, config.n_embd)
+        self.pos_emb = nn.Embedding(config.context, C)
         self.drop = nn.Dropout(config.dropout)
         self.blocks = nn.ModuleList(Block(config) for _ in range(config.n_layer))
-        self.ln_f = nn.LayerNorm(config.n_embd)
-        self.head = nn.Linear(config.n_embd, config.vocab_size, bias=False)
-        self.head.weight = self.tok_emb.weight  # tied embeddings
+        self.ln_f = nn.LayerNorm(C)
+        # output heads: kp from the hidden state; size given kp; time given kp and size
+        self.kp_head = nn.Linear(C, config.n_kp)
+        self.kp_out = nn.Embedding(config.n_kp, C)
+        self.size_head = nn.Sequential(nn.GELU(), nn.Linear(C, config.n_size))
+        self.size_out = nn.Embedding(config.n_size, C)
+        self.time_head = nn.Sequential(nn.GELU(), nn.Linear(C, config.n_time))
         self.apply(_init_weights)
 
+    # ------------------------------------------------------------------ tokens
+    def split(self, tokens: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """(kp, size bin, time bin) of tokens."""
+        rest = torch.div(tokens, self.config.n_time, rounding_mode="floor")
+        kp = torch.div(rest, self.config.n_size, rounding_mode="floor")
+        return kp, rest - kp * self.config.n_size, tokens - rest * self.config.n_time
+
+    def join(self, kp: torch.Tensor, size: torch.Tensor, time: torch.Tensor) -> torch.Tensor:
+        """Tokens from their fields."""
+        return (kp * self.config.n_size + size) * self.config.n_time + time
+
+    # ------------------------------------------------------------------ network
     def forward(
         self,
         tokens: torch.Tensor,
@@ -190,7 +236,7 @@ class LMM(nn.Module):
         cache: KVCache | None = None,
         rows: torch.Tensor | None = None,
     ) -> torch.Tensor:
-        """Logits for the next order at every position.
+        """Hidden states that score the next order at every position.
 
         Args:
             tokens: (B, T) order tokens.
@@ -201,7 +247,8 @@ class LMM(nn.Module):
                 so sequences can grow at different paces.
 
         Returns:
-            (B, T, vocab_size) logits; position t scores order t + 1.
+            (B, T, n_embd) hidden states; feed them to :meth:`log_prob`,
+            :meth:`kp_logits` or :meth:`sample_next`. Position t scores order t + 1.
         """
         B, T = tokens.shape
         if book.shape != (B, T, self.config.n_book_features):
@@ -209,6 +256,10 @@ class LMM(nn.Module):
                 f"book features must have shape {(B, T, self.config.n_book_features)}, "
                 f"got {tuple(book.shape)}"
             )
+        if tokens.numel() and (
+            int(tokens.min()) < 0 or int(tokens.max()) >= self.config.vocab_size
+        ):
+            raise ValueError(f"tokens must be in 0..{self.config.vocab_size - 1}")
         if cache is not None:
             rows = torch.arange(cache.batch) if rows is None else torch.as_tensor(rows)
             rows = rows.to(cache.lengths.device)
@@ -223,45 +274,122 @@ class LMM(nn.Module):
                 f"sequence position {int(pos.max())} exceeds the model's context "
                 f"({self.config.context}); start a new cache from the last orders"
             )
-        x = self.drop(self.tok_emb(tokens) + self.book_proj(book) + self.pos_emb(pos))  # (B, T, C)
+        kp, size, time = self.split(tokens)
+        x = self.kp_emb(kp) + self.size_emb(size) + self.time_emb(time)  # (B, T, C)
+        x = self.drop(x + self.book_proj(book) + self.pos_emb(pos))
         for layer, block in enumerate(self.blocks):
             x = block(x, cache, layer, rows)
         if cache is not None:
             cache.lengths[rows] += T
-        return self.head(self.ln_f(x))  # (B, T, V)
+        return self.ln_f(x)
+
+    def kp_logits(self, h: torch.Tensor) -> torch.Tensor:
+        """(..., n_kp) logits of the next order's kind and price bucket."""
+        return self.kp_head(h)
+
+    def size_logits(self, h: torch.Tensor, kp: torch.Tensor) -> torch.Tensor:
+        """(..., n_size) logits of its size bin given its kp."""
+        return self.size_head(h + self.kp_out(kp))
+
+    def time_logits(self, h: torch.Tensor, kp: torch.Tensor, size: torch.Tensor) -> torch.Tensor:
+        """(..., n_time) logits of its time bin given its kp and size bin."""
+        return self.time_head(h + self.kp_out(kp) + self.size_out(size))
+
+    def log_prob(self, h: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
+        """Log-probability (nats) of ``targets`` (next-order tokens) under ``h``: (...,)."""
+        kp, size, time = self.split(targets)
+        return (
+            _pick(self.kp_logits(h), kp)
+            + _pick(self.size_logits(h, kp), size)
+            + _pick(self.time_logits(h, kp, size), time)
+        )
+
+    def token_log_probs(self, h: torch.Tensor) -> torch.Tensor:
+        """(B, vocab_size) log-probabilities of every token for (B, C) states.
+
+        Enumerates the whole vocabulary: for evaluation and tests, not for sampling.
+        """
+        cfg = self.config
+        B = h.shape[0]
+        kp = torch.arange(cfg.n_kp).repeat_interleave(cfg.n_size)  # (n_kp * S,)
+        size = torch.arange(cfg.n_size).repeat(cfg.n_kp)
+        hk = h[:, None, :]  # (B, 1, C)
+        lp_kp = torch.log_softmax(self.kp_logits(h), -1)[:, kp]  # (B, n_kp * S)
+        lp_size = torch.log_softmax(self.size_logits(hk, kp[None]), -1)  # (B, n_kp*S, S)
+        lp_size = lp_size.gather(-1, size[None, :, None].expand(B, -1, 1)).squeeze(-1)
+        lp_time = torch.log_softmax(self.time_logits(hk, kp[None], size[None]), -1)
+        return (lp_kp + lp_size)[..., None].add(lp_time).reshape(B, -1)
+
+    @torch.no_grad()
+    def sample_next(
+        self,
+        h: torch.Tensor,
+        generators: list[torch.Generator],
+        temperature: float = 1.0,
+        kp_mask: torch.Tensor | None = None,
+    ) -> torch.Tensor:
+        """Draw the next token for each of B sequences from (B, C) states.
+
+        Row ``b`` draws only from ``generators[b]``, so a sequence's samples do not depend
+        on which other sequences share the batch.
+
+        Args:
+            h: (B, C) hidden states of the last position of each sequence.
+            generators: one seeded ``torch.Generator`` per row.
+            temperature: as in :func:`sample`.
+            kp_mask: optional (B, n_kp) bool mask of allowed kind/price classes.
+        """
+        kp = sample(self.kp_logits(h), generators, temperature, kp_mask)
+        size = sample(self.size_logits(h, kp), generators, temperature)
+        time = sample(self.time_logits(h, kp, size), generators, temperature)
+        return self.join(kp, size, time)
 
     def num_parameters(self) -> int:
-        """Trainable parameters (tied weights counted once)."""
+        """Trainable parameters."""
         return sum(p.numel() for p in self.parameters())
+
+
+def _pick(logits: torch.Tensor, index: torch.Tensor) -> torch.Tensor:
+    return torch.log_softmax(logits, -1).gather(-1, index[..., None]).squeeze(-1)
 
 
 def sample(
     logits: torch.Tensor,
-    generator: torch.Generator,
+    generators: torch.Generator | list[torch.Generator],
     temperature: float = 1.0,
     mask: torch.Tensor | None = None,
 ) -> torch.Tensor:
-    """Draw one token per row of ``logits`` (B, V) using only ``generator``.
+    """Draw one class per row of ``logits`` (B, K) using only the given generators.
 
     Args:
-        logits: (B, V) scores.
-        generator: the explicit source of randomness (seeded by the caller, e.g. the env).
+        logits: (B, K) scores.
+        generators: one ``torch.Generator`` for all rows, or one per row (then row b's
+            draw depends only on ``generators[b]``: inverse-CDF sampling of one uniform).
         temperature: > 0 samples from softmax(logits / temperature); 0 takes the argmax.
-        mask: optional (B, V) bool tensor of allowed tokens; every row needs one.
+        mask: optional (B, K) bool tensor of allowed classes; every row needs one.
 
     Returns:
-        (B,) long tensor of tokens.
+        (B,) long tensor of classes.
     """
-    if temperature < 0 or temperature != temperature:
+    if not temperature >= 0:  # also rejects NaN
         raise ValueError(f"temperature must be >= 0, got {temperature}")
     if mask is not None:
         if not bool(mask.any(dim=-1).all()):
-            raise ValueError("the token mask leaves a row with no allowed token")
+            raise ValueError("the mask leaves a row with no allowed class")
         logits = logits.masked_fill(~mask, float("-inf"))
     if temperature == 0:
         return logits.argmax(dim=-1)
     probs = torch.softmax(logits.float() / temperature, dim=-1)
-    return torch.multinomial(probs, 1, generator=generator).squeeze(-1)
+    if isinstance(generators, torch.Generator):
+        return torch.multinomial(probs, 1, generator=generators).squeeze(-1)
+    if len(generators) != len(probs):
+        raise ValueError(f"need one generator per row: {len(generators)} for {len(probs)} rows")
+    u = torch.cat([torch.rand(1, generator=g, dtype=torch.float64) for g in generators])
+    cdf = probs.double().cumsum(-1)
+    cdf[:, -1] = 1.0
+    out = torch.searchsorted(cdf, u[:, None]).squeeze(-1)
+    # never land on a class of zero probability (possible only at float edges)
+    return torch.where(probs.gather(-1, out[:, None]).squeeze(-1) > 0, out, probs.argmax(-1))
 
 
 def _init_weights(module: nn.Module) -> None:

@@ -1,4 +1,5 @@
-"""The transformer: causality, cached decoding equals a full pass, seeded sampling."""
+"""The transformer: causality, cached decoding equals a full pass, exact factorized
+likelihood, seeded sampling."""
 
 from __future__ import annotations
 
@@ -7,7 +8,9 @@ import torch
 
 from lmm.model import LMM, KVCache, LMMConfig, sample
 
-CONFIG = LMMConfig(vocab_size=97, n_book_features=5, context=32, n_layer=2, n_head=2, n_embd=32)
+CONFIG = LMMConfig(
+    n_kp=12, n_size=3, n_time=4, n_book_features=5, context=32, n_layer=2, n_head=2, n_embd=32
+)
 
 
 @pytest.fixture(scope="module")
@@ -23,8 +26,12 @@ def _inputs(batch: int, length: int, seed: int) -> tuple[torch.Tensor, torch.Ten
     return tokens, book
 
 
+def _scores(model: LMM, h: torch.Tensor) -> torch.Tensor:
+    return model.kp_logits(h)
+
+
 @torch.no_grad()
-def test_changing_the_future_leaves_past_logits_unchanged(model: LMM) -> None:
+def test_changing_the_future_leaves_past_outputs_unchanged(model: LMM) -> None:
     tokens, book = _inputs(2, 20, seed=1)
     base = model(tokens, book)
     t = 11
@@ -41,7 +48,27 @@ def test_book_state_changes_the_prediction(model: LMM) -> None:
     tokens, book = _inputs(1, 8, seed=2)
     book2 = book.clone()
     book2[:, -1] += 1.0
-    assert not torch.allclose(model(tokens, book)[:, -1], model(tokens, book2)[:, -1])
+    assert not torch.allclose(
+        _scores(model, model(tokens, book))[:, -1], _scores(model, model(tokens, book2))[:, -1]
+    )
+
+
+@torch.no_grad()
+def test_factorized_distribution_is_a_normalized_distribution_over_tokens(model: LMM) -> None:
+    tokens, book = _inputs(3, 6, seed=10)
+    h = model(tokens, book)[:, -1]  # (3, C)
+    log_probs = model.token_log_probs(h)  # (3, V)
+    assert log_probs.shape == (3, CONFIG.vocab_size)
+    torch.testing.assert_close(log_probs.exp().sum(-1), torch.ones(3), rtol=1e-5, atol=1e-5)
+    targets = torch.tensor([0, 77, CONFIG.vocab_size - 1])
+    torch.testing.assert_close(model.log_prob(h, targets), log_probs[torch.arange(3), targets])
+
+
+def test_split_and_join_are_inverse(model: LMM) -> None:
+    tokens = torch.arange(CONFIG.vocab_size)
+    kp, size, time = model.split(tokens)
+    assert int(kp.max()) == CONFIG.n_kp - 1 and int(size.max()) == CONFIG.n_size - 1
+    assert torch.equal(model.join(kp, size, time), tokens)
 
 
 @torch.no_grad()
@@ -77,39 +104,48 @@ def test_sequences_of_different_lengths_decode_independently(model: LMM) -> None
     torch.testing.assert_close(batched[1, -1], seq1[0, -1], rtol=1e-4, atol=1e-5)
 
 
-def test_same_seed_same_samples_and_temperature_zero_is_argmax(model: LMM) -> None:
+@torch.no_grad()
+def test_same_seeds_same_samples_whatever_the_batch(model: LMM) -> None:
     tokens, book = _inputs(4, 6, seed=7)
-    with torch.no_grad():
-        logits = model(tokens, book)[:, -1]
-    draw = lambda seed: sample(logits, torch.Generator().manual_seed(seed), temperature=1.0)  # noqa: E731
+    h = model(tokens, book)[:, -1]
+
+    def draw(seeds: list[int], rows: slice) -> torch.Tensor:
+        gens = [torch.Generator().manual_seed(s) for s in seeds]
+        return model.sample_next(h[rows], gens)
+
     torch.manual_seed(123)  # the global RNG must not matter
-    a = torch.stack([draw(11) for _ in range(3)])
+    a = draw([1, 2, 3, 4], slice(None))
     torch.manual_seed(456)
-    b = torch.stack([draw(11) for _ in range(3)])
-    assert torch.equal(a, b)
-    g = torch.Generator().manual_seed(0)
-    assert torch.equal(sample(logits, g, temperature=0.0), logits.argmax(-1))
+    assert torch.equal(a, draw([1, 2, 3, 4], slice(None)))
+    # a row's sample depends on its own generator only, not on the rest of the batch
+    assert torch.equal(a[2:], draw([3, 4], slice(2, None)))
+    assert not torch.equal(a, draw([5, 6, 7, 8], slice(None)))
 
 
-def test_mask_restricts_samples() -> None:
-    logits = torch.zeros(3, 10)
-    mask = torch.zeros(3, 10, dtype=torch.bool)
-    mask[:, 7] = True
-    mask[2, 2] = True
-    out = sample(logits, torch.Generator().manual_seed(0), mask=mask)
-    assert out[0] == 7 and out[1] == 7 and out[2] in (2, 7)
-    with pytest.raises(ValueError, match="no allowed token"):
-        sample(logits, torch.Generator(), mask=torch.zeros(3, 10, dtype=torch.bool))
+def test_temperature_zero_is_argmax_and_mask_restricts() -> None:
+    logits = torch.tensor([[0.0, 3.0, 1.0], [2.0, 0.0, 1.0]])
+    assert sample(logits, torch.Generator(), temperature=0.0).tolist() == [1, 0]
+    mask = torch.tensor([[False, False, True], [True, False, True]])
+    gens = [torch.Generator().manual_seed(i) for i in range(2)]
+    for _ in range(20):
+        out = sample(logits, gens, mask=mask)
+        assert out[0] == 2 and out[1] in (0, 2)
+    with pytest.raises(ValueError, match="no allowed class"):
+        sample(logits, gens, mask=torch.zeros(2, 3, dtype=torch.bool))
 
 
-def test_clear_errors_for_bad_shapes_and_configs(model: LMM) -> None:
+def test_clear_errors_for_bad_inputs_and_configs(model: LMM) -> None:
     tokens, book = _inputs(1, 4, seed=8)
     with pytest.raises(ValueError, match="book features must have shape"):
         model(tokens, book[..., :3])
+    with pytest.raises(ValueError, match="tokens must be in"):
+        model(tokens + CONFIG.vocab_size, book)
     long_tokens, long_book = _inputs(1, CONFIG.context + 1, seed=9)
     with pytest.raises(ValueError, match="exceeds the model's context"):
         model(long_tokens, long_book)
     with pytest.raises(ValueError, match="divisible"):
-        LMMConfig(vocab_size=10, n_book_features=2, n_embd=30, n_head=4)
+        LMMConfig(n_kp=2, n_size=2, n_time=2, n_book_features=2, n_embd=30, n_head=4)
     with pytest.raises(ValueError, match="temperature"):
-        sample(torch.zeros(1, 3), torch.Generator(), temperature=-1.0)
+        sample(torch.zeros(1, 3), torch.Generator(), temperature=float("nan"))
+    with pytest.raises(ValueError, match="one generator per row"):
+        sample(torch.zeros(2, 3), [torch.Generator()])
