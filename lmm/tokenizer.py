@@ -25,7 +25,9 @@ explicit ``numpy.random.Generator``:
   plus ``G`` ticks, where ``G`` is geometric with the mean excess seen in training;
 * size: drawn from the most frequent training sizes in the bin, in proportion to their
   counts (this keeps round lots such as 100 shares exact);
-* time: log-uniform within the bin's edges, in integer nanoseconds.
+* time: drawn from the training times of the bin, by interpolating between stored
+  quantiles of them (inter-arrival times span nine orders of magnitude, so a bin can be
+  wide and its values far from uniform), in integer nanoseconds.
 
 The fitted bins travel with the model's checkpoint as JSON (:meth:`OrderTokenizer.to_dict`).
 """
@@ -41,6 +43,8 @@ from lmm.data.orderflow import OrderKind
 __all__ = ["DecodedOrders", "OrderTokenizer", "TokenizerConfig"]
 
 N_KINDS = len(OrderKind)
+#: Quantiles stored per time bin for decoding.
+TIME_QUANTILES = 33
 
 
 @dataclass(frozen=True)
@@ -56,7 +60,7 @@ class TokenizerConfig:
 
     price_bins: int = 16
     size_bins: int = 8
-    time_bins: int = 8
+    time_bins: int = 12
     values_per_size_bin: int = 32
 
     def __post_init__(self) -> None:
@@ -85,6 +89,8 @@ class OrderTokenizer:
             the last bin also everything above.
         size_values / size_counts: per bin, the most frequent sizes and their counts.
         time_edges: ascending edges of the inter-arrival bins in ns, as for sizes.
+        time_quantiles: per bin, ``TIME_QUANTILES`` evenly spaced quantiles (ns) of the
+            training times in it, from its minimum to its maximum.
         price_edges: ascending edges of the distance-from-mid bins in ticks, from 0.
         price_tail_mean: mean excess (ticks beyond the overflow bin's lower edge) of
             distances in the overflow bins.
@@ -95,17 +101,29 @@ class OrderTokenizer:
     size_values: tuple[tuple[int, ...], ...]
     size_counts: tuple[tuple[int, ...], ...]
     time_edges: tuple[int, ...]
+    time_quantiles: tuple[tuple[int, ...], ...]
     price_edges: tuple[int, ...]
     price_tail_mean: float
     _size_tables: list[tuple[np.ndarray, np.ndarray]] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
+        for name in ("size_edges", "time_edges", "price_edges"):
+            edges = np.asarray(getattr(self, name))
+            if len(edges) < 2 or (np.diff(edges) <= 0).any():
+                raise ValueError(f"tokenizer {name} must be strictly ascending, got {list(edges)}")
         n_bins = len(self.size_edges) - 1
         if not (len(self.size_values) == len(self.size_counts) == n_bins) or not all(
             len(v) == len(c) > 0 for v, c in zip(self.size_values, self.size_counts, strict=True)
         ):
             raise ValueError(
                 f"size_values and size_counts must hold one non-empty list per size bin ({n_bins})"
+            )
+        if len(self.time_quantiles) != len(self.time_edges) - 1 or any(
+            len(q) != TIME_QUANTILES for q in self.time_quantiles
+        ):
+            raise ValueError(
+                f"time_quantiles must hold {TIME_QUANTILES} values per time bin "
+                f"({len(self.time_edges) - 1})"
             )
         tables = []
         for values, counts in zip(self.size_values, self.size_counts, strict=True):
@@ -163,6 +181,12 @@ class OrderTokenizer:
             raise ValueError(f"inter-arrival times must be >= 0, got {dt[dt < 0][0]}")
         size_edges = _quantile_edges(size, config.size_bins)
         time_edges = _quantile_edges(dt, config.time_bins)
+        time_bin = np.searchsorted(time_edges[1:-1], dt, side="right")
+        grid = np.linspace(0.0, 1.0, TIME_QUANTILES)
+        time_quantiles = tuple(
+            tuple(int(q) for q in np.quantile(dt[time_bin == b], grid, method="lower"))
+            for b in range(len(time_edges) - 1)
+        )
         bins = np.searchsorted(size_edges[1:-1], size, side="right")
         values, counts = [], []
         for b in range(len(size_edges) - 1):
@@ -179,6 +203,7 @@ class OrderTokenizer:
             size_values=tuple(values),
             size_counts=tuple(counts),
             time_edges=tuple(int(e) for e in time_edges),
+            time_quantiles=time_quantiles,
             price_edges=tuple(int(e) for e in price_edges),
             price_tail_mean=float(tail.mean()) if len(tail) else 0.0,
         )
@@ -215,35 +240,60 @@ class OrderTokenizer:
         kind, p = np.divmod(rest, self.n_price)
         return kind, p, s, t
 
-    def decode(self, tokens: np.ndarray, rng: np.random.Generator) -> DecodedOrders:
-        """Concrete orders for ``tokens`` (see the module docstring for the rules)."""
+    def decode(self, tokens: np.ndarray, rng: np.random.Generator | np.ndarray) -> DecodedOrders:
+        """Concrete orders for ``tokens`` (see the module docstring for the rules).
+
+        Args:
+            tokens: (n,) tokens.
+            rng: a generator, or an (n, 3) array of uniforms in [0, 1) (price, size, time
+                draws of each order), so that each order can draw from its own generator.
+        """
         kind, p, s, t = self.fields(tokens)
         n = len(kind)
+        u = rng.random((n, 3)) if isinstance(rng, np.random.Generator) else np.asarray(rng)
+        if u.shape != (n, 3):
+            raise ValueError(f"need (n, 3) uniforms for {n} tokens, got shape {u.shape}")
         half = self.n_price // 2
         below = p < half
         b = np.where(below, half - 1 - p, p - half)
         edges = np.asarray(self.price_edges, dtype=np.int64)
         lo, hi = edges[b], edges[b + 1]
-        distance = lo + (rng.random(n) * (hi - lo)).astype(np.int64)
+        distance = lo + (u[:, 0] * (hi - lo)).astype(np.int64)
         overflow = b == len(edges) - 2
         if overflow.any():
-            # geometric on {0, 1, ...} with the fitted mean excess
+            # geometric on {0, 1, ...} with the fitted mean excess, by inversion
             q = 1.0 / (self.price_tail_mean + 1.0)
-            distance[overflow] = lo[overflow] + rng.geometric(q, size=int(overflow.sum())) - 1
+            excess = np.floor(np.log1p(-u[overflow, 0]) / np.log1p(-q)) if q < 1 else 0
+            distance[overflow] = lo[overflow] + np.asarray(excess, dtype=np.int64)
         offset = np.where(below, -distance - 1, distance)
         size = np.empty(n, dtype=np.int64)
-        u = rng.random(n)
         for b, (values, cdf) in enumerate(self._size_tables):
             mask = s == b
             if mask.any():
-                size[mask] = values[
-                    np.searchsorted(cdf, u[mask], side="right").clip(max=len(values) - 1)
-                ]
+                pick = np.searchsorted(cdf, u[mask, 1], side="right").clip(max=len(values) - 1)
+                size[mask] = values[pick]
+        # inverse CDF of the bin's training times, linear between stored quantiles
+        table = np.asarray(self.time_quantiles, dtype=np.float64)[t]  # (n, Q)
+        pos = u[:, 2] * (TIME_QUANTILES - 1)
+        k = np.minimum(pos.astype(np.int64), TIME_QUANTILES - 2)
+        rows = np.arange(n)
+        value = table[rows, k] + (pos - k) * (table[rows, k + 1] - table[rows, k])
         lo = np.asarray(self.time_edges, dtype=np.int64)[t]
         hi = np.asarray(self.time_edges, dtype=np.int64)[t + 1]
-        log_dt = rng.uniform(np.log1p(lo), np.log1p(hi))
-        dt = np.clip(np.expm1(log_dt).astype(np.int64), lo, np.maximum(hi - 1, lo))
+        dt = np.clip(value.astype(np.int64), lo, np.maximum(hi - 1, lo))
         return DecodedOrders(kind=kind.astype(np.int8), price_offset=offset, size=size, dt=dt)
+
+    def price_range(self, bucket: int, mid_ref: int) -> tuple[int, int | None]:
+        """Tick prices ``[low, high]`` a price bucket covers around ``mid_ref``
+        (``None`` for the open end of an overflow bucket)."""
+        half = self.n_price // 2
+        below = bucket < half
+        b = half - 1 - bucket if below else bucket - half
+        lo, hi = self.price_edges[b], self.price_edges[b + 1] - 1
+        open_end = b == len(self.price_edges) - 2
+        if below:
+            return (None if open_end else mid_ref - hi - 1), mid_ref - lo - 1
+        return mid_ref + lo, (None if open_end else mid_ref + hi)
 
     # ----------------------------------------------------------------- persistence
     def to_dict(self) -> dict:
@@ -254,6 +304,7 @@ class OrderTokenizer:
             "size_values": [list(v) for v in self.size_values],
             "size_counts": [list(c) for c in self.size_counts],
             "time_edges": list(self.time_edges),
+            "time_quantiles": [list(q) for q in self.time_quantiles],
             "price_edges": list(self.price_edges),
             "price_tail_mean": self.price_tail_mean,
         }
@@ -268,15 +319,12 @@ class OrderTokenizer:
                 size_values=tuple(tuple(int(v) for v in vs) for vs in data["size_values"]),
                 size_counts=tuple(tuple(int(c) for c in cs) for cs in data["size_counts"]),
                 time_edges=tuple(int(e) for e in data["time_edges"]),
+                time_quantiles=tuple(tuple(int(v) for v in q) for q in data["time_quantiles"]),
                 price_edges=tuple(int(e) for e in data["price_edges"]),
                 price_tail_mean=float(data["price_tail_mean"]),
             )
         except (KeyError, TypeError) as exc:
             raise ValueError(f"not a tokenizer description: missing or mistyped {exc}") from None
-        for name in ("size_edges", "time_edges", "price_edges"):
-            edges = np.asarray(getattr(tok, name))
-            if len(edges) < 2 or (np.diff(edges) <= 0).any():
-                raise ValueError(f"tokenizer {name} must be strictly ascending, got {list(edges)}")
         return tok
 
 

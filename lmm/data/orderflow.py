@@ -12,9 +12,9 @@ LOBSTER records the *book's* events. The model needs the *traders'* actions, so:
 * hidden executions (5), cross trades (6) and halts (7) change no visible book and are left
   out.
 
-Each order carries the index of its first message, so the book it met is ``day.book[row - 1]``
-(the file's book after the previous message, which the engine reproduces exactly; see
-:mod:`lmm.replay`).
+Each order carries the indices of its first and last messages: the book it met is
+``day.book[row - 1]`` and the book it left is ``day.book[last_row]`` (the file's books,
+which the engine reproduces exactly; see :mod:`lmm.replay`).
 """
 
 from __future__ import annotations
@@ -52,6 +52,7 @@ ORDER_DTYPE = np.dtype(
         ("price", np.int64),  # ticks: limit price, cancelled order's price, or worst fill price
         ("size", np.int64),  # shares
         ("row", np.int64),  # index of the order's first LOBSTER message
+        ("last_row", np.int64),  # index of its last message (the book after it)
     ]
 )
 
@@ -74,6 +75,7 @@ def order_flow(day: LobsterDay) -> np.ndarray:
     passive["price"] = m["price"][1:][sel]
     passive["size"] = m["size"][1:][sel]
     passive["row"] = rows[sel]
+    passive["last_row"] = rows[sel]
     is_sell = direction[sel] == -1
     passive["kind"] = np.where(
         limit[sel],
@@ -88,6 +90,7 @@ def order_flow(day: LobsterDay) -> np.ndarray:
     market["price"] = aggressive["price"]
     market["size"] = aggressive["size"]
     market["row"] = aggressive["first_row"]
+    market["last_row"] = aggressive["first_row"] + aggressive["n_fills"] - 1
     market["kind"] = np.where(aggressive["side"] == 1, OrderKind.MARKET_BUY, OrderKind.MARKET_SELL)
 
     out = np.concatenate([passive, market])

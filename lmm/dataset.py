@@ -1,0 +1,155 @@
+"""Training data for the LMM: LOBSTER days as token sequences with book features.
+
+For each day the replay is run with verification first (:mod:`lmm.replay`): the engine's
+book must equal LOBSTER's at every row, so the book after each order can be read from the
+verified arrays. Each order becomes one token (:mod:`lmm.tokenizer`) and one feature vector
+of the book it left behind (:mod:`lmm.features`).
+
+Time split: the last ``validation_minutes`` of each day (default 90, i.e. from 14:30) are
+validation data. They are never used for training or for fitting the tokenizer's bins.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+import numpy as np
+
+from lmm.data.lobster import LobsterDay, read_lobster
+from lmm.data.orderflow import order_flow
+from lmm.features import SESSION_CLOSE_NS, book_features, mid_x2
+from lmm.generate import StartState
+from lmm.replay import replay
+from lmm.tokenizer import OrderTokenizer, TokenizerConfig
+
+__all__ = ["DayData", "OrderDataset", "build_dataset", "day_orders"]
+
+NS_PER_MINUTE = 60 * 1_000_000_000
+
+
+@dataclass(frozen=True)
+class DayData:
+    """One day's orders, ready for the model.
+
+    Attributes:
+        name: where the day came from.
+        flow: the orders (:data:`lmm.data.orderflow.ORDER_DTYPE`).
+        price_offset: ticks from ``mid_x2 // 2`` of the book each order met.
+        dt: ns since the previous order (0 for the first).
+        features: float32 ``(n, N_BOOK_FEATURES)``: the book after each order.
+        book_after: int ``(n, L, 4)``: the top-L book after each order (ticks, shares).
+        is_validation: bool mask of orders in the validation window.
+        tokens: int64 tokens (set by :func:`build_dataset` once the tokenizer is fitted).
+    """
+
+    name: str
+    flow: np.ndarray
+    price_offset: np.ndarray
+    dt: np.ndarray
+    features: np.ndarray
+    book_after: np.ndarray
+    is_validation: np.ndarray
+    tokens: np.ndarray | None = None
+
+    def start_state(self, index: int, context: int) -> StartState:
+        """The market right after order ``index``: its book, clock and the last
+        ``context`` orders (needs tokens, i.e. a day from :func:`build_dataset`)."""
+        if self.tokens is None:
+            raise ValueError("this day is not tokenized yet")
+        if not 0 <= index < len(self.flow):
+            raise ValueError(f"order index {index} is outside 0..{len(self.flow) - 1}")
+        first = max(0, index + 1 - context)
+        return StartState(
+            book=self.book_after[index],
+            time_ns=int(self.flow["time"][index]),
+            tokens=self.tokens[first : index + 1],
+            features=self.features[first : index + 1],
+        )
+
+    def index_at(self, time_ns: int) -> int:
+        """Index of the last order at or before ``time_ns``."""
+        return max(int(np.searchsorted(self.flow["time"], time_ns, side="right")) - 1, 0)
+
+
+@dataclass(frozen=True)
+class OrderDataset:
+    """Days and the tokenizer fitted on their training parts."""
+
+    days: tuple[DayData, ...]
+    tokenizer: OrderTokenizer
+    validation_minutes: int
+
+    @property
+    def n_train(self) -> int:
+        """Training orders over all days."""
+        return int(sum((~d.is_validation).sum() for d in self.days))
+
+    @property
+    def n_validation(self) -> int:
+        """Validation orders over all days."""
+        return int(sum(d.is_validation.sum() for d in self.days))
+
+
+def day_orders(day: LobsterDay, validation_minutes: int = 90) -> DayData:
+    """Orders of one verified day with offsets, inter-arrival times and book features.
+
+    Raises:
+        ValueError: the engine's replay does not reproduce the file's books.
+    """
+    _, report = replay(day, verify=True)
+    if report.match_rate != 1.0:
+        raise ValueError(
+            f"{day.source}: the engine reproduces only {report.match_rate:.4%} of the "
+            f"orderbook rows (first mismatch at line {report.first_mismatch_row}); refusing "
+            "to train on books the simulator could not produce"
+        )
+    flow = order_flow(day)
+    before = mid_x2(day.book[flow["row"] - 1])
+    after = day.book[flow["last_row"]]
+    dt = np.diff(flow["time"], prepend=flow["time"][:1])
+    cut = SESSION_CLOSE_NS - validation_minutes * NS_PER_MINUTE
+    return DayData(
+        name=Path(day.source).name,
+        flow=flow,
+        price_offset=flow["price"] - before // 2,
+        dt=dt,
+        features=book_features(after, before, flow["time"]),
+        book_after=after,
+        is_validation=flow["time"] >= cut,
+    )
+
+
+def build_dataset(
+    paths: list[Path],
+    tokenizer_config: TokenizerConfig | None = None,
+    validation_minutes: int = 90,
+    progress: bool = False,
+    tokenizer: OrderTokenizer | None = None,
+) -> OrderDataset:
+    """Read, verify and tokenize LOBSTER days.
+
+    The tokenizer is fitted on the training orders only, unless one is given (a trained
+    model's, to evaluate it on the same tokens it was trained with).
+    """
+    if not paths:
+        raise ValueError("no LOBSTER files given")
+    iterator = paths
+    if progress:
+        from tqdm import tqdm
+
+        iterator = tqdm(paths, desc="reading and verifying days", unit="day")
+    days = [day_orders(read_lobster(p), validation_minutes) for p in iterator]
+    if tokenizer is None:
+        train = [~d.is_validation for d in days]
+        tokenizer = OrderTokenizer.fit(
+            np.concatenate([d.price_offset[m] for d, m in zip(days, train, strict=True)]),
+            np.concatenate([d.flow["size"][m] for d, m in zip(days, train, strict=True)]),
+            np.concatenate([d.dt[m] for d, m in zip(days, train, strict=True)]),
+            tokenizer_config,
+        )
+    tokenized = tuple(
+        replace(d, tokens=tokenizer.encode(d.flow["kind"], d.price_offset, d.flow["size"], d.dt))
+        for d in days
+    )
+    return OrderDataset(days=tokenized, tokenizer=tokenizer, validation_minutes=validation_minutes)

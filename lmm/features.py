@@ -1,0 +1,88 @@
+"""Book-state features: what the model sees of the limit order book at each order.
+
+One function serves training (books from LOBSTER files, verified equal to the engine's) and
+simulation (books from the engine's snapshots), so the model sees the same numbers in both.
+Every feature is scaled to roughly unit range.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+__all__ = [
+    "FEATURE_LEVELS",
+    "N_BOOK_FEATURES",
+    "SESSION_CLOSE_NS",
+    "SESSION_OPEN_NS",
+    "book_features",
+    "mid_x2",
+]
+
+#: Book levels per side that the features describe.
+FEATURE_LEVELS = 5
+#: NASDAQ's continuous session, in ns after midnight (09:30 to 16:00).
+SESSION_OPEN_NS = 34_200 * 1_000_000_000
+SESSION_CLOSE_NS = 57_600 * 1_000_000_000
+#: Length of the feature vector.
+N_BOOK_FEATURES = 1 + 4 * FEATURE_LEVELS + 3
+
+_MID_MOVE_CLIP = 10  # ticks
+
+
+def mid_x2(book: np.ndarray) -> np.ndarray:
+    """Twice the mid price in ticks (exact integers) of ``(..., L, 4)`` books.
+
+    With one side empty, the mid is taken one tick beyond the other side's best quote; with
+    both empty it is 0 (callers keep their previous mid).
+    """
+    ask, ask_size = book[..., 0, 0], book[..., 0, 1]
+    bid, bid_size = book[..., 0, 2], book[..., 0, 3]
+    both = (ask_size > 0) & (bid_size > 0)
+    return np.where(
+        both,
+        ask + bid,
+        np.where(ask_size > 0, 2 * ask - 2, np.where(bid_size > 0, 2 * bid + 2, 0)),
+    ).astype(np.int64)
+
+
+def book_features(book: np.ndarray, mid_x2_before: np.ndarray, time_ns: np.ndarray) -> np.ndarray:
+    """Features of books after orders, as float32 ``(..., N_BOOK_FEATURES)``.
+
+    Args:
+        book: ``(..., L, 4)`` int books (ask price, ask size, bid price, bid size per level,
+            empty levels ``(0, 0)``), with ``L >= 1``; levels beyond ``FEATURE_LEVELS``
+            are ignored and missing ones count as empty.
+        mid_x2_before: twice the mid before the order (to describe the mid's move).
+        time_ns: the order's time in ns after midnight.
+
+    Features: log spread; log sizes of the top levels (asks, then bids); log distances of
+    those levels from the mid; level-1 imbalance; time of day in [0, 1]; the mid's move
+    caused by the order (ticks, clipped to +/-10, over 10).
+    """
+    book = np.asarray(book)
+    levels = min(book.shape[-2], FEATURE_LEVELS)
+    top = np.zeros((*book.shape[:-2], FEATURE_LEVELS, 4), dtype=np.int64)
+    top[..., :levels, :] = book[..., :levels, :]
+    mid2 = mid_x2(top)
+    ask_p, ask_s, bid_p, bid_s = (top[..., i] for i in range(4))
+    spread = np.where((ask_s[..., 0] > 0) & (bid_s[..., 0] > 0), ask_p[..., 0] - bid_p[..., 0], 0)
+    ask_dist = np.where(ask_s > 0, 2 * ask_p - mid2[..., None], 0) / 2
+    bid_dist = np.where(bid_s > 0, mid2[..., None] - 2 * bid_p, 0) / 2
+    a1, b1 = ask_s[..., 0].astype(np.float64), bid_s[..., 0].astype(np.float64)
+    imbalance = np.divide(b1 - a1, a1 + b1, out=np.zeros_like(a1), where=(a1 + b1) > 0)
+    tod = (np.asarray(time_ns) - SESSION_OPEN_NS) / (SESSION_CLOSE_NS - SESSION_OPEN_NS)
+    move = np.clip((mid2 - np.asarray(mid_x2_before)) / 2, -_MID_MOVE_CLIP, _MID_MOVE_CLIP)
+    out = np.concatenate(
+        [
+            np.log1p(spread)[..., None],
+            np.log1p(ask_s) / 5,
+            np.log1p(bid_s) / 5,
+            np.log1p(np.maximum(ask_dist, 0)) / 3,
+            np.log1p(np.maximum(bid_dist, 0)) / 3,
+            imbalance[..., None],
+            np.clip(tod, 0.0, 1.0)[..., None],
+            (move / _MID_MOVE_CLIP)[..., None],
+        ],
+        axis=-1,
+    )
+    return out.astype(np.float32)
