@@ -1,0 +1,125 @@
+"""How fast the LMM generates orders, and how that compares with the machine's matmul peak.
+
+Measured, not estimated: :func:`generation_speed` times :class:`lmm.generate.LMMMarkets`
+end to end (model, sampling, decoding, matching engine, features) for several batch sizes,
+with and without the KV cache. :func:`flops_per_order` counts the model's floating-point
+operations per generated order analytically; :func:`matmul_peak_gflops` measures what a
+large float32 matrix product reaches on this machine, so the two can be set side by side.
+"""
+
+from __future__ import annotations
+
+import time
+
+import numpy as np
+import torch
+
+from lmm.checkpoint import Checkpoint
+from lmm.data.orderflow import OrderKind
+from lmm.features import book_features, mid_x2
+from lmm.generate import LMMMarkets, StartState
+from lmm.model import LMMConfig
+from lmm.tokenizer import OrderTokenizer
+
+__all__ = ["flops_per_order", "generation_speed", "matmul_peak_gflops", "synthetic_start"]
+
+
+def synthetic_start(
+    tokenizer: OrderTokenizer,
+    mid_ticks: int = 10_000,
+    spread: int = 2,
+    levels: int = 10,
+    size: int = 100,
+    time_ns: int = 36_000 * 1_000_000_000,
+) -> StartState:
+    """A data-free start: ``levels`` one-tick-spaced levels of ``size`` shares on each side
+    of a ``spread``-tick spread around ``mid_ticks``, and a one-order context (a limit buy
+    joining the best bid). Generation from it needs a warm-up before it looks like a
+    market; it is meant for speed measurements and for running with no data at all."""
+    bid = mid_ticks - spread // 2
+    ask = bid + spread
+    book = np.zeros((levels, 4), dtype=np.int64)
+    book[:, 0] = ask + np.arange(levels)
+    book[:, 1] = size
+    book[:, 2] = bid - np.arange(levels)
+    book[:, 3] = size
+    m2 = int(mid_x2(book))
+    token = tokenizer.encode(
+        np.array([OrderKind.LIMIT_BUY]), np.array([bid - m2 // 2]), np.array([size]), np.array([0])
+    )
+    features = book_features(book, np.int64(m2), np.int64(time_ns))[None]
+    return StartState(book=book, time_ns=time_ns, tokens=token, features=features)
+
+
+def flops_per_order(config: LMMConfig, cached: bool = True, history: int | None = None) -> float:
+    """Floating-point operations (multiply and add counted apart) to generate one order.
+
+    With the cache, one new position attends over the cache (computed over its whole
+    capacity, masked); without it, the whole history of ``history`` positions (default:
+    0.75 context, the average between trims) is recomputed for every order.
+    """
+    c, ctx = config.n_embd, config.context
+    per_position = (
+        2 * config.n_book_features * c
+        + 2 * c * c  # book projection
+        + config.n_layer * 2 * 12 * c * c  # qkv, output projection, 4x MLP
+    )
+    heads = 2 * c * config.n_kp + 2 * c * config.n_size + 2 * c * config.n_time
+    if cached:
+        attention = config.n_layer * 4 * c * ctx
+        return float(per_position + attention + heads)
+    t = history if history is not None else int(0.75 * ctx)
+    attention = config.n_layer * 4 * c * t * (t + 1) / 2
+    return float(t * per_position + attention + heads)
+
+
+def matmul_peak_gflops(n: int = 1024, seconds: float = 1.0) -> float:
+    """Float32 GFLOP/s of an ``n x n`` matrix product on the current torch threads."""
+    a, b = torch.randn(n, n), torch.randn(n, n)
+    torch.mm(a, b)
+    reps, start = 0, time.perf_counter()
+    while time.perf_counter() - start < seconds:
+        torch.mm(a, b)
+        reps += 1
+    return 2 * n**3 * reps / (time.perf_counter() - start) / 1e9
+
+
+def generation_speed(
+    checkpoint: Checkpoint,
+    batch_sizes: tuple[int, ...] = (1, 16, 64, 256),
+    seconds: float = 3.0,
+    warmup_steps: int = 20,
+    progress: bool = False,
+) -> list[dict]:
+    """Orders per second of :class:`LMMMarkets` for each batch size, with and without the
+    KV cache, from :func:`synthetic_start` (each market seeded apart)."""
+    start_state = synthetic_start(checkpoint.tokenizer)
+    runs = [(b, cached) for b in batch_sizes for cached in (True, False)]
+    if progress:
+        from tqdm import tqdm
+
+        runs = tqdm(runs, desc="generation speed", unit="run")
+    out = []
+    for batch, cached in runs:
+        markets = LMMMarkets(checkpoint, batch, use_cache=cached)
+        for i in range(batch):
+            markets.reset(i, start_state, seed=i)
+        for _ in range(warmup_steps):
+            markets.step()
+        steps, begin = 0, time.perf_counter()
+        while time.perf_counter() - begin < seconds or steps < 2:
+            markets.step()
+            steps += 1
+        elapsed = time.perf_counter() - begin
+        flops = flops_per_order(checkpoint.model.config, cached)
+        out.append(
+            {
+                "batch": batch,
+                "kv_cache": cached,
+                "steps": steps,
+                "orders_per_second": steps * batch / elapsed,
+                "ms_per_step": 1000 * elapsed / steps,
+                "model_gflop_per_second": steps * batch * flops / elapsed / 1e9,
+            }
+        )
+    return out

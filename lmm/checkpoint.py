@@ -1,0 +1,121 @@
+"""Saving and loading LMM checkpoints: weights, model config, tokenizer bins, provenance.
+
+A checkpoint is a folder with two files:
+
+* ``model.pt``: the model's ``state_dict``, loaded with ``torch.load(weights_only=True)``
+  (tensors only; nothing is unpickled);
+* ``lmm.json``: the format version, the model config, the fitted tokenizer and the
+  training metadata (data, split, losses, time), so a checkpoint documents itself.
+
+The default checkpoint ships inside the package (:data:`DEFAULT_CHECKPOINT`).
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import torch
+
+from lmm.model import LMM, LMMConfig
+from lmm.tokenizer import OrderTokenizer
+
+__all__ = [
+    "DEFAULT_CHECKPOINT",
+    "Checkpoint",
+    "CheckpointError",
+    "load_checkpoint",
+    "save_checkpoint",
+]
+
+#: The checkpoint shipped with the package, trained by ``mars-gym train-lmm``.
+DEFAULT_CHECKPOINT = Path(__file__).resolve().parent / "checkpoints" / "default"
+FORMAT_VERSION = 1
+_WEIGHTS = "model.pt"
+_META = "lmm.json"
+
+
+class CheckpointError(ValueError):
+    """A checkpoint folder is missing, incomplete or inconsistent."""
+
+
+@dataclass
+class Checkpoint:
+    """A loaded checkpoint: the model (in eval mode), its tokenizer and metadata."""
+
+    model: LMM
+    tokenizer: OrderTokenizer
+    metadata: dict = field(default_factory=dict)
+    path: Path | None = None
+
+
+def save_checkpoint(
+    path: str | Path, model: LMM, tokenizer: OrderTokenizer, metadata: dict | None = None
+) -> Path:
+    """Write ``model``, ``tokenizer`` and ``metadata`` to the folder ``path``."""
+    path = Path(path)
+    path.mkdir(parents=True, exist_ok=True)
+    state = {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
+    torch.save(state, path / _WEIGHTS)
+    meta = {
+        "format_version": FORMAT_VERSION,
+        "model": model.config.to_dict(),
+        "tokenizer": tokenizer.to_dict(),
+        "metadata": metadata or {},
+    }
+    (path / _META).write_text(json.dumps(meta, indent=1) + "\n")
+    return path
+
+
+def load_checkpoint(
+    path: str | Path | None = None, device: str | torch.device = "cpu"
+) -> Checkpoint:
+    """Load a checkpoint folder (the packaged default when ``path`` is None).
+
+    Raises:
+        CheckpointError: the folder lacks a file, the JSON is not a checkpoint description,
+            or the weights do not fit the described model.
+    """
+    path = Path(path) if path is not None else DEFAULT_CHECKPOINT
+    weights, meta_file = path / _WEIGHTS, path / _META
+    for f in (weights, meta_file):
+        if not f.is_file():
+            raise CheckpointError(f"{path}: not an LMM checkpoint ({f.name} is missing)")
+    try:
+        meta = json.loads(meta_file.read_text())
+    except json.JSONDecodeError as exc:
+        raise CheckpointError(f"{meta_file}: not valid JSON ({exc})") from None
+    if not isinstance(meta, dict) or meta.get("format_version") != FORMAT_VERSION:
+        raise CheckpointError(
+            f"{meta_file}: unsupported checkpoint format "
+            f"{meta.get('format_version') if isinstance(meta, dict) else meta!r} "
+            f"(expected {FORMAT_VERSION})"
+        )
+    try:
+        config = LMMConfig(**meta["model"])
+        tokenizer = OrderTokenizer.from_dict(meta["tokenizer"])
+    except (KeyError, TypeError, ValueError) as exc:
+        raise CheckpointError(f"{meta_file}: bad model or tokenizer description: {exc}") from None
+    if config.n_kp != 6 * tokenizer.n_price or (config.n_size, config.n_time) != (
+        tokenizer.n_size,
+        tokenizer.n_time,
+    ):
+        raise CheckpointError(f"{meta_file}: the model's token fields do not match the tokenizer")
+    try:
+        state = torch.load(weights, map_location=device, weights_only=True)
+    except Exception as exc:  # torch raises several types for corrupt or foreign files
+        raise CheckpointError(
+            f"{weights}: cannot read weights ({type(exc).__name__}: {exc})"
+        ) from None
+    model = LMM(config).to(device)
+    try:
+        model.load_state_dict(state)
+    except (RuntimeError, TypeError, AttributeError) as exc:
+        raise CheckpointError(
+            f"{weights}: weights do not fit the model in {_META}: {exc}"
+        ) from None
+    model.eval()
+    return Checkpoint(
+        model=model, tokenizer=tokenizer, metadata=meta.get("metadata", {}), path=path
+    )

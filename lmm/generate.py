@@ -1,0 +1,323 @@
+"""Generating order flow with the LMM: many independent markets, one batched model call.
+
+Each market has its own order book, clock, context and generators. One :meth:`step`
+advances every market by one order:
+
+1. the model scores the next order of every market in one forward pass (with a KV cache,
+   only the newest position is computed);
+2. order kinds the book cannot take are masked out (a cancel needs a background order in
+   the price bucket's range, a market order a non-empty opposite side); the probability
+   mass removed this way is reported as the *masked rate*;
+3. each market draws its token from its own ``torch.Generator`` and decodes it with its own
+   ``numpy`` generator (:meth:`lmm.tokenizer.OrderTokenizer.decode`);
+4. the order goes through the matching engine (:func:`lmm.market.apply_order`), and the
+   order *as it happened* is tokenized and appended to the context together with the
+   features of the book it left: the new state conditions the next prediction.
+
+Markets never share randomness, so a market's path depends only on its own seed and start.
+:meth:`inject` puts an outside (agent) order into a market's book and context the same way.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+import torch
+
+from lmm.checkpoint import Checkpoint
+from lmm.data.orderflow import OrderKind
+from lmm.features import FEATURE_LEVELS, book_features, mid_x2
+from lmm.market import Realized, apply_order, cancellable_levels
+from lmm.model import KVCache
+from lmm.orderbook import OrderBook
+from lmm.replay import seed_book
+
+__all__ = ["GeneratedOrder", "LMMMarkets", "StartState"]
+
+_CANCEL_KINDS = (OrderKind.CANCEL_BUY, OrderKind.CANCEL_SELL)
+_MARKET_KINDS = (OrderKind.MARKET_BUY, OrderKind.MARKET_SELL)
+
+
+@dataclass(frozen=True)
+class StartState:
+    """Where a generated market starts: a book, a clock and the recent order flow.
+
+    Attributes:
+        book: ``(L, 4)`` int snapshot (ask price, ask size, bid price, bid size per level).
+        time_ns: the clock, ns after midnight.
+        tokens: the most recent orders' tokens, oldest first (at least one).
+        features: their book features, ``(len(tokens), N_BOOK_FEATURES)``.
+    """
+
+    book: np.ndarray
+    time_ns: int
+    tokens: np.ndarray
+    features: np.ndarray
+
+    def __post_init__(self) -> None:
+        if len(self.tokens) < 1 or len(self.tokens) != len(self.features):
+            raise ValueError(
+                f"a start state needs >= 1 context order with features; got {len(self.tokens)} "
+                f"tokens and {len(self.features)} feature rows"
+            )
+
+
+@dataclass(frozen=True)
+class GeneratedOrder:
+    """One order of a generated market, as it happened."""
+
+    time_ns: int
+    realized: Realized
+    mid_x2_before: int
+
+
+@dataclass
+class _Market:
+    book: OrderBook
+    time_ns: int
+    mid_x2: int
+    torch_gen: torch.Generator
+    np_gen: np.random.Generator
+    history_tokens: list[int]
+    history_features: list[np.ndarray]
+    next_id: int = 1
+    protected: set[int] = field(default_factory=set)
+
+
+class LMMMarkets:
+    """``n`` markets driven by one LMM checkpoint, advanced together.
+
+    Args:
+        checkpoint: the model and tokenizer (from :func:`lmm.checkpoint.load_checkpoint`).
+        n: number of markets.
+        temperature: sampling temperature (1 samples the model's distribution).
+        use_cache: keep a KV cache (the fast path); without it every step recomputes the
+            whole context window (kept for measurements and as a reference).
+        device: where the model runs.
+    """
+
+    def __init__(
+        self,
+        checkpoint: Checkpoint,
+        n: int,
+        temperature: float = 1.0,
+        use_cache: bool = True,
+        device: str | torch.device = "cpu",
+    ) -> None:
+        if n < 1:
+            raise ValueError(f"need at least one market, got n={n}")
+        self.model = checkpoint.model.to(device).eval()
+        self.tokenizer = checkpoint.tokenizer
+        self.n = n
+        self.temperature = temperature
+        self.device = torch.device(device)
+        self.context = self.model.config.context
+        self.cache = KVCache(self.model.config, n, device=self.device) if use_cache else None
+        self.markets: list[_Market | None] = [None] * n
+        self._h = torch.zeros(n, self.model.config.n_embd, device=self.device)
+        self._pending: dict[int, tuple[int, np.ndarray]] = {}  # order waiting for context
+        self.masked_mass = 0.0  # summed probability mass removed by masking
+        self.steps = 0
+        tok = self.tokenizer
+        # kp class -> (kind, price bucket)
+        self._kp_kind = np.repeat(np.arange(len(OrderKind)), tok.n_price)
+        self._kp_bucket = np.tile(np.arange(tok.n_price), len(OrderKind))
+
+    # ------------------------------------------------------------------ set-up
+    def reset(self, i: int, start: StartState, seed: int) -> None:
+        """(Re)start market ``i`` from ``start``; all its randomness comes from ``seed``."""
+        book = OrderBook()
+        seed_book(book, np.asarray(start.book))
+        m2 = int(mid_x2(np.asarray(start.book)))
+        tokens = [int(t) for t in start.tokens[-self.context :]]
+        feats = [np.asarray(f, dtype=np.float32) for f in start.features[-self.context :]]
+        if len(tokens) >= self.context:  # leave room, as when a full context is trimmed
+            tokens, feats = tokens[-self.context // 2 :], feats[-self.context // 2 :]
+        self.markets[i] = _Market(
+            book=book,
+            time_ns=int(start.time_ns),
+            mid_x2=m2,
+            torch_gen=torch.Generator().manual_seed(seed),
+            np_gen=np.random.default_rng(seed),
+            history_tokens=tokens,
+            history_features=feats,
+        )
+        self._prefill([i])
+
+    def _prefill(self, rows: list[int]) -> None:
+        """Recompute the hidden state of ``rows`` from their whole history (and, with a
+        cache, rewrite their cache rows). Rows with equal history lengths share a pass."""
+        by_length: dict[int, list[int]] = {}
+        for i in rows:
+            by_length.setdefault(len(self._market(i).history_tokens), []).append(i)
+        for group in by_length.values():
+            idx = torch.tensor(group, device=self.device)
+            x = torch.tensor([self._market(i).history_tokens for i in group], device=self.device)
+            f = np.stack([np.stack(self._market(i).history_features) for i in group])
+            f = torch.from_numpy(f).to(self.device)
+            with torch.no_grad():
+                if self.cache is not None:
+                    self.cache.reset(idx)
+                    h = self.model(x, f, self.cache, rows=idx)
+                else:
+                    h = self.model(x, f)
+            self._h[idx] = h[:, -1]
+
+    def _market(self, i: int) -> _Market:
+        m = self.markets[i]
+        if m is None:
+            raise RuntimeError(f"market {i} has not been reset")
+        return m
+
+    # ------------------------------------------------------------------ stepping
+    @torch.no_grad()
+    def step(self) -> list[GeneratedOrder | None]:
+        """Generate and apply one order in every market; returns them (None where the
+        sampled order could not be realised, which masking makes very rare)."""
+        markets = [self._market(i) for i in range(self.n)]
+        mask = torch.from_numpy(np.stack([self._kp_mask(m) for m in markets])).to(self.device)
+        probs = torch.softmax(self.model.kp_logits(self._h).float(), -1)
+        self.masked_mass += float((probs * ~mask).sum())
+        self.steps += self.n
+        tokens = (
+            self.model.sample_next(self._h, [m.torch_gen for m in markets], self.temperature, mask)
+            .cpu()
+            .numpy()
+        )
+        decoded = self.tokenizer.decode(tokens, np.stack([m.np_gen.random(3) for m in markets]))
+        _, buckets, _, _ = self.tokenizer.fields(tokens)
+        out: list[GeneratedOrder | None] = []
+        for i, m in enumerate(markets):
+            before = m.mid_x2
+            m.time_ns += int(decoded.dt[i])
+            realized = self._apply(
+                i,
+                OrderKind(int(decoded.kind[i])),
+                before // 2 + int(decoded.price_offset[i]),
+                int(decoded.size[i]),
+                int(decoded.dt[i]),
+                int(buckets[i]),
+            )
+            out.append(None if realized is None else GeneratedOrder(m.time_ns, realized, before))
+        self._advance_context(list(range(self.n)))
+        return out
+
+    def inject(
+        self, i: int, kind: OrderKind, price: int, size: int, owner: int = 1
+    ) -> Realized | None:
+        """Apply an outside (agent) order to market ``i`` at its current time and append
+        it to the model's context. Its resting part is protected from generated cancels."""
+        m = self._market(i)
+        realized = self._apply(i, OrderKind(kind), price, size, 0, None, owner=owner)
+        if realized is not None and realized.order_id in m.book and kind not in _CANCEL_KINDS:
+            m.protected.add(realized.order_id)
+        self._advance_context([i])
+        return realized
+
+    def _apply(
+        self,
+        i: int,
+        kind: OrderKind,
+        price: int,
+        size: int,
+        dt: int,
+        bucket: int | None,
+        owner: int = 0,
+    ) -> Realized | None:
+        """Realise an order in market ``i`` and queue it for the model's context."""
+        m = self._market(i)
+        before = m.mid_x2
+        price_range = None
+        if kind in _CANCEL_KINDS and bucket is not None:
+            price_range = self.tokenizer.price_range(bucket, before // 2)
+        realized = apply_order(
+            m.book,
+            kind,
+            price,
+            size,
+            m.next_id,
+            m.np_gen,
+            price_range,
+            owner=owner,
+            protected=frozenset(m.protected),
+        )
+        m.next_id += 1
+        if m.protected:  # forget agent orders that left the book
+            m.protected = {oid for oid in m.protected if oid in m.book}
+        if realized is None:
+            return None
+        snapshot = m.book.snapshot(FEATURE_LEVELS)
+        after = int(mid_x2(snapshot))
+        m.mid_x2 = after if after else before  # keep the last mid if the book emptied
+        token = self.tokenizer.encode(
+            np.array([int(kind)]),
+            np.array([realized.price - before // 2]),
+            np.array([realized.size]),
+            np.array([dt]),
+        )
+        feats = book_features(snapshot, np.int64(before), np.int64(m.time_ns))
+        self._pending[i] = (int(token[0]), feats)
+        return realized
+
+    def _advance_context(self, rows: list[int]) -> None:
+        """Append each row's pending order to its context and refresh its hidden state.
+
+        A context that would outgrow the model's window is cut to its last half and
+        recomputed (with or without a cache alike, so both modes see the same context).
+        """
+        ready = [i for i in rows if i in self._pending]
+        trimmed = []
+        for i in ready:
+            token, feats = self._pending.pop(i)
+            m = self._market(i)
+            m.history_tokens.append(token)
+            m.history_features.append(feats)
+            if len(m.history_tokens) > self.context:
+                m.history_tokens = m.history_tokens[-self.context // 2 :]
+                m.history_features = m.history_features[-self.context // 2 :]
+                trimmed.append(i)
+        if self.cache is None:
+            self._prefill(ready)
+            return
+        self._prefill(trimmed)
+        rest = [i for i in ready if i not in trimmed]
+        if not rest:
+            return
+        idx = torch.tensor(rest, device=self.device)
+        x = torch.tensor([[self._market(i).history_tokens[-1]] for i in rest], device=self.device)
+        f = torch.from_numpy(np.stack([self._market(i).history_features[-1] for i in rest]))
+        h = self.model(x, f[:, None].to(self.device), self.cache, rows=idx)
+        self._h[idx] = h[:, -1]
+
+    def _kp_mask(self, m: _Market) -> np.ndarray:
+        """Allowed kind x price-bucket classes for market ``m``."""
+        tok = self.tokenizer
+        allowed = np.ones(len(self._kp_kind), dtype=bool)
+        ref = m.mid_x2 // 2
+        protected = frozenset(m.protected)
+        for kind in _CANCEL_KINDS:
+            levels = cancellable_levels(m.book, kind.side, protected)
+            buckets = np.zeros(tok.n_price, dtype=bool)
+            if levels:
+                offsets = np.asarray(levels, dtype=np.int64) - ref
+                buckets[tok.price_bucket(offsets)] = True
+            allowed[self._kp_kind == kind] = buckets
+        for kind in _MARKET_KINDS:
+            opposite = m.book.best_ask if kind.side == 1 else m.book.best_bid
+            if opposite is None:
+                allowed[self._kp_kind == kind] = False
+        return allowed
+
+    @property
+    def masked_rate(self) -> float:
+        """Mean probability mass per generated order that masking removed."""
+        return self.masked_mass / self.steps if self.steps else 0.0
+
+    def book(self, i: int) -> OrderBook:
+        """Market ``i``'s order book."""
+        return self._market(i).book
+
+    def time_ns(self, i: int) -> int:
+        """Market ``i``'s clock in ns after midnight."""
+        return self._market(i).time_ns

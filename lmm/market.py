@@ -1,0 +1,139 @@
+"""Turning a generated order into what happens in the book: the documented realisation rules.
+
+A generator (the LMM, or a baseline) proposes an order kind, a price, a size; the book then
+decides what actually happens. These rules are shared by every generator, so that model and
+baselines are compared on equal terms:
+
+* **limit**: submitted as is; a marketable part trades (price-time priority), the rest rests.
+* **market**: an immediate-or-cancel order limited at the proposed (worst) price, but never
+  less aggressive than the best opposite quote: it always trades at the touch and walks
+  deeper only as far as proposed. It needs a non-empty opposite side.
+* **cancel**: it must hit a real resting order of the background market, never one of the
+  ids it is told to leave alone (an agent's orders). Among the occupied levels of that side
+  inside the proposed price range, the level nearest the proposed price is taken (the
+  better-priced one on a tie); in it, one order is chosen uniformly at random (from the
+  given generator). The proposed size is
+  cancelled, or the whole order if it holds no more (a delete).
+
+What happened comes back as a :class:`Realized` order whose fields describe the event as it
+would appear in data (a market order's price is its worst fill), so it can be tokenized
+into the model's context exactly like a real order.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from lmm.data.orderflow import OrderKind
+from lmm.orderbook import Fill, OrderBook
+
+__all__ = ["Realized", "apply_order", "cancellable_levels"]
+
+
+@dataclass(frozen=True)
+class Realized:
+    """An order as it happened.
+
+    Attributes:
+        kind: the OrderKind.
+        price: ticks (limit price; worst fill for a market order; cancelled order's price).
+        size: shares (submitted; traded for a market order; cancelled).
+        fills: trades it caused (limit and market orders).
+        order_id: the id of the new or cancelled order.
+    """
+
+    kind: OrderKind
+    price: int
+    size: int
+    fills: tuple[Fill, ...] = ()
+    order_id: int = -1
+
+
+def apply_order(
+    book: OrderBook,
+    kind: OrderKind | int,
+    price: int,
+    size: int,
+    order_id: int,
+    rng: np.random.Generator,
+    price_range: tuple[int | None, int | None] | None = None,
+    owner: int = 0,
+    protected: frozenset[int] = frozenset(),
+) -> Realized | None:
+    """Apply one proposed order to ``book`` by the module's rules.
+
+    Args:
+        book: the market's book.
+        kind: what is proposed.
+        price: proposed price in ticks (> 0 for limit orders).
+        size: proposed shares (> 0).
+        order_id: id for a new order (limit or market).
+        rng: draws the cancelled order within its level.
+        price_range: for a cancel, the inclusive range of prices it may hit (None ends are
+            open); by default only ``price`` itself.
+        owner: owner tag of a new limit order.
+        protected: ids a cancel must not touch (the agents' resting orders).
+
+    Returns:
+        What happened, or None when the book cannot take the order (a market order facing
+        an empty side, a cancel with no background order in range, a limit price <= 0).
+    """
+    kind = OrderKind(kind)
+    side = kind.side
+    if kind in (OrderKind.LIMIT_BUY, OrderKind.LIMIT_SELL):
+        if price <= 0:
+            return None
+        fills = book.add_limit(order_id, side, price, size, owner)
+        return Realized(kind, price, size, tuple(fills), order_id)
+    if kind in (OrderKind.MARKET_BUY, OrderKind.MARKET_SELL):
+        touch = book.best_ask if side == 1 else book.best_bid
+        if touch is None:
+            return None
+        limit = max(price, touch) if side == 1 else min(price, touch)
+        fills = book.add_ioc(order_id, side, limit, size)
+        return Realized(kind, fills[-1].price, sum(f.size for f in fills), tuple(fills), order_id)
+    low, high = price_range if price_range is not None else (price, price)
+    level = _nearest_level(book, side, price, low, high, protected)
+    if level is None:
+        return None
+    candidates = [oid for oid, _ in book.queue(side, level) if oid not in protected]
+    target = candidates[int(rng.integers(len(candidates)))]
+    held = book.order(target).size
+    if size >= held:
+        book.delete(target)
+        size = held
+    else:
+        book.cancel(target, size)
+    return Realized(kind, level, size, (), target)
+
+
+def cancellable_levels(
+    book: OrderBook, side: int, protected: frozenset[int] = frozenset()
+) -> list[int]:
+    """Prices on ``side``, best first, holding at least one order not in ``protected``."""
+    prices = [price for price, _ in book.levels(side, len(book))]
+    if not protected:
+        return prices
+    return [p for p in prices if any(oid not in protected for oid, _ in book.queue(side, p))]
+
+
+def _nearest_level(
+    book: OrderBook,
+    side: int,
+    price: int,
+    low: int | None,
+    high: int | None,
+    protected: frozenset[int],
+) -> int | None:
+    best: tuple[int, int] | None = None
+    chosen = None
+    for level in cancellable_levels(book, side, protected):
+        if (low is not None and level < low) or (high is not None and level > high):
+            continue
+        # nearest to the proposed price; on a tie the better-priced (closer to the mid)
+        key = (abs(level - price), -level if side == 1 else level)
+        if best is None or key < best:
+            best, chosen = key, level
+    return chosen

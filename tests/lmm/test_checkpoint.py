@@ -1,0 +1,80 @@
+"""Checkpoints: round trip, and clear errors for anything that is not one."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+import torch
+
+from lmm.checkpoint import (
+    DEFAULT_CHECKPOINT,
+    Checkpoint,
+    CheckpointError,
+    load_checkpoint,
+    save_checkpoint,
+)
+
+
+def test_round_trip_restores_weights_tokenizer_and_metadata(
+    tiny_checkpoint: Checkpoint, tmp_path: Path
+) -> None:
+    save_checkpoint(
+        tmp_path / "ck", tiny_checkpoint.model, tiny_checkpoint.tokenizer, {"note": "x"}
+    )
+    loaded = load_checkpoint(tmp_path / "ck")
+    assert loaded.tokenizer == tiny_checkpoint.tokenizer
+    assert loaded.metadata == {"note": "x"}
+    assert loaded.model.config == tiny_checkpoint.model.config
+    for (k, a), (_, b) in zip(
+        tiny_checkpoint.model.state_dict().items(), loaded.model.state_dict().items(), strict=True
+    ):
+        assert torch.equal(a, b), k
+
+
+def _saved(tiny_checkpoint: Checkpoint, path: Path) -> Path:
+    return save_checkpoint(path, tiny_checkpoint.model, tiny_checkpoint.tokenizer)
+
+
+@pytest.mark.parametrize(
+    ("damage", "message"),
+    [
+        (lambda p: (p / "model.pt").unlink(), "model.pt is missing"),
+        (lambda p: (p / "lmm.json").write_text("{not json"), "not valid JSON"),
+        (lambda p: (p / "lmm.json").write_text(json.dumps({"format_version": 99})), "unsupported"),
+        (lambda p: (p / "model.pt").write_bytes(b"garbage"), "cannot read weights"),
+        (lambda p: torch.save({"x": torch.zeros(2)}, p / "model.pt"), "do not fit the model"),
+    ],
+)
+def test_damaged_checkpoints_raise_checkpoint_error(
+    tiny_checkpoint: Checkpoint, tmp_path: Path, damage, message: str
+) -> None:
+    path = _saved(tiny_checkpoint, tmp_path / "ck")
+    damage(path)
+    with pytest.raises(CheckpointError, match=message):
+        load_checkpoint(path)
+
+
+def test_pickled_objects_are_refused(tiny_checkpoint: Checkpoint, tmp_path: Path) -> None:
+    path = _saved(tiny_checkpoint, tmp_path / "ck")
+    torch.save({"weights": Path("not a tensor")}, path / "model.pt")  # an arbitrary object
+    with pytest.raises(CheckpointError, match="cannot read weights"):
+        load_checkpoint(path)
+
+
+def test_tokenizer_and_model_must_agree(tiny_checkpoint: Checkpoint, tmp_path: Path) -> None:
+    path = _saved(tiny_checkpoint, tmp_path / "ck")
+    meta = json.loads((path / "lmm.json").read_text())
+    meta["model"]["n_size"] += 1
+    (path / "lmm.json").write_text(json.dumps(meta))
+    with pytest.raises(CheckpointError, match="do not match the tokenizer"):
+        load_checkpoint(path)
+
+
+def test_the_packaged_default_loads_without_data() -> None:
+    if not (DEFAULT_CHECKPOINT / "model.pt").exists():
+        pytest.skip("no packaged checkpoint in this checkout")
+    ck = load_checkpoint()
+    assert ck.metadata["best_validation_bits"] > 0
+    assert sum(f.stat().st_size for f in DEFAULT_CHECKPOINT.iterdir()) <= 25 * 2**20

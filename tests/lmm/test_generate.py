@@ -1,0 +1,113 @@
+"""Generated markets: seeded, independent of their batch, cache-transparent, reactive."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from lmm.bench import synthetic_start
+from lmm.checkpoint import Checkpoint
+from lmm.data.orderflow import OrderKind
+from lmm.generate import LMMMarkets
+
+
+def _run(markets: LMMMarkets, steps: int) -> list[list[tuple]]:
+    paths: list[list[tuple]] = [[] for _ in range(markets.n)]
+    for _ in range(steps):
+        for i, o in enumerate(markets.step()):
+            paths[i].append(
+                None
+                if o is None
+                else (o.time_ns, o.realized.kind, o.realized.price, o.realized.size)
+            )
+    return paths
+
+
+@pytest.fixture
+def start(tiny_checkpoint: Checkpoint):
+    return synthetic_start(tiny_checkpoint.tokenizer)
+
+
+def test_same_seed_same_market(tiny_checkpoint: Checkpoint, start) -> None:
+    paths = []
+    for _ in range(2):
+        torch.manual_seed(99)  # the global RNG must not matter
+        m = LMMMarkets(tiny_checkpoint, 1)
+        m.reset(0, start, seed=5)
+        paths.append(_run(m, 40)[0])
+    assert paths[0] == paths[1]
+    other = LMMMarkets(tiny_checkpoint, 1)
+    other.reset(0, start, seed=6)
+    assert _run(other, 40)[0] != paths[0]
+
+
+def test_a_market_does_not_depend_on_its_batch(tiny_checkpoint: Checkpoint, start) -> None:
+    batch = LMMMarkets(tiny_checkpoint, 3)
+    for i in range(3):
+        batch.reset(i, start, seed=10 + i)
+    alone = LMMMarkets(tiny_checkpoint, 1)
+    alone.reset(0, start, seed=11)
+    # long enough to trim the context (16) several times
+    assert _run(batch, 60)[1] == _run(alone, 60)[0]
+
+
+def test_kv_cache_changes_nothing_but_speed(tiny_checkpoint: Checkpoint, start) -> None:
+    runs = []
+    for cached in (True, False):
+        m = LMMMarkets(tiny_checkpoint, 2, use_cache=cached)
+        for i in range(2):
+            m.reset(i, start, seed=i)
+        runs.append(_run(m, 50))
+    assert runs[0] == runs[1]
+
+
+def test_injected_order_enters_book_and_context_and_is_never_cancelled(
+    tiny_checkpoint: Checkpoint, start
+) -> None:
+    m = LMMMarkets(tiny_checkpoint, 2)
+    for i in range(2):
+        m.reset(i, start, seed=3)
+    length = int(m.cache.lengths[0])
+    realized = m.inject(0, OrderKind.LIMIT_BUY, m.book(0).best_bid, 500)
+    assert realized is not None and realized.order_id in m.book(0)
+    assert int(m.cache.lengths[0]) == length + 1 and int(m.cache.lengths[1]) == length
+    traded = 0
+    paths: list[list] = [[], []]
+    for _ in range(60):
+        for i, o in enumerate(m.step()):
+            paths[i].append((o.realized.kind, o.realized.price, o.realized.size))
+            if i == 0:
+                # generated cancels never pick the agent's order; only trades can reduce it
+                assert not (
+                    o.realized.kind.name.startswith("CANCEL")
+                    and o.realized.order_id == realized.order_id
+                )
+                traded += sum(f.size for f in o.realized.fills if f.maker_id == realized.order_id)
+    left = m.book(0).order(realized.order_id).size if realized.order_id in m.book(0) else 0
+    assert left + traded == 500
+    # both markets share seed and start: only the injection tells them apart
+    assert paths[0] != paths[1]
+
+
+def test_generated_orders_are_valid(tiny_checkpoint: Checkpoint, start) -> None:
+    m = LMMMarkets(tiny_checkpoint, 4)
+    for i in range(4):
+        m.reset(i, start, seed=i)
+    last_time = [start.time_ns] * 4
+    for _ in range(40):
+        for i, o in enumerate(m.step()):
+            assert o is not None  # masking leaves only orders the book can take
+            assert o.time_ns >= last_time[i] and o.realized.size > 0 and o.realized.price > 0
+            last_time[i] = o.time_ns
+            book = m.book(i)
+            if book.best_bid is not None and book.best_ask is not None:
+                assert book.best_bid < book.best_ask
+    assert 0.0 <= m.masked_rate < 1.0
+
+
+def test_errors_are_clear(tiny_checkpoint: Checkpoint) -> None:
+    with pytest.raises(ValueError, match="at least one market"):
+        LMMMarkets(tiny_checkpoint, 0)
+    m = LMMMarkets(tiny_checkpoint, 1)
+    with pytest.raises(RuntimeError, match="has not been reset"):
+        m.step()

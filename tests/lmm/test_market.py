@@ -1,0 +1,83 @@
+"""The realisation rules that turn a proposed order into what happens in the book."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from lmm.data.orderflow import OrderKind
+from lmm.market import apply_order, cancellable_levels
+from lmm.orderbook import OrderBook, Side
+
+
+def _book() -> OrderBook:
+    book = OrderBook()
+    book.add_limit(1, Side.BUY, 99, 100)
+    book.add_limit(2, Side.BUY, 98, 50)
+    book.add_limit(3, Side.BUY, 98, 70)
+    book.add_limit(4, Side.SELL, 101, 100)
+    book.add_limit(5, Side.SELL, 103, 200)
+    return book
+
+
+RNG = np.random.default_rng(0)
+
+
+def test_limit_order_rests_or_trades() -> None:
+    book = _book()
+    r = apply_order(book, OrderKind.LIMIT_BUY, 100, 10, 10, RNG)
+    assert r is not None and r.fills == () and book.best_bid == 100
+    r = apply_order(book, OrderKind.LIMIT_SELL, 99, 30, 11, RNG)  # crosses the 100 bid
+    assert [f.size for f in r.fills] == [10, 20] and book.depth(Side.BUY, 99) == 80
+
+
+def test_market_order_trades_at_the_touch_and_walks_only_as_far_as_proposed() -> None:
+    book = _book()
+    # proposed price below the ask: it still takes the touch, and stops there
+    r = apply_order(book, OrderKind.MARKET_BUY, 95, 150, 10, RNG)
+    assert r.price == 101 and r.size == 100 and book.best_ask == 103
+    r = apply_order(book, OrderKind.MARKET_SELL, 98, 500, 11, RNG)
+    assert r.price == 98 and r.size == 220 and book.best_bid is None
+    assert apply_order(book, OrderKind.MARKET_SELL, 98, 5, 12, RNG) is None  # empty side
+
+
+def test_cancel_hits_the_nearest_level_in_range_and_deletes_when_asked_for_more() -> None:
+    book = _book()
+    r = apply_order(book, OrderKind.CANCEL_BUY, 97, 1_000, 0, RNG, price_range=(90, 98))
+    assert r.price == 98 and r.order_id in (2, 3) and r.order_id not in book
+    assert r.size in (50, 70)
+    r = apply_order(book, OrderKind.CANCEL_SELL, 103, 30, 0, RNG, price_range=(102, None))
+    assert (r.price, r.size, r.order_id) == (103, 30, 5) and book.order(5).size == 170
+    # nothing in range: the book cannot take it
+    assert apply_order(book, OrderKind.CANCEL_SELL, 110, 1, 0, RNG, price_range=(104, 120)) is None
+
+
+def test_cancel_never_touches_protected_orders() -> None:
+    book = _book()
+    rng = np.random.default_rng(3)
+    for _ in range(5):
+        r = apply_order(
+            book,
+            OrderKind.CANCEL_BUY,
+            98,
+            1,
+            0,
+            rng,
+            price_range=(98, 98),
+            protected=frozenset({2}),
+        )
+        assert r.order_id == 3
+    assert cancellable_levels(book, Side.BUY, frozenset({1})) == [98]
+    assert cancellable_levels(book, Side.BUY) == [99, 98]
+
+
+def test_cancel_choice_is_reproducible_from_the_generator() -> None:
+    picks = []
+    for _ in range(2):
+        book, rng = _book(), np.random.default_rng(42)
+        picks.append(
+            [
+                apply_order(book, OrderKind.CANCEL_BUY, 98, 1, 0, rng, (98, 98)).order_id
+                for _ in range(8)
+            ]
+        )
+    assert picks[0] == picks[1]
