@@ -12,14 +12,27 @@ import os
 import statistics
 import sys
 from collections.abc import Sequence
+from dataclasses import asdict, fields, replace
 from pathlib import Path
 
+import torch
+
+from lmm.bench import flops_per_order, generation_speed, matmul_peak_gflops
+from lmm.checkpoint import CheckpointError, load_checkpoint, save_checkpoint
 from lmm.data.lobster import DEFAULT_TICK_SIZE, LobsterFormatError, read_lobster
+from lmm.dataset import build_dataset
+from lmm.evaluate import evaluate_lmm
 from lmm.random_flow import random_orders, run_orders
 from lmm.replay import replay
+from lmm.train import QUICK, TrainConfig, train
 
 #: Where the LOBSTER sample data is looked for when no folder is given.
 DEFAULT_DATA_DIR = Path("../shared/data/lobster")
+#: The days the default model trains on: one file per ticker (the deepest book of each).
+TRAINING_FILES = (
+    "LOBSTER_SampleFile_GOOG_2012-06-21_10.zip",
+    "LOBSTER_SampleFile_AMZN_2012-06-21_5.zip",
+)
 #: The LOBSTER sample days the demo verifies, when present.
 DEMO_FILES = (
     "LOBSTER_SampleFile_GOOG_2012-06-21_10.zip",
@@ -36,7 +49,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         result = args.func(args)
-    except (LobsterFormatError, FileNotFoundError, ValueError) as exc:
+    except (LobsterFormatError, CheckpointError, FileNotFoundError, ValueError) as exc:
         print(f"mars-gym {args.command}: error: {exc}", file=sys.stderr)
         return 2
     if args.out:
@@ -93,14 +106,132 @@ def _build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--data",
         type=Path,
-        default=Path(os.environ.get("MARS_GYM_DATA", DEFAULT_DATA_DIR)),
+        default=_default_data_dir(),
         help="folder holding the LOBSTER sample zips (default: $MARS_GYM_DATA or %(default)s)",
     )
     p.add_argument("--orders", type=int, default=200_000, help="synthetic orders to time")
     p.add_argument("--seed", type=int, default=0, help="seed of the synthetic order stream")
     _common(p)
     p.set_defaults(func=_cmd_demo)
+    p = sub.add_parser(
+        "train-lmm",
+        help="train the Large Market Model on LOBSTER days and write a checkpoint",
+        description="Build the dataset (replay-verify each day, tokenize its orders, fit the "
+        "tokenizer on the training part only), train the model with a time-split validation "
+        "(the last --validation-minutes of each day) and write the checkpoint with the best "
+        "validation loss. Uses a GPU when present.",
+    )
+    p.add_argument(
+        "files",
+        nargs="*",
+        type=Path,
+        help="LOBSTER zips or message CSVs (default: GOOG level 10 and AMZN level 5 from --data)",
+    )
+    p.add_argument(
+        "--data", type=Path, default=_default_data_dir(), help="folder of the sample zips"
+    )
+    p.add_argument(
+        "--checkpoint",
+        type=Path,
+        default=Path("checkpoints/lmm"),
+        help="folder to write the checkpoint to (default: %(default)s)",
+    )
+    p.add_argument(
+        "--validation-minutes",
+        type=int,
+        default=90,
+        help="minutes at the end of each day held out for validation (default: %(default)s)",
+    )
+    p.add_argument("--quick", action="store_true", help="a tiny model and a few steps (smoke test)")
+    _dataclass_flags(p, TrainConfig)
+    _common(p)
+    p.set_defaults(func=_cmd_train_lmm)
+
+    p = sub.add_parser(
+        "evaluate-lmm",
+        help="likelihood and generative fidelity of a checkpoint on held-out data",
+        description="On the held-out window (the last --validation-minutes of each day): "
+        "(i) negative log-likelihood per order in bits, model vs the token-frequency "
+        "baseline; (ii) from real start states, generate --horizon-minutes of flow with the "
+        "model and with a zero-intelligence (Poisson) baseline calibrated on the training "
+        "orders, --rollouts per start, and compare with the real flow by L1 (total "
+        "variation) and Wasserstein-1 distances of LOB-Bench's metrics.",
+    )
+    p.add_argument("files", nargs="*", type=Path, help="LOBSTER days (default: as train-lmm)")
+    p.add_argument(
+        "--data",
+        type=Path,
+        default=_default_data_dir(),
+        help="folder of the sample zips (default: $MARS_GYM_DATA or %(default)s)",
+    )
+    p.add_argument("--checkpoint", type=Path, help="checkpoint folder (default: the packaged one)")
+    p.add_argument("--validation-minutes", type=int, default=90, help="(default: %(default)s)")
+    p.add_argument(
+        "--starts",
+        type=int,
+        nargs="+",
+        default=[0, 15, 30, 45, 60],
+        help="start times in minutes after the held-out window opens (default: %(default)s)",
+    )
+    p.add_argument("--horizon-minutes", type=int, default=30, help="rollout length (default: 30)")
+    p.add_argument("--rollouts", type=int, default=4, help="rollouts per start (default: 4)")
+    p.add_argument("--seed", type=int, default=0, help="base seed of the rollouts (default: 0)")
+    _common(p)
+    p.set_defaults(func=_cmd_evaluate_lmm)
+
+    p = sub.add_parser(
+        "bench-lmm",
+        help="generation speed (orders/s) by batch size, with and without the KV cache",
+        description="Time order generation end to end (model, sampling, decoding, matching "
+        "engine) for several batch sizes, with and without the KV cache, and set the model's "
+        "FLOPs per order against the measured float32 matmul peak of this machine.",
+    )
+    p.add_argument("--checkpoint", type=Path, help="checkpoint folder (default: the packaged one)")
+    p.add_argument(
+        "--batch-sizes",
+        type=int,
+        nargs="+",
+        default=[1, 16, 64, 256],
+        help="(default: %(default)s)",
+    )
+    p.add_argument("--seconds", type=float, default=3.0, help="timing per run (default: 3)")
+    _common(p)
+    p.set_defaults(func=_cmd_bench_lmm)
     return parser
+
+
+def _default_data_dir() -> Path:
+    return Path(os.environ.get("MARS_GYM_DATA", DEFAULT_DATA_DIR))
+
+
+def _dataclass_flags(p: argparse.ArgumentParser, cls: type) -> None:
+    """One ``--flag`` per field of a config dataclass, documented from its docstring."""
+    docs = _attribute_docs(cls)
+    for f in fields(cls):
+        p.add_argument(
+            f"--{f.name.replace('_', '-')}",
+            type=type(f.default),
+            default=None,
+            help=f"{docs.get(f.name, '')} (default: {f.default})",
+        )
+
+
+def _attribute_docs(cls: type) -> dict[str, str]:
+    """``name: text`` entries of a Google-style "Attributes:" docstring section."""
+    docs: dict[str, str] = {}
+    section = (cls.__doc__ or "").split("Attributes:", 1)[-1]
+    current: list[str] = []
+    for line in section.splitlines():
+        head, sep, text = line.strip().partition(": ")
+        names = [n.strip() for n in head.split(",")]
+        if sep and all(n.isidentifier() for n in names):
+            current = names
+            for n in names:
+                docs[n] = text.strip()
+        elif current and line.strip():
+            for n in current:
+                docs[n] += " " + line.strip()
+    return docs
 
 
 def _common(p: argparse.ArgumentParser) -> None:
@@ -158,6 +289,102 @@ def _cmd_demo(args: argparse.Namespace) -> dict:
         f"{flow.orders_per_second:,.0f} orders/s"
     )
     return result
+
+
+def _cmd_train_lmm(args: argparse.Namespace) -> dict:
+    files = args.files or [args.data / name for name in TRAINING_FILES]
+    missing = [str(f) for f in files if not f.exists()]
+    if missing:
+        raise FileNotFoundError(f"training data not found: {', '.join(missing)} (set --data)")
+    base = QUICK if args.quick else TrainConfig()
+    overrides = {f.name: getattr(args, f.name) for f in fields(TrainConfig)}
+    config = replace(base, **{k: v for k, v in overrides.items() if v is not None})
+    print(f"building the dataset from {len(files)} file(s)")
+    dataset = build_dataset(
+        files, validation_minutes=args.validation_minutes, progress=not args.quiet
+    )
+    print(
+        f"{dataset.n_train:,} training and {dataset.n_validation:,} validation orders; "
+        f"vocabulary {dataset.tokenizer.vocab_size:,} tokens"
+    )
+    result = train(dataset, config, progress=not args.quiet)
+    summary = result.summary()
+    summary["config"] = asdict(config)
+    summary["files"] = [str(f) for f in files]
+    summary["validation_minutes"] = args.validation_minutes
+    save_checkpoint(args.checkpoint, result.model, dataset.tokenizer, metadata=summary)
+    size = sum(f.stat().st_size for f in args.checkpoint.iterdir())
+    summary["checkpoint"] = str(args.checkpoint)
+    summary["checkpoint_bytes"] = size
+    print(
+        f"trained {result.parameters:,} parameters in {result.seconds / 60:.1f} min on "
+        f"{result.device} ({result.tokens_per_second:,.0f} tokens/s); best validation NLL "
+        f"{result.best_validation_bits:.3f} bits/order at step {result.best_step}; "
+        f"checkpoint {args.checkpoint} ({size / 1e6:.1f} MB)"
+    )
+    return summary
+
+
+def _cmd_evaluate_lmm(args: argparse.Namespace) -> dict:
+    files = args.files or [args.data / name for name in TRAINING_FILES]
+    missing = [str(f) for f in files if not f.exists()]
+    if missing:
+        raise FileNotFoundError(f"evaluation data not found: {', '.join(missing)} (set --data)")
+    checkpoint = load_checkpoint(args.checkpoint)
+    report = evaluate_lmm(
+        checkpoint,
+        files,
+        validation_minutes=args.validation_minutes,
+        start_minutes=tuple(args.starts),
+        horizon_minutes=args.horizon_minutes,
+        rollouts=args.rollouts,
+        seed=args.seed,
+        progress=not args.quiet,
+    )
+    nll = report.nll_bits
+    print(
+        f"validation NLL per order: model {nll['model']:.3f} bits, token-frequency baseline "
+        f"{nll['frequency_baseline']:.3f} bits ({nll['validation_orders']:,} orders)"
+    )
+    print(report.table())
+    lmm_l1 = report.fidelity["lmm"]["mean"]["l1"]
+    zi_l1 = report.fidelity["zero_intelligence"]["mean"]["l1"]
+    print(
+        f"mean L1: model {lmm_l1:.3f}, zero-intelligence {zi_l1:.3f} (ratio {lmm_l1 / zi_l1:.2f})"
+    )
+    result = report.to_dict()
+    result["checkpoint"] = str(checkpoint.path)
+    return result
+
+
+def _cmd_bench_lmm(args: argparse.Namespace) -> dict:
+    checkpoint = load_checkpoint(args.checkpoint)
+    peak = matmul_peak_gflops()
+    runs = generation_speed(
+        checkpoint, tuple(args.batch_sizes), seconds=args.seconds, progress=not args.quiet
+    )
+    config = checkpoint.model.config
+    cached, uncached = flops_per_order(config, True), flops_per_order(config, False)
+    print(f"float32 matmul peak: {peak:.1f} GFLOP/s on {torch.get_num_threads()} threads")
+    print(
+        f"model FLOPs per order: {cached / 1e6:.2f} M with the KV cache, "
+        f"{uncached / 1e6:.1f} M without; at peak that would allow "
+        f"{peak * 1e9 / cached:,.0f} and {peak * 1e9 / uncached:,.0f} orders/s"
+    )
+    print(f"{'batch':>6} {'cache':>6} {'orders/s':>10} {'ms/step':>9} {'model GFLOP/s':>14}")
+    for r in runs:
+        print(
+            f"{r['batch']:>6} {('yes' if r['kv_cache'] else 'no'):>6} "
+            f"{r['orders_per_second']:>10,.0f} {r['ms_per_step']:>9.2f} "
+            f"{r['model_gflop_per_second']:>14.2f}"
+        )
+    return {
+        "matmul_peak_gflops": peak,
+        "torch_threads": torch.get_num_threads(),
+        "flops_per_order": {"kv_cache": cached, "no_cache": uncached},
+        "runs": runs,
+        "checkpoint": str(checkpoint.path),
+    }
 
 
 def _print_verify(r: dict) -> None:

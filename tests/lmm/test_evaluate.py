@@ -1,0 +1,80 @@
+"""Evaluation: distances, metrics, baselines; a small end-to-end run on real data (slow)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from lmm.baselines import FrequencyModel, ZeroIntelligenceMarkets, ZeroIntelligenceParams
+from lmm.checkpoint import Checkpoint
+from lmm.data.orderflow import OrderKind
+from lmm.dataset import build_dataset
+from lmm.evaluate import RECORD_DTYPE, distances, evaluate_lmm, generate_records, metrics_of
+
+
+def test_distances_of_identical_disjoint_and_shifted_samples() -> None:
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=5000)
+    same = distances(x, x.copy())
+    assert same["l1"] == 0.0 and same["w1"] == 0.0
+    apart = distances(x, x + 100.0)
+    assert apart["l1"] == pytest.approx(1.0)
+    assert apart["w1"] == pytest.approx(100.0, rel=1e-3)
+    cat = distances(np.array([0, 0, 1, 1.0]), np.array([0, 1, 1, 1.0]), categorical=True)
+    assert cat["l1"] == pytest.approx(0.25) and np.isnan(cat["w1"])
+    assert np.isnan(distances(np.zeros(0), x)["l1"])
+
+
+def test_metrics_of_hand_made_records() -> None:
+    r = np.zeros(3, dtype=RECORD_DTYPE)
+    r["time"] = [0, 10**9, 60 * 10**9]
+    r["kind"] = [OrderKind.LIMIT_BUY, OrderKind.CANCEL_SELL, OrderKind.LIMIT_SELL]
+    r["price"] = [99, 104, 101]
+    r["size"] = [100, 5, 30]
+    r["bid_before"], r["ask_before"] = 100, 102
+    r["bid_after"], r["ask_after"] = [100, 100, 100], [102, 102, 101]
+    r["bid_size_after"], r["ask_size_after"] = [300, 300, 300], [100, 100, 100]
+    m = metrics_of(r)
+    assert m["spread"].tolist() == [2, 2, 1]
+    assert m["order_size"].tolist() == [100, 30]
+    assert m["limit_depth"].tolist() == [1, -1]  # a buy 1 tick behind the bid; a sell inside
+    assert m["cancel_depth"].tolist() == [2]
+    assert m["imbalance"].tolist() == [0.5, 0.5, 0.5]
+    np.testing.assert_allclose(m["log_interarrival"], [0.0, np.log10(59)])
+    assert len(m["returns_1min"]) == 1  # one full minute on the grid
+    assert m["returns_1min"][0] == pytest.approx(1e4 * np.log(100.5 / 101))
+
+
+def test_frequency_baseline_is_smoothed_counting() -> None:
+    model = FrequencyModel.fit(np.array([0, 0, 0, 1]), vocab_size=4)
+    # add-one: counts (4, 2, 1, 1) over 8
+    np.testing.assert_allclose(model.nll_bits(np.array([0, 2])), [1.0, 3.0])
+
+
+@pytest.mark.slow
+def test_zero_intelligence_and_small_evaluation_on_real_data(
+    lobster_dir: Path, tiny_checkpoint: Checkpoint
+) -> None:
+    files = [lobster_dir / "LOBSTER_SampleFile_AMZN_2012-06-21_5.zip"]
+    dataset = build_dataset(files, tokenizer=tiny_checkpoint.tokenizer)
+    params = ZeroIntelligenceParams.fit(dataset.days)
+    assert params.market_rate > 0 and (params.limit_rate >= 0).all() and params.limit_rate.sum() > 0
+    day = dataset.days[0]
+    start = day.start_state(day.index_at(52_200 * 10**9), 16)
+    records, info = generate_records(
+        ZeroIntelligenceMarkets(params, 2), [start] * 2, [1, 1], 30 * 10**9
+    )
+    assert info["orders"] > 0
+    # same seed, same start: both rollouts are identical
+    a, b = (records[records["rollout"] == k] for k in (0, 1))
+    assert np.array_equal(
+        a[["time", "kind", "price", "size"]], b[["time", "kind", "price", "size"]]
+    )
+    report = evaluate_lmm(
+        tiny_checkpoint, files, start_minutes=(0,), horizon_minutes=1, rollouts=1, progress=False
+    )
+    assert report.nll_bits["model"] > 0 and report.nll_bits["frequency_baseline"] > 0
+    assert set(report.fidelity) == {"lmm", "zero_intelligence"}
+    assert 0.0 <= report.fidelity["lmm"]["mean"]["l1"] <= 1.0
