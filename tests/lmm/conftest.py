@@ -24,6 +24,12 @@ def synthetic_orders(n: int = 4000, seed: int = 1) -> tuple[np.ndarray, ...]:
 
 
 @pytest.fixture(scope="session")
+def make_orders():
+    """The :func:`synthetic_orders` factory, for tests that need several samples."""
+    return synthetic_orders
+
+
+@pytest.fixture(scope="session")
 def tiny_checkpoint() -> Checkpoint:
     """An untrained 1-layer model with a tokenizer fitted on invented orders."""
     _, offset, size, dt = synthetic_orders()

@@ -13,18 +13,9 @@ from lmm.data.orderflow import OrderKind, order_flow
 from lmm.tokenizer import OrderTokenizer, TokenizerConfig
 
 
-def _orders(n: int = 5000, seed: int = 1) -> tuple[np.ndarray, ...]:
-    rng = np.random.default_rng(seed)
-    kind = rng.integers(0, len(OrderKind), n)
-    offset = np.rint(rng.standard_t(3, n) * 12).astype(np.int64)
-    size = np.where(rng.random(n) < 0.5, 100, rng.integers(1, 1000, n))
-    dt = np.where(rng.random(n) < 0.3, 0, rng.lognormal(15, 3, n).astype(np.int64))
-    return kind, offset, size, dt
-
-
 @pytest.fixture(scope="module")
-def tokenizer() -> OrderTokenizer:
-    _, offset, size, dt = _orders()
+def tokenizer(make_orders) -> OrderTokenizer:
+    _, offset, size, dt = make_orders(5000, seed=1)
     return OrderTokenizer.fit(
         offset, size, dt, TokenizerConfig(price_bins=12, size_bins=8, time_bins=8)
     )
@@ -39,8 +30,8 @@ def test_vocabulary_is_the_product_of_the_fields(tokenizer: OrderTokenizer) -> N
     assert tokenizer.time_edges[0] == 0
 
 
-def test_encode_decode_encode_is_the_identity(tokenizer: OrderTokenizer) -> None:
-    kind, offset, size, dt = _orders(seed=2)
+def test_encode_decode_encode_is_the_identity(tokenizer: OrderTokenizer, make_orders) -> None:
+    kind, offset, size, dt = make_orders(5000, seed=2)
     tokens = tokenizer.encode(kind, offset, size, dt)
     decoded = tokenizer.decode(tokens, np.random.default_rng(0))
     np.testing.assert_array_equal(
