@@ -72,6 +72,18 @@ class GeneratedOrder:
     mid_x2_before: int
 
 
+@dataclass(frozen=True)
+class _Happened:
+    """A realised order waiting to enter its market's context."""
+
+    market: int
+    realized: Realized
+    mid_x2_before: int
+    dt: int
+    time_ns: int
+    snapshot: np.ndarray
+
+
 @dataclass
 class _Market:
     book: OrderBook
@@ -116,7 +128,6 @@ class LMMMarkets:
         self.cache = KVCache(self.model.config, n, device=self.device) if use_cache else None
         self.markets: list[_Market | None] = [None] * n
         self._h = torch.zeros(n, self.model.config.n_embd, device=self.device)
-        self._pending: dict[int, tuple[int, np.ndarray]] = {}  # order waiting for context
         self.masked_mass = 0.0  # summed probability mass removed by masking
         self.steps = 0
         tok = self.tokenizer
@@ -172,35 +183,45 @@ class LMMMarkets:
 
     # ------------------------------------------------------------------ stepping
     @torch.no_grad()
-    def step(self) -> list[GeneratedOrder | None]:
-        """Generate and apply one order in every market; returns them (None where the
-        sampled order could not be realised, which masking makes very rare)."""
-        markets = [self._market(i) for i in range(self.n)]
+    def step(self, rows: list[int] | None = None) -> list[GeneratedOrder | None]:
+        """Generate and apply one order in every market (or in ``rows`` only); returns
+        them in that order (None where the sampled order could not be realised, which
+        masking makes very rare)."""
+        rows = list(range(self.n)) if rows is None else list(rows)
+        if not rows:
+            return []
+        markets = [self._market(i) for i in rows]
+        h = self._h[rows]
         mask = torch.from_numpy(np.stack([self._kp_mask(m) for m in markets])).to(self.device)
-        probs = torch.softmax(self.model.kp_logits(self._h).float(), -1)
+        probs = torch.softmax(self.model.kp_logits(h).float(), -1)
         self.masked_mass += float((probs * ~mask).sum())
-        self.steps += self.n
+        self.steps += len(rows)
         tokens = (
-            self.model.sample_next(self._h, [m.torch_gen for m in markets], self.temperature, mask)
+            self.model.sample_next(h, [m.torch_gen for m in markets], self.temperature, mask)
             .cpu()
             .numpy()
         )
         decoded = self.tokenizer.decode(tokens, np.stack([m.np_gen.random(3) for m in markets]))
         _, buckets, _, _ = self.tokenizer.fields(tokens)
         out: list[GeneratedOrder | None] = []
-        for i, m in enumerate(markets):
+        happened: list[_Happened] = []
+        for k, (i, m) in enumerate(zip(rows, markets, strict=True)):
             before = m.mid_x2
-            m.time_ns += int(decoded.dt[i])
-            realized = self._apply(
+            m.time_ns += int(decoded.dt[k])
+            event = self._apply(
                 i,
-                OrderKind(int(decoded.kind[i])),
-                before // 2 + int(decoded.price_offset[i]),
-                int(decoded.size[i]),
-                int(decoded.dt[i]),
-                int(buckets[i]),
+                OrderKind(int(decoded.kind[k])),
+                before // 2 + int(decoded.price_offset[k]),
+                int(decoded.size[k]),
+                int(decoded.dt[k]),
+                int(buckets[k]),
             )
-            out.append(None if realized is None else GeneratedOrder(m.time_ns, realized, before))
-        self._advance_context(list(range(self.n)))
+            if event is None:
+                out.append(None)
+            else:
+                happened.append(event)
+                out.append(GeneratedOrder(m.time_ns, event.realized, before))
+        self._advance_context(happened)
         return out
 
     def inject(
@@ -209,10 +230,13 @@ class LMMMarkets:
         """Apply an outside (agent) order to market ``i`` at its current time and append
         it to the model's context. Its resting part is protected from generated cancels."""
         m = self._market(i)
-        realized = self._apply(i, OrderKind(kind), price, size, 0, None, owner=owner)
-        if realized is not None and realized.order_id in m.book and kind not in _CANCEL_KINDS:
+        event = self._apply(i, OrderKind(kind), price, size, 0, None, owner=owner)
+        if event is None:
+            return None
+        realized = event.realized
+        if realized.order_id in m.book and kind not in _CANCEL_KINDS:
             m.protected.add(realized.order_id)
-        self._advance_context([i])
+        self._advance_context([event])
         return realized
 
     def _apply(
@@ -224,8 +248,8 @@ class LMMMarkets:
         dt: int,
         bucket: int | None,
         owner: int = 0,
-    ) -> Realized | None:
-        """Realise an order in market ``i`` and queue it for the model's context."""
+    ) -> _Happened | None:
+        """Realise an order in market ``i``'s book (None if the book cannot take it)."""
         m = self._market(i)
         before = m.mid_x2
         price_range = None
@@ -250,43 +274,49 @@ class LMMMarkets:
         snapshot = m.book.snapshot(FEATURE_LEVELS)
         after = int(mid_x2(snapshot))
         m.mid_x2 = after if after else before  # keep the last mid if the book emptied
-        token = self.tokenizer.encode(
-            np.array([int(kind)]),
-            np.array([realized.price - before // 2]),
-            np.array([realized.size]),
-            np.array([dt]),
-        )
-        feats = book_features(snapshot, np.int64(before), np.int64(m.time_ns))
-        self._pending[i] = (int(token[0]), feats)
-        return realized
+        return _Happened(i, realized, before, dt, m.time_ns, snapshot)
 
-    def _advance_context(self, rows: list[int]) -> None:
-        """Append each row's pending order to its context and refresh its hidden state.
+    def _advance_context(self, happened: list[_Happened]) -> None:
+        """Append each market's realised order (token and features of the book it left)
+        to its context and refresh its hidden state, all markets at once.
 
         A context that would outgrow the model's window is cut to its last half and
         recomputed (with or without a cache alike, so both modes see the same context).
         """
-        ready = [i for i in rows if i in self._pending]
-        trimmed = []
-        for i in ready:
-            token, feats = self._pending.pop(i)
-            m = self._market(i)
+        if not happened:
+            return
+        before = np.array([e.mid_x2_before for e in happened], dtype=np.int64)
+        tokens = self.tokenizer.encode(
+            np.array([int(e.realized.kind) for e in happened]),
+            np.array([e.realized.price for e in happened]) - before // 2,
+            np.array([e.realized.size for e in happened]),
+            np.array([e.dt for e in happened]),
+        )
+        features = book_features(
+            np.stack([e.snapshot for e in happened]),
+            before,
+            np.array([e.time_ns for e in happened], dtype=np.int64),
+        )
+        rows, trimmed = [], []
+        for e, token, feats in zip(happened, tokens.tolist(), features, strict=True):
+            m = self._market(e.market)
             m.history_tokens.append(token)
             m.history_features.append(feats)
             if len(m.history_tokens) > self.context:
                 m.history_tokens = m.history_tokens[-self.context // 2 :]
                 m.history_features = m.history_features[-self.context // 2 :]
-                trimmed.append(i)
+                trimmed.append(e.market)
+            else:
+                rows.append(e.market)
         if self.cache is None:
-            self._prefill(ready)
+            self._prefill(rows + trimmed)
             return
         self._prefill(trimmed)
-        rest = [i for i in ready if i not in trimmed]
-        if not rest:
+        if not rows:
             return
-        idx = torch.tensor(rest, device=self.device)
-        x = torch.tensor([[self._market(i).history_tokens[-1]] for i in rest], device=self.device)
-        f = torch.from_numpy(np.stack([self._market(i).history_features[-1] for i in rest]))
+        idx = torch.tensor(rows, device=self.device)
+        x = torch.tensor([[self._market(i).history_tokens[-1]] for i in rows], device=self.device)
+        f = torch.from_numpy(np.stack([self._market(i).history_features[-1] for i in rows]))
         h = self.model(x, f[:, None].to(self.device), self.cache, rows=idx)
         self._h[idx] = h[:, -1]
 

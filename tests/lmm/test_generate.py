@@ -111,3 +111,21 @@ def test_errors_are_clear(tiny_checkpoint: Checkpoint) -> None:
     m = LMMMarkets(tiny_checkpoint, 1)
     with pytest.raises(RuntimeError, match="has not been reset"):
         m.step()
+
+
+def test_stepping_a_subset_leaves_the_other_markets_alone(
+    tiny_checkpoint: Checkpoint, start
+) -> None:
+    m = LMMMarkets(tiny_checkpoint, 3)
+    for i in range(3):
+        m.reset(i, start, seed=20 + i)
+    times = [m.time_ns(i) for i in range(3)]
+    sub = [[], []]
+    for _ in range(25):
+        for k, o in enumerate(m.step([0, 2])):
+            sub[k].append((o.time_ns, o.realized.kind, o.realized.price, o.realized.size))
+    assert m.time_ns(1) == times[1] and int(m.cache.lengths[1]) == 1
+    # market 2 followed the same path as if it had been stepped with everyone
+    alone = LMMMarkets(tiny_checkpoint, 1)
+    alone.reset(0, start, seed=22)
+    assert sub[1] == _run(alone, 25)[0]
