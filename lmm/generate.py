@@ -28,12 +28,12 @@ import torch
 from lmm.checkpoint import Checkpoint
 from lmm.data.orderflow import OrderKind
 from lmm.features import FEATURE_LEVELS, book_features, mid_x2
-from lmm.market import Realized, apply_order, cancellable_levels
+from lmm.market import Realized, apply_order, cancel_order, cancellable_levels
 from lmm.model import KVCache
 from lmm.orderbook import OrderBook
 from lmm.replay import seed_book
 
-__all__ = ["GeneratedOrder", "LMMMarkets", "StartState"]
+__all__ = ["GeneratedOrder", "LMMMarkets", "OutsideOrder", "StartState"]
 
 _CANCEL_KINDS = (OrderKind.CANCEL_BUY, OrderKind.CANCEL_SELL)
 _MARKET_KINDS = (OrderKind.MARKET_BUY, OrderKind.MARKET_SELL)
@@ -84,6 +84,40 @@ class _Happened:
     snapshot: np.ndarray
 
 
+@dataclass(frozen=True)
+class OutsideOrder:
+    """An order from outside the model (an agent's), for :meth:`LMMMarkets.inject`.
+
+    Attributes:
+        market: which market.
+        kind: what it is; a cancel needs ``target``.
+        price: limit price in ticks (for a market order, the worst acceptable price).
+        size: shares (for a cancel, shares to cancel; the whole order if it holds less).
+        time_ns: when it reaches the book (its market's clock if earlier).
+        owner: owner tag of a resting order (> 0 for agents).
+        target: for a cancel, the id of the order to cancel (it must be the caller's).
+    """
+
+    market: int
+    kind: OrderKind
+    price: int
+    size: int
+    time_ns: int
+    owner: int = 1
+    target: int | None = None
+
+
+@dataclass(frozen=True)
+class _Proposal:
+    """A sampled order not yet applied."""
+
+    kind: OrderKind
+    price: int
+    size: int
+    dt: int
+    bucket: int
+
+
 @dataclass
 class _Market:
     book: OrderBook
@@ -95,6 +129,7 @@ class _Market:
     history_features: list[np.ndarray]
     next_id: int = 1
     protected: set[int] = field(default_factory=set)
+    proposal: _Proposal | None = None
 
 
 class LMMMarkets:
@@ -183,13 +218,19 @@ class LMMMarkets:
 
     # ------------------------------------------------------------------ stepping
     @torch.no_grad()
-    def step(self, rows: list[int] | None = None) -> list[GeneratedOrder | None]:
-        """Generate and apply one order in every market (or in ``rows`` only); returns
-        them in that order (None where the sampled order could not be realised, which
-        masking makes very rare)."""
-        rows = list(range(self.n)) if rows is None else list(rows)
+    def propose(self, rows: list[int] | None = None) -> None:
+        """Sample the next order of each market in ``rows`` (all by default) that has none
+        pending, in one batched model call; it is applied by :meth:`commit`.
+
+        A pending proposal lets a caller look at its time (:meth:`proposal_time`) before
+        deciding to apply it; an injected order discards it, since it was drawn from a
+        context that no longer holds.
+        """
+        rows = [
+            i for i in (range(self.n) if rows is None else rows) if self._market(i).proposal is None
+        ]
         if not rows:
-            return []
+            return
         markets = [self._market(i) for i in rows]
         h = self._h[rows]
         mask = torch.from_numpy(np.stack([self._kp_mask(m) for m in markets])).to(self.device)
@@ -203,19 +244,37 @@ class LMMMarkets:
         )
         decoded = self.tokenizer.decode(tokens, np.stack([m.np_gen.random(3) for m in markets]))
         _, buckets, _, _ = self.tokenizer.fields(tokens)
+        for k, m in enumerate(markets):
+            m.proposal = _Proposal(
+                kind=OrderKind(int(decoded.kind[k])),
+                price=m.mid_x2 // 2 + int(decoded.price_offset[k]),
+                size=int(decoded.size[k]),
+                dt=int(decoded.dt[k]),
+                bucket=int(buckets[k]),
+            )
+
+    def proposal_time(self, i: int) -> int | None:
+        """When market ``i``'s pending proposal would happen (None if it has none)."""
+        m = self._market(i)
+        return None if m.proposal is None else m.time_ns + m.proposal.dt
+
+    @torch.no_grad()
+    def commit(self, rows: list[int] | None = None) -> list[GeneratedOrder | None]:
+        """Apply the pending proposals of ``rows`` (all by default), in one batched model
+        call for the new context; returns them in that order (None where the book could
+        not take the order, which masking makes very rare)."""
+        rows = list(range(self.n)) if rows is None else list(rows)
         out: list[GeneratedOrder | None] = []
         happened: list[_Happened] = []
-        for k, (i, m) in enumerate(zip(rows, markets, strict=True)):
+        for i in rows:
+            m = self._market(i)
+            p = m.proposal
+            if p is None:
+                raise RuntimeError(f"market {i} has no proposal to commit; call propose first")
+            m.proposal = None
             before = m.mid_x2
-            m.time_ns += int(decoded.dt[k])
-            event = self._apply(
-                i,
-                OrderKind(int(decoded.kind[k])),
-                before // 2 + int(decoded.price_offset[k]),
-                int(decoded.size[k]),
-                int(decoded.dt[k]),
-                int(buckets[k]),
-            )
+            m.time_ns += p.dt
+            event = self._apply(i, p.kind, p.price, p.size, p.dt, p.bucket)
             if event is None:
                 out.append(None)
             else:
@@ -224,20 +283,45 @@ class LMMMarkets:
         self._advance_context(happened)
         return out
 
-    def inject(
-        self, i: int, kind: OrderKind, price: int, size: int, owner: int = 1
-    ) -> Realized | None:
-        """Apply an outside (agent) order to market ``i`` at its current time and append
-        it to the model's context. Its resting part is protected from generated cancels."""
-        m = self._market(i)
-        event = self._apply(i, OrderKind(kind), price, size, 0, None, owner=owner)
-        if event is None:
-            return None
-        realized = event.realized
-        if realized.order_id in m.book and kind not in _CANCEL_KINDS:
-            m.protected.add(realized.order_id)
-        self._advance_context([event])
-        return realized
+    def step(self, rows: list[int] | None = None) -> list[GeneratedOrder | None]:
+        """Generate and apply one order in every market (or in ``rows`` only)."""
+        self.propose(rows)
+        return self.commit(rows)
+
+    @torch.no_grad()
+    def inject(self, orders: list[OutsideOrder]) -> list[Realized | None]:
+        """Apply outside (agent) orders and append them to their markets' contexts.
+
+        Each order happens at its ``time_ns`` (not before its market's clock), discards
+        the market's pending proposal, and its resting part is protected from generated
+        cancels. Orders for different markets share one model call per round.
+        """
+        results: dict[int, Realized | None] = {}
+        remaining = list(enumerate(orders))
+        while remaining:  # one order per market per round: a row's positions are sequential
+            seen: set[int] = set()
+            this_round, later = [], []
+            for k, o in remaining:
+                (later if o.market in seen else this_round).append((k, o))
+                seen.add(o.market)
+            happened = []
+            for k, o in this_round:
+                m = self._market(o.market)
+                m.proposal = None
+                dt = max(o.time_ns - m.time_ns, 0)
+                m.time_ns += dt
+                event = self._apply(
+                    o.market, o.kind, o.price, o.size, dt, None, owner=o.owner, target=o.target
+                )
+                results[k] = None if event is None else event.realized
+                if event is not None:
+                    happened.append(event)
+                    r = event.realized
+                    if o.kind not in _CANCEL_KINDS and r.order_id in m.book:
+                        m.protected.add(r.order_id)
+            self._advance_context(happened)
+            remaining = later
+        return [results[k] for k in range(len(orders))]
 
     def _apply(
         self,
@@ -248,24 +332,28 @@ class LMMMarkets:
         dt: int,
         bucket: int | None,
         owner: int = 0,
+        target: int | None = None,
     ) -> _Happened | None:
         """Realise an order in market ``i``'s book (None if the book cannot take it)."""
         m = self._market(i)
         before = m.mid_x2
-        price_range = None
-        if kind in _CANCEL_KINDS and bucket is not None:
-            price_range = self.tokenizer.price_range(bucket, before // 2)
-        realized = apply_order(
-            m.book,
-            kind,
-            price,
-            size,
-            m.next_id,
-            m.np_gen,
-            price_range,
-            owner=owner,
-            protected=frozenset(m.protected),
-        )
+        if target is not None:  # an outside cancel of its own order
+            realized = cancel_order(m.book, kind, target, size)
+        else:
+            price_range = None
+            if kind in _CANCEL_KINDS and bucket is not None:
+                price_range = self.tokenizer.price_range(bucket, before // 2)
+            realized = apply_order(
+                m.book,
+                kind,
+                price,
+                size,
+                m.next_id,
+                m.np_gen,
+                price_range,
+                owner=owner,
+                protected=frozenset(m.protected),
+            )
         m.next_id += 1
         if m.protected:  # forget agent orders that left the book
             m.protected = {oid for oid in m.protected if oid in m.book}

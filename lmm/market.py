@@ -29,7 +29,7 @@ import numpy as np
 from lmm.data.orderflow import OrderKind
 from lmm.orderbook import Fill, OrderBook
 
-__all__ = ["Realized", "apply_order", "cancellable_levels"]
+__all__ = ["Realized", "apply_order", "cancel_order", "cancellable_levels"]
 
 
 @dataclass(frozen=True)
@@ -107,6 +107,27 @@ def apply_order(
     else:
         book.cancel(target, size)
     return Realized(kind, level, size, (), target)
+
+
+def cancel_order(
+    book: OrderBook, kind: OrderKind | int, order_id: int, size: int
+) -> Realized | None:
+    """Cancel ``size`` shares (the whole order if it holds no more) of a known order;
+    None if it is no longer in the book (it traded) or ``kind`` does not match its side."""
+    kind = OrderKind(kind)
+    if kind not in (OrderKind.CANCEL_BUY, OrderKind.CANCEL_SELL):
+        raise ValueError(f"cancel_order needs a cancel kind, got {kind.name}")
+    if order_id not in book:
+        return None
+    state = book.order(order_id)
+    if state.side != kind.side:
+        return None
+    if size >= state.size:
+        book.delete(order_id)
+        size = state.size
+    else:
+        book.cancel(order_id, size)
+    return Realized(kind, state.price, size, (), order_id)
 
 
 def cancellable_levels(

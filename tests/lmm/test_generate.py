@@ -8,7 +8,7 @@ import torch
 from lmm.bench import synthetic_start
 from lmm.checkpoint import Checkpoint
 from lmm.data.orderflow import OrderKind
-from lmm.generate import LMMMarkets
+from lmm.generate import LMMMarkets, OutsideOrder
 
 
 def _run(markets: LMMMarkets, steps: int) -> list[list[tuple]]:
@@ -68,7 +68,9 @@ def test_injected_order_enters_book_and_context_and_is_never_cancelled(
     for i in range(2):
         m.reset(i, start, seed=3)
     length = int(m.cache.lengths[0])
-    realized = m.inject(0, OrderKind.LIMIT_BUY, m.book(0).best_bid, 500)
+    (realized,) = m.inject(
+        [OutsideOrder(0, OrderKind.LIMIT_BUY, m.book(0).best_bid, 500, m.time_ns(0))]
+    )
     assert realized is not None and realized.order_id in m.book(0)
     assert int(m.cache.lengths[0]) == length + 1 and int(m.cache.lengths[1]) == length
     traded = 0
@@ -129,3 +131,42 @@ def test_stepping_a_subset_leaves_the_other_markets_alone(
     alone = LMMMarkets(tiny_checkpoint, 1)
     alone.reset(0, start, seed=22)
     assert sub[1] == _run(alone, 25)[0]
+
+
+def test_proposals_wait_for_commit_and_an_injection_discards_them(
+    tiny_checkpoint: Checkpoint, start
+) -> None:
+    m = LMMMarkets(tiny_checkpoint, 2)
+    for i in range(2):
+        m.reset(i, start, seed=7)
+    m.propose()
+    t0 = m.time_ns(0)
+    proposed = m.proposal_time(0)
+    assert proposed is not None and proposed >= t0 and m.time_ns(0) == t0  # nothing applied yet
+    (order,) = m.commit([0])
+    assert order.time_ns == proposed and m.proposal_time(0) is None
+    assert m.proposal_time(1) is not None  # market 1 still holds its proposal
+    # an agent order at a later time discards market 1's proposal and moves its clock
+    later = m.time_ns(1) + 5_000
+    (r,) = m.inject([OutsideOrder(1, OrderKind.LIMIT_SELL, m.book(1).best_ask + 3, 10, later)])
+    assert r is not None and m.time_ns(1) == later and m.proposal_time(1) is None
+    # the agent can cancel its own order, which also enters the context
+    length = int(m.cache.lengths[1])
+    (c,) = m.inject([OutsideOrder(1, OrderKind.CANCEL_SELL, 0, 10**9, later, target=r.order_id)])
+    assert c is not None and c.size == 10 and r.order_id not in m.book(1)
+    assert int(m.cache.lengths[1]) == length + 1
+    with pytest.raises(RuntimeError, match="no proposal"):
+        m.commit([1])
+
+
+def test_several_orders_for_one_market_enter_its_context_in_order(
+    tiny_checkpoint: Checkpoint, start
+) -> None:
+    m = LMMMarkets(tiny_checkpoint, 1)
+    m.reset(0, start, seed=1)
+    t = m.time_ns(0)
+    bid = m.book(0).best_bid
+    results = m.inject([OutsideOrder(0, OrderKind.LIMIT_BUY, bid - k, 5, t + k) for k in range(3)])
+    assert all(r is not None for r in results)
+    assert int(m.cache.lengths[0]) == 4 and len(m.markets[0].history_tokens) == 4
+    assert [m.book(0).depth(1, bid - k) >= 5 for k in range(3)] == [True] * 3
