@@ -96,6 +96,9 @@ class OutsideOrder:
         time_ns: when it reaches the book (its market's clock if earlier).
         owner: owner tag of a resting order (> 0 for agents).
         target: for a cancel, the id of the order to cancel (it must be the caller's).
+        in_context: whether the model sees it as an order in its context (and discards its
+            pending proposal). False makes the model blind to it: it still changes the book,
+            which the model sees only through the book features of later orders.
     """
 
     market: int
@@ -105,6 +108,7 @@ class OutsideOrder:
     time_ns: int
     owner: int = 1
     target: int | None = None
+    in_context: bool = True
 
 
 @dataclass(frozen=True)
@@ -307,15 +311,17 @@ class LMMMarkets:
             happened = []
             for k, o in this_round:
                 m = self._market(o.market)
-                m.proposal = None
                 dt = max(o.time_ns - m.time_ns, 0)
-                m.time_ns += dt
+                if o.in_context:
+                    m.proposal = None
+                    m.time_ns += dt
                 event = self._apply(
                     o.market, o.kind, o.price, o.size, dt, None, owner=o.owner, target=o.target
                 )
                 results[k] = None if event is None else event.realized
                 if event is not None:
-                    happened.append(event)
+                    if o.in_context:
+                        happened.append(event)
                     r = event.realized
                     if o.kind not in _CANCEL_KINDS and r.order_id in m.book:
                         m.protected.add(r.order_id)

@@ -1,11 +1,19 @@
-"""Shared fixtures: where the LOBSTER sample data lives, if it is present."""
+"""Shared fixtures: the LOBSTER sample data (if present) and a tiny untrained checkpoint."""
 
 from __future__ import annotations
 
 import os
 from pathlib import Path
 
+import numpy as np
 import pytest
+import torch
+
+from lmm.checkpoint import Checkpoint, save_checkpoint
+from lmm.data.orderflow import OrderKind
+from lmm.features import N_BOOK_FEATURES
+from lmm.model import LMM, LMMConfig
+from lmm.tokenizer import OrderTokenizer, TokenizerConfig
 
 #: The team's LOBSTER samples sit beside the checkout; MARS_GYM_DATA overrides.
 DATA_DIR = Path(
@@ -24,3 +32,50 @@ def lobster_dir() -> Path:
             "holding LOBSTER_SampleFile_*.zip)"
         )
     return DATA_DIR
+
+
+def synthetic_orders(n: int = 4000, seed: int = 1) -> tuple[np.ndarray, ...]:
+    """Invented order fields: kind, offset from the mid, size, inter-arrival ns."""
+    rng = np.random.default_rng(seed)
+    kind = rng.integers(0, len(OrderKind), n)
+    offset = np.rint(rng.standard_t(3, n) * 6).astype(np.int64)
+    size = np.where(rng.random(n) < 0.5, 100, rng.integers(1, 500, n))
+    dt = np.where(rng.random(n) < 0.3, 0, rng.lognormal(15, 3, n).astype(np.int64))
+    return kind, offset, size, dt
+
+
+@pytest.fixture(scope="session")
+def make_orders():
+    """The :func:`synthetic_orders` factory, for tests that need several samples."""
+    return synthetic_orders
+
+
+@pytest.fixture(scope="session")
+def tiny_checkpoint() -> Checkpoint:
+    """An untrained 1-layer model with a tokenizer fitted on invented orders."""
+    _, offset, size, dt = synthetic_orders()
+    tokenizer = OrderTokenizer.fit(
+        offset, size, dt, TokenizerConfig(price_bins=6, size_bins=4, time_bins=4)
+    )
+    config = LMMConfig(
+        n_kp=6 * tokenizer.n_price,
+        n_size=tokenizer.n_size,
+        n_time=tokenizer.n_time,
+        n_book_features=N_BOOK_FEATURES,
+        context=16,
+        n_layer=1,
+        n_head=2,
+        n_embd=16,
+    )
+    torch.manual_seed(0)
+    return Checkpoint(model=LMM(config).eval(), tokenizer=tokenizer)
+
+
+@pytest.fixture(scope="session")
+def tiny_checkpoint_dir(
+    tiny_checkpoint: Checkpoint, tmp_path_factory: pytest.TempPathFactory
+) -> Path:
+    """The tiny checkpoint saved to a folder (for environments, which load by path)."""
+    path = tmp_path_factory.mktemp("tiny_checkpoint")
+    save_checkpoint(path, tiny_checkpoint.model, tiny_checkpoint.tokenizer)
+    return path

@@ -1,0 +1,327 @@
+"""What every MarS environment shares: the simulator loop, observations, seeding, autoreset.
+
+An environment is a :class:`Task` (its actions, rewards, episode end and extra observations)
+run by :class:`TaskRunner` over a :class:`~mars_gym.simulator.MarketSimulator`. The single
+environment (:class:`TradingEnv`) is a runner of one market; the native vector environment
+(:class:`TradingVectorEnv`) is a runner of ``num_envs`` markets whose model calls are batched.
+Both derive every market's seed the same way from their own ``np_random`` (sub-environment i
+of a vector env seeded ``s`` uses ``s + i``), so the vector env with seed ``s`` behaves
+step for step like ``SyncVectorEnv`` of single envs seeded ``s + i``.
+
+Observation (float32, the same for every task, then the task's extras):
+
+* the top ``K`` levels: for each level, ask distance from the mid (ticks), ask size (shares),
+  bid distance from the mid (ticks, positive below it), bid size; empty levels are 0;
+* the order flow since the last decision: counts of limit buys, limit sells, market buys,
+  market sells, cancels on the bid, cancels on the ask; buyer- and seller-initiated traded
+  shares; the last trade's distance from the mid (ticks, 0 if none);
+* the agent: inventory (shares), shares in resting buy and sell orders, cash (dollars),
+  elapsed fraction of the episode.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from dataclasses import dataclass
+from typing import Any, ClassVar
+
+import gymnasium as gym
+import numpy as np
+from gymnasium import spaces
+from gymnasium.utils import seeding
+from gymnasium.vector import AutoresetMode, VectorEnv
+from gymnasium.vector.utils import batch_space
+
+from mars_gym.simulator import AgentOrder, MarketSimulator, SimulatorConfig, StepActivity
+
+__all__ = ["BOOK_LEVELS", "Task", "TaskRunner", "TradingEnv", "TradingVectorEnv", "split_kwargs"]
+
+#: Book levels per side in the observation.
+BOOK_LEVELS = 10
+_N_BASE_OBS = 4 * BOOK_LEVELS + 9 + 5
+
+
+@dataclass
+class Outcome:
+    """A task's verdict on one step."""
+
+    reward: float
+    terminated: bool
+    truncated: bool
+    info: dict[str, Any]
+
+
+class Task(ABC):
+    """What an environment asks of the agent. Subclasses document their units."""
+
+    #: the action space of one environment
+    action_space: spaces.Space
+    #: number of task-specific observation entries
+    n_extra: int = 0
+    #: episode length in decisions
+    horizon: int
+
+    @abstractmethod
+    def start(self, sim: MarketSimulator, i: int) -> dict:
+        """Per-episode state of market ``i`` (called after the market is reset)."""
+
+    @abstractmethod
+    def orders(self, sim: MarketSimulator, i: int, state: dict, action: Any) -> list[AgentOrder]:
+        """The agent orders an action stands for (the action is already validated)."""
+
+    @abstractmethod
+    def outcome(
+        self, sim: MarketSimulator, i: int, state: dict, activity: StepActivity, step: int
+    ) -> Outcome:
+        """Reward and episode end after decision number ``step`` (from 1) played out."""
+
+    def extra_observation(self, sim: MarketSimulator, i: int, state: dict, step: int) -> np.ndarray:
+        """Task-specific observation entries (float32, length ``n_extra``)."""
+        return np.zeros(0, dtype=np.float32)
+
+    def check_action(self, action: Any) -> Any:
+        """Validate an action, raising ValueError that names the bound it breaks."""
+        space = self.action_space
+        arr = np.asarray(action)
+        if isinstance(space, spaces.MultiDiscrete):
+            if arr.shape != space.shape:
+                raise ValueError(f"action must have shape {space.shape}, got {arr.shape}")
+            if not np.issubdtype(arr.dtype, np.integer):
+                if not np.isfinite(arr.astype(float)).all() or (arr != np.round(arr)).any():
+                    raise ValueError(f"action must be integers, got {arr!r}")
+                arr = arr.astype(np.int64)
+            for k, (a, n) in enumerate(zip(arr.tolist(), space.nvec.tolist(), strict=True)):
+                if not 0 <= a < n:
+                    raise ValueError(f"action[{k}] = {a} is outside its bound 0..{n - 1}")
+            return arr
+        if not space.contains(arr):
+            raise ValueError(f"action {action!r} is not in {space}")
+        return arr
+
+
+class TaskRunner:
+    """``n`` episodes of a task, one per simulated market, advanced together."""
+
+    def __init__(self, task: Task, n: int, config: SimulatorConfig) -> None:
+        self.task = task
+        self.sim = MarketSimulator(n, config)
+        self.n = n
+        self.states: list[dict] = [{} for _ in range(n)]
+        self.steps = np.zeros(n, dtype=np.int64)
+        self.observation_space = spaces.Box(
+            -np.inf, np.inf, shape=(_N_BASE_OBS + task.n_extra,), dtype=np.float32
+        )
+
+    def reset(self, rows: list[int], seeds: list[int]) -> list[np.ndarray]:
+        """Start new episodes in ``rows`` with the given market seeds."""
+        self.sim.reset(rows, seeds)
+        for i in rows:
+            self.states[i] = self.task.start(self.sim, i)
+            self.steps[i] = 0
+        return [self.observe(i, StepActivity()) for i in rows]
+
+    def step(
+        self, rows: list[int], actions: list[Any]
+    ) -> list[tuple[np.ndarray, float, bool, bool, dict]]:
+        """Apply one action per row and advance those markets to their next decision."""
+        checked = [self.task.check_action(a) for a in actions]
+        for i, a in zip(rows, checked, strict=True):
+            self.sim.submit(i, self.task.orders(self.sim, i, self.states[i], a))
+        activity = self.sim.advance(rows)
+        out = []
+        for i, act in zip(rows, activity, strict=True):
+            self.steps[i] += 1
+            result = self.task.outcome(self.sim, i, self.states[i], act, int(self.steps[i]))
+            out.append(
+                (
+                    self.observe(i, act),
+                    result.reward,
+                    result.terminated,
+                    result.truncated,
+                    result.info,
+                )
+            )
+        return out
+
+    def observe(self, i: int, activity: StepActivity) -> np.ndarray:
+        """The observation of market ``i`` (see the module docstring)."""
+        sim = self.sim
+        mid = sim.mid(i)
+        levels = np.zeros((BOOK_LEVELS, 4), dtype=np.float64)
+        snap = sim.book(i).snapshot(BOOK_LEVELS).astype(np.float64)
+        has_ask, has_bid = snap[:, 1] > 0, snap[:, 3] > 0
+        levels[:, 0] = np.where(has_ask, snap[:, 0] - mid, 0.0)
+        levels[:, 1] = snap[:, 1]
+        levels[:, 2] = np.where(has_bid, mid - snap[:, 2], 0.0)
+        levels[:, 3] = snap[:, 3]
+        counts = np.zeros(6)
+        bought = sold = 0.0
+        last_trade = 0.0
+        for o in activity.orders:
+            r = o.realized
+            counts[int(r.kind)] += 1
+            for f in r.fills:
+                if r.kind.side == 1:
+                    bought += f.size
+                else:
+                    sold += f.size
+                last_trade = f.price - mid
+        resting_buy = sum(s.size for s in sim.open_orders(i) if s.side == 1)
+        resting_sell = sum(s.size for s in sim.open_orders(i) if s.side == -1)
+        agent = [
+            sim.inventory(i),
+            resting_buy,
+            resting_sell,
+            sim.cash_ticks(i) * sim.config.tick_size,
+            self.steps[i] / self.task.horizon,
+        ]
+        base = np.concatenate([levels.ravel(), counts, [bought, sold, last_trade], agent])
+        extra = self.task.extra_observation(sim, i, self.states[i], int(self.steps[i]))
+        return np.concatenate([base, extra]).astype(np.float32)
+
+
+def _market_seed(rng: np.random.Generator) -> int:
+    return int(rng.integers(0, 2**62))
+
+
+class TradingEnv(gym.Env):
+    """One simulated market with an agent in it; subclasses bind a :class:`Task`."""
+
+    metadata: ClassVar[dict[str, Any]] = {"render_modes": ["rgb_array"], "render_fps": 4}
+
+    def __init__(self, task: Task, config: SimulatorConfig, render_mode: str | None = None) -> None:
+        if render_mode is not None and render_mode not in self.metadata["render_modes"]:
+            raise ValueError(
+                f"render_mode must be one of {self.metadata['render_modes']}, got {render_mode!r}"
+            )
+        self.runner = TaskRunner(task, 1, config)
+        self.action_space = task.action_space
+        self.observation_space = self.runner.observation_space
+        self.render_mode = render_mode
+        self._mid_path: list[float] = []
+
+    def reset(
+        self, *, seed: int | None = None, options: dict | None = None
+    ) -> tuple[np.ndarray, dict]:
+        super().reset(seed=seed)
+        (obs,) = self.runner.reset([0], [_market_seed(self.np_random)])
+        self._mid_path = [self.runner.sim.mid(0)]
+        return obs, {}
+
+    def step(self, action: Any) -> tuple[np.ndarray, float, bool, bool, dict]:
+        if not self.runner.states[0]:
+            raise RuntimeError("call reset() before step()")
+        ((obs, reward, terminated, truncated, info),) = self.runner.step([0], [action])
+        self._mid_path.append(self.runner.sim.mid(0))
+        return obs, reward, terminated, truncated, info
+
+    def render(self) -> np.ndarray | None:
+        if self.render_mode != "rgb_array":
+            return None
+        from mars_gym.envs.render import render_market
+
+        return render_market(self.runner.sim.book(0), self._mid_path)
+
+
+class TradingVectorEnv(VectorEnv):
+    """``num_envs`` markets of one task; the model generates for all in batched calls."""
+
+    metadata: ClassVar[dict[str, Any]] = {
+        "render_modes": [],
+        "autoreset_mode": AutoresetMode.NEXT_STEP,
+    }
+
+    def __init__(
+        self,
+        task: Task,
+        num_envs: int,
+        config: SimulatorConfig,
+        autoreset_mode: AutoresetMode | str = AutoresetMode.NEXT_STEP,
+    ) -> None:
+        if num_envs < 1:
+            raise ValueError(f"num_envs must be >= 1, got {num_envs}")
+        mode = AutoresetMode(autoreset_mode)
+        if mode == AutoresetMode.DISABLED:
+            raise ValueError("autoreset_mode DISABLED is not supported; use NEXT_STEP or SAME_STEP")
+        self.metadata = {**self.metadata, "autoreset_mode": mode}
+        self.autoreset_mode = mode
+        self.num_envs = num_envs
+        self.runner = TaskRunner(task, num_envs, config)
+        self.single_action_space = task.action_space
+        self.single_observation_space = self.runner.observation_space
+        self.action_space = batch_space(self.single_action_space, num_envs)
+        self.observation_space = batch_space(self.single_observation_space, num_envs)
+        self._rngs = [seeding.np_random()[0] for _ in range(num_envs)]
+        self._obs = np.zeros((num_envs, *self.single_observation_space.shape), dtype=np.float32)
+        self._needs_reset = np.zeros(num_envs, dtype=bool)
+        self._started = False
+
+    def reset(self, *, seed: int | list[int] | None = None, options: dict | None = None):
+        if seed is None:
+            seeds = [None] * self.num_envs
+        elif isinstance(seed, int):
+            seeds = [seed + i for i in range(self.num_envs)]
+        else:
+            if len(seed) != self.num_envs:
+                raise ValueError(f"need {self.num_envs} seeds, got {len(seed)}")
+            seeds = list(seed)
+        self._rngs = [seeding.np_random(s)[0] for s in seeds]
+        rows = list(range(self.num_envs))
+        obs = self.runner.reset(rows, [_market_seed(r) for r in self._rngs])
+        self._obs = np.stack(obs)
+        self._needs_reset[:] = False
+        self._started = True
+        return self._obs.copy(), {}
+
+    def step(self, actions: Any):
+        if not self._started:
+            raise RuntimeError("call reset() before step()")
+        actions = np.asarray(actions)
+        if actions.shape[:1] != (self.num_envs,):
+            raise ValueError(
+                f"actions must have a leading dimension of {self.num_envs}, got {actions.shape}"
+            )
+        rewards = np.zeros(self.num_envs, dtype=np.float64)
+        terminated = np.zeros(self.num_envs, dtype=bool)
+        truncated = np.zeros(self.num_envs, dtype=bool)
+        infos: dict[str, Any] = {}
+        if self.autoreset_mode == AutoresetMode.NEXT_STEP:
+            resets = np.flatnonzero(self._needs_reset).tolist()
+            stepping = np.flatnonzero(~self._needs_reset).tolist()
+            if resets:
+                for i, o in zip(
+                    resets,
+                    self.runner.reset(resets, [_market_seed(self._rngs[i]) for i in resets]),
+                    strict=True,
+                ):
+                    self._obs[i] = o
+                    infos = self._add_info(infos, {}, i)
+        else:
+            stepping = list(range(self.num_envs))
+        results = self.runner.step(stepping, [actions[i] for i in stepping]) if stepping else []
+        done_rows = []
+        for i, (o, r, term, trunc, info) in zip(stepping, results, strict=True):
+            self._obs[i], rewards[i], terminated[i], truncated[i] = o, r, term, trunc
+            if self.autoreset_mode == AutoresetMode.SAME_STEP and (term or trunc):
+                infos = self._add_info(infos, {"final_obs": o, "final_info": info}, i)
+                done_rows.append(i)
+                info = {}  # the info of the reset that follows, as SyncVectorEnv reports it
+            infos = self._add_info(infos, info, i)
+        if done_rows:
+            fresh = self.runner.reset(done_rows, [_market_seed(self._rngs[i]) for i in done_rows])
+            for i, o in zip(done_rows, fresh, strict=True):
+                self._obs[i] = o
+        self._needs_reset = terminated | truncated
+        return self._obs.copy(), rewards, terminated, truncated, infos
+
+    def close_extras(self, **kwargs: Any) -> None:
+        """Nothing to release: the markets live in this process."""
+
+
+def split_kwargs(kwargs: dict[str, Any]) -> tuple[dict[str, Any], SimulatorConfig]:
+    """Separate an environment's keyword arguments into task arguments and the
+    :class:`SimulatorConfig` (whose field names it recognises)."""
+    fields = SimulatorConfig.__dataclass_fields__
+    sim = {k: v for k, v in kwargs.items() if k in fields}
+    task = {k: v for k, v in kwargs.items() if k not in fields}
+    return task, SimulatorConfig(**sim)

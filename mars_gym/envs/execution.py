@@ -1,0 +1,167 @@
+"""MarS-Execution-v0: buy or sell a parent order of Q shares within T decisions."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+from gymnasium import spaces
+
+from lmm.data.orderflow import OrderKind
+from mars_gym.envs.core import Outcome, Task, TradingEnv, TradingVectorEnv, split_kwargs
+from mars_gym.simulator import AgentFill, AgentOrder, MarketSimulator, StepActivity
+
+__all__ = ["ExecutionEnv", "ExecutionTask", "ExecutionVectorEnv"]
+
+#: aggressiveness levels of a child order
+PASSIVE, MID, CROSS = 0, 1, 2
+
+
+class ExecutionTask(Task):
+    """Execute a parent order; reward is implementation shortfall in basis points."""
+
+    n_extra = 3
+
+    def __init__(
+        self,
+        side: str = "buy",
+        quantity: int = 2_000,
+        horizon: int = 60,
+        max_slices: int = 2,
+        terminal_penalty_bp: float = 5.0,
+    ) -> None:
+        if side not in ("buy", "sell"):
+            raise ValueError(f"side must be 'buy' or 'sell', got {side!r}")
+        if quantity < 1 or horizon < 1 or max_slices < 1:
+            raise ValueError(
+                "quantity, horizon and max_slices must be >= 1, "
+                f"got {quantity}, {horizon}, {max_slices}"
+            )
+        self.side = 1 if side == "buy" else -1
+        self.quantity = quantity
+        self.horizon = horizon
+        self.terminal_penalty_bp = terminal_penalty_bp
+        # (child size in quarters of a TWAP slice, aggressiveness)
+        self.action_space = spaces.MultiDiscrete([4 * max_slices + 1, 3])
+
+    def child_size(self, quarters: int) -> int:
+        """Shares of a child order of ``quarters`` quarter TWAP slices (Q / T / 4 each)."""
+        return round(quarters * self.quantity / self.horizon / 4)
+
+    def start(self, sim: MarketSimulator, i: int) -> dict:
+        return {"arrival_mid": sim.mid(i), "remaining": self.quantity, "shortfall_bp": 0.0}
+
+    def orders(self, sim: MarketSimulator, i: int, state: dict, action: Any) -> list[AgentOrder]:
+        quarters, aggressiveness = (int(a) for a in action)
+        buy = self.side == 1
+        # children live one interval: what did not fill is cancelled at the next decision
+        cancel = OrderKind.CANCEL_BUY if buy else OrderKind.CANCEL_SELL
+        out = [AgentOrder(cancel, 0, o.size, o.order_id) for o in sim.open_orders(i)]
+        size = min(self.child_size(quarters), state["remaining"])
+        if size <= 0:
+            return out
+        if aggressiveness == CROSS:
+            return [
+                *out,
+                AgentOrder(OrderKind.MARKET_BUY if buy else OrderKind.MARKET_SELL, 0, size),
+            ]
+        mid2 = sim.mid_x2(i)
+        at_mid = mid2 // 2 if buy else (mid2 + 1) // 2
+        best = sim.book(i).best_bid if buy else sim.book(i).best_ask
+        price = at_mid if aggressiveness == MID or best is None else best
+        return [*out, AgentOrder(OrderKind.LIMIT_BUY if buy else OrderKind.LIMIT_SELL, price, size)]
+
+    def outcome(
+        self, sim: MarketSimulator, i: int, state: dict, activity: StepActivity, step: int
+    ) -> Outcome:
+        cost = self._settle(state, activity.agent_fills)
+        forced = 0
+        if state["remaining"] > 0 and step >= self.horizon:
+            # time is up: cancel what rests, buy (sell) the rest at market, and pay a penalty
+            forced = state["remaining"]
+            buy = self.side == 1
+            cancel = OrderKind.CANCEL_BUY if buy else OrderKind.CANCEL_SELL
+            orders = [AgentOrder(cancel, 0, o.size, o.order_id) for o in sim.open_orders(i)]
+            market = AgentOrder(OrderKind.MARKET_BUY if buy else OrderKind.MARKET_SELL, 0, forced)
+            cost += self._settle(state, sim.execute_now(i, [*orders, market]).agent_fills)
+            cost += self.terminal_penalty_bp * forced / self.quantity
+        state["shortfall_bp"] += cost
+        info = {
+            "shortfall_bp": state["shortfall_bp"],
+            "remaining": state["remaining"],
+            "forced": forced,
+        }
+        terminated = state["remaining"] <= 0 or forced > 0
+        return Outcome(-cost, bool(terminated), False, info)
+
+    def _settle(self, state: dict, fills: list[AgentFill]) -> float:
+        """Book ``fills``; their shortfall against the arrival mid in bp of the parent."""
+        cost = 0.0
+        for f in fills:
+            state["remaining"] -= f.size * f.side * self.side
+            cost += self.side * (f.price - state["arrival_mid"]) * f.size * f.side * self.side
+        return 1e4 * cost / (self.quantity * state["arrival_mid"])
+
+    def extra_observation(self, sim: MarketSimulator, i: int, state: dict, step: int) -> np.ndarray:
+        return np.array(
+            [
+                state["remaining"] / self.quantity,
+                1.0 - step / self.horizon,
+                sim.mid(i) - state["arrival_mid"],
+            ],
+            dtype=np.float32,
+        )
+
+
+class ExecutionEnv(TradingEnv):
+    """## Description
+    Optimal execution: buy (or sell) a parent order of ``quantity`` shares within
+    ``horizon`` decisions in a market generated by the LMM, which reacts to the child orders.
+
+    ## Action Space
+    ``MultiDiscrete([4 * max_slices + 1, 3])``: (size, aggressiveness). Size index k sends a
+    child order of ``k / 4`` TWAP slices (a slice is ``quantity / horizon`` shares; k = 4 is
+    TWAP's pace), capped at what remains. Aggressiveness 0 joins the own side's best quote,
+    1 posts at the mid (inside the spread), 2 crosses with a market order. A child limit
+    order lives one interval: what has not filled is cancelled at the next decision.
+
+    ## Observation Space
+    ``Box(-inf, inf, (57,), float32)``: the shared 54 entries (see
+    :mod:`mars_gym.envs.core`), then the remaining fraction of the parent order, the
+    remaining fraction of time, and the mid's move since arrival (ticks).
+
+    ## Rewards
+    Minus the implementation shortfall of this step's fills against the arrival mid, in
+    basis points of the parent order's notional (``quantity * arrival mid``): the episode's
+    rewards sum to minus its shortfall in bp. Buying below the arrival mid earns a positive
+    reward.
+
+    ## Starting State
+    As MarS-v0; the arrival mid is the mid when the episode starts.
+
+    ## Episode End
+    Terminated when the parent order is complete, or at the ``horizon``-th decision, when
+    whatever remains is executed at market (a cost the reward includes) plus
+    ``terminal_penalty_bp`` bp per unit of parent order forced. Not truncated: the task's
+    deadline is part of the task.
+
+    ## Arguments
+    ``gym.make("MarS-Execution-v0", side="buy", quantity=2000, horizon=60, max_slices=2,
+    terminal_penalty_bp=5.0, render_mode=None, **simulator)``.
+
+    ## Version History
+    * v0: initial version.
+    """
+
+    def __init__(self, render_mode: str | None = None, **kwargs: Any) -> None:
+        task_args, config = split_kwargs(kwargs)
+        super().__init__(ExecutionTask(**task_args), config, render_mode)
+
+
+class ExecutionVectorEnv(TradingVectorEnv):
+    """``num_envs`` MarS-Execution-v0 markets, the model batched across them (see
+    :class:`ExecutionEnv`)."""
+
+    def __init__(self, num_envs: int = 1, autoreset_mode: str = "NextStep", **kwargs: Any) -> None:
+        task_args, config = split_kwargs(kwargs)
+        super().__init__(ExecutionTask(**task_args), num_envs, config, autoreset_mode)

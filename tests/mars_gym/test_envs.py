@@ -1,0 +1,133 @@
+"""The environments: Gymnasium's and SB3's checkers, seeding, the native vector env against
+SyncVectorEnv in both autoreset modes, clear errors for bad actions, rendering."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import gymnasium as gym
+import numpy as np
+import pytest
+from gymnasium.utils.env_checker import check_env
+from gymnasium.vector import AutoresetMode, SyncVectorEnv
+
+import mars_gym
+
+FAST = {"warmup_orders": 30}
+# short episodes, so that autoresets happen within a test
+SHORT = {
+    "MarS-v0": {"horizon": 6},
+    "MarS-Execution-v0": {"horizon": 5, "quantity": 500},
+    "MarS-MarketMaking-v0": {"horizon": 6},
+}
+
+
+def _kwargs(env_id: str, checkpoint: Path) -> dict:
+    return {"checkpoint": str(checkpoint), **FAST, **SHORT[env_id]}
+
+
+@pytest.mark.parametrize("env_id", mars_gym.ENV_IDS)
+def test_gymnasium_check_env(env_id: str, tiny_checkpoint_dir: Path) -> None:
+    env = gym.make(env_id, **_kwargs(env_id, tiny_checkpoint_dir))
+    check_env(env.unwrapped, skip_render_check=True)
+
+
+@pytest.mark.parametrize("env_id", mars_gym.ENV_IDS)
+def test_sb3_check_env(env_id: str, tiny_checkpoint_dir: Path) -> None:
+    from stable_baselines3.common.env_checker import check_env as sb3_check_env
+
+    sb3_check_env(gym.make(env_id, **_kwargs(env_id, tiny_checkpoint_dir)).unwrapped, warn=True)
+
+
+def _rollout(env: gym.Env, seed: int, actions: list) -> list:
+    obs, _ = env.reset(seed=seed)
+    out = [obs]
+    for a in actions:
+        obs, r, term, trunc, _ = env.step(a)
+        out.append((obs, r, term, trunc))
+        if term or trunc:
+            out.append(env.reset()[0])
+    return out
+
+
+@pytest.mark.parametrize("env_id", mars_gym.ENV_IDS)
+def test_same_seed_same_trajectory(env_id: str, tiny_checkpoint_dir: Path) -> None:
+    env = gym.make(env_id, **_kwargs(env_id, tiny_checkpoint_dir))
+    env.action_space.seed(0)
+    actions = [env.action_space.sample() for _ in range(12)]
+    a, b = (_rollout(env, 3, actions) for _ in range(2))
+    for x, y in zip(a, b, strict=True):
+        np.testing.assert_equal(x, y)
+    c = _rollout(env, 4, actions)
+    assert not np.array_equal(a[0], c[0])  # another seed, another warmed-up market
+
+
+@pytest.mark.parametrize("mode", [AutoresetMode.NEXT_STEP, AutoresetMode.SAME_STEP])
+@pytest.mark.parametrize("env_id", mars_gym.ENV_IDS)
+def test_native_vector_env_equals_sync_vector_env(
+    env_id: str, mode: AutoresetMode, tiny_checkpoint_dir: Path
+) -> None:
+    kwargs = _kwargs(env_id, tiny_checkpoint_dir)
+    n = 3
+    native = gym.make_vec(
+        env_id, num_envs=n, vectorization_mode="vector_entry_point", autoreset_mode=mode, **kwargs
+    )
+    sync = SyncVectorEnv(
+        [lambda: gym.make(env_id, **kwargs) for _ in range(n)], autoreset_mode=mode
+    )
+    assert native.metadata["autoreset_mode"] == mode
+    o1, _ = native.reset(seed=11)
+    o2, _ = sync.reset(seed=11)
+    np.testing.assert_array_equal(o1, o2)
+    native.action_space.seed(5)
+    for _ in range(14):  # several autoresets with horizons of 5-6
+        actions = native.action_space.sample()
+        r1, r2 = native.step(actions), sync.step(actions)
+        for x, y in zip(r1[:4], r2[:4], strict=True):
+            np.testing.assert_array_equal(x, y)
+        if mode == AutoresetMode.SAME_STEP and "final_obs" in r2[4]:
+            np.testing.assert_array_equal(r1[4]["_final_obs"], r2[4]["_final_obs"])
+            for i in np.flatnonzero(r2[4]["_final_obs"]):
+                np.testing.assert_array_equal(r1[4]["final_obs"][i], r2[4]["final_obs"][i])
+
+
+@pytest.mark.parametrize(
+    ("action", "message"),
+    [
+        (np.array([1, 0, 99, 0]), r"action\[2\] = 99 is outside its bound 0..20"),
+        (np.array([1, 0, 3]), "shape"),
+        (np.array([np.nan, 0, 0, 0]), "integers"),
+        (np.array([-1, 0, 0, 0]), r"action\[0\] = -1 is outside its bound 0..3"),
+    ],
+)
+def test_bad_actions_raise_clear_errors(
+    action: np.ndarray, message: str, tiny_checkpoint_dir: Path
+) -> None:
+    env = gym.make("MarS-v0", **_kwargs("MarS-v0", tiny_checkpoint_dir)).unwrapped
+    env.reset(seed=0)
+    with pytest.raises(ValueError, match=message):
+        env.step(action)
+
+
+def test_rgb_array_render(tiny_checkpoint_dir: Path) -> None:
+    env = gym.make("MarS-v0", render_mode="rgb_array", **_kwargs("MarS-v0", tiny_checkpoint_dir))
+    env.reset(seed=0)
+    env.step(env.action_space.sample())
+    frame = env.render()
+    assert frame.dtype == np.uint8 and frame.ndim == 3 and frame.shape[2] == 3
+    assert (frame != 255).any()  # something was drawn
+
+
+def test_execution_completes_the_parent_order(tiny_checkpoint_dir: Path) -> None:
+    env = gym.make("MarS-Execution-v0", **_kwargs("MarS-Execution-v0", tiny_checkpoint_dir))
+    env.reset(seed=1)
+    total, done = 0.0, False
+    steps = 0
+    while not done:
+        _, r, term, trunc, info = env.step(np.array([0, 0]))  # never trade: forced at T
+        total += r
+        done = term or trunc
+        steps += 1
+    assert steps == 5 and term and not trunc
+    assert info["remaining"] == 0 and info["forced"] == 500
+    assert total == pytest.approx(-info["shortfall_bp"])
