@@ -1,0 +1,1 @@
+"""Agents for the MarS environments: baselines and Stable-Baselines3 integration."""

@@ -265,7 +265,11 @@ class TradingVectorEnv(VectorEnv):
             if len(seed) != self.num_envs:
                 raise ValueError(f"need {self.num_envs} seeds, got {len(seed)}")
             seeds = list(seed)
-        self._rngs = [seeding.np_random(s)[0] for s in seeds]
+        # like a single env's reset: a seed reseeds, None continues the env's own stream
+        self._rngs = [
+            rng if s is None else seeding.np_random(s)[0]
+            for rng, s in zip(self._rngs, seeds, strict=True)
+        ]
         rows = list(range(self.num_envs))
         obs = self.runner.reset(rows, [_market_seed(r) for r in self._rngs])
         self._obs = np.stack(obs)

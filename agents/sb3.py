@@ -1,0 +1,114 @@
+"""Stable-Baselines3 on the native MarS vector environments.
+
+SB3 has its own ``VecEnv`` interface: ``done`` flags, a list of info dicts, the final
+observation of a finished episode in ``info["terminal_observation"]`` and the time-limit
+flag in ``info["TimeLimit.truncated"]``. :class:`SB3VecEnv` presents a native
+:class:`mars_gym.envs.core.TradingVectorEnv` (in SAME_STEP autoreset mode, which is SB3's)
+that way, so SB3 algorithms train on it directly, with the model batched across all
+environments. It lives here rather than in ``mars_gym``, which never imports SB3.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import gymnasium as gym
+import numpy as np
+from gymnasium.vector import AutoresetMode
+from stable_baselines3.common.vec_env.base_vec_env import VecEnv, VecEnvStepReturn
+
+from mars_gym.envs.core import TradingVectorEnv
+
+__all__ = ["SB3VecEnv", "make_sb3_vec_env"]
+
+
+class SB3VecEnv(VecEnv):
+    """SB3's ``VecEnv`` over a native MarS vector environment."""
+
+    def __init__(self, venv: TradingVectorEnv) -> None:
+        if venv.autoreset_mode != AutoresetMode.SAME_STEP:
+            raise ValueError(
+                "SB3VecEnv needs a vector env in SAME_STEP autoreset mode, "
+                f"got {venv.autoreset_mode.value}"
+            )
+        super().__init__(venv.num_envs, venv.single_observation_space, venv.single_action_space)
+        self.venv = venv
+        self._actions: np.ndarray | None = None
+
+    def reset(self) -> np.ndarray:
+        obs, _ = self.venv.reset(seed=list(self._seeds))
+        self.reset_infos = [{} for _ in range(self.num_envs)]
+        self._reset_seeds()
+        self._reset_options()
+        return obs
+
+    def step_async(self, actions: np.ndarray) -> None:
+        self._actions = np.asarray(actions)
+
+    def step_wait(self) -> VecEnvStepReturn:
+        if self._actions is None:
+            raise RuntimeError("step_async must come before step_wait")
+        obs, rewards, terminated, truncated, info = self.venv.step(self._actions)
+        self._actions = None
+        dones = terminated | truncated
+        infos: list[dict[str, Any]] = []
+        for i in range(self.num_envs):
+            if dones[i]:
+                entry = _env_info(info["final_info"], i)
+                entry["terminal_observation"] = info["final_obs"][i]
+            else:
+                entry = _env_info(info, i)
+            entry["TimeLimit.truncated"] = bool(truncated[i] and not terminated[i])
+            infos.append(entry)
+        return obs, rewards.astype(np.float32), dones, infos
+
+    def close(self) -> None:
+        self.venv.close()
+
+    def get_attr(self, attr_name: str, indices: Any = None) -> list[Any]:
+        value = getattr(self.venv, attr_name)
+        return [value for _ in self._get_indices(indices)]
+
+    def set_attr(self, attr_name: str, value: Any, indices: Any = None) -> None:
+        raise AttributeError("the sub-environments of a native vector env have no own attributes")
+
+    def env_method(
+        self, method_name: str, *args: Any, indices: Any = None, **kwargs: Any
+    ) -> list[Any]:
+        raise AttributeError(f"native vector envs have no per-environment method {method_name!r}")
+
+    def env_is_wrapped(self, wrapper_class: type, indices: Any = None) -> list[bool]:
+        return [False for _ in self._get_indices(indices)]
+
+    def _get_indices(self, indices: Any) -> Sequence[int]:
+        if indices is None:
+            return range(self.num_envs)
+        return [indices] if isinstance(indices, int) else list(indices)
+
+
+def _env_info(info: dict[str, Any], i: int) -> dict[str, Any]:
+    """Environment ``i``'s entries of a Gymnasium vector info dict (arrays + masks)."""
+    out = {}
+    for key, value in info.items():
+        if key.startswith("_") or not info[f"_{key}"][i]:
+            continue
+        out[key] = _env_info(value, i) if isinstance(value, dict) else value[i]
+    return out
+
+
+def make_sb3_vec_env(
+    env_id: str, num_envs: int, seed: int | None = None, **kwargs: Any
+) -> SB3VecEnv:
+    """``gym.make_vec(env_id, num_envs)`` (native, SAME_STEP) wrapped for SB3."""
+    venv = gym.make_vec(
+        env_id,
+        num_envs=num_envs,
+        vectorization_mode="vector_entry_point",
+        autoreset_mode=AutoresetMode.SAME_STEP,
+        **kwargs,
+    )
+    env = SB3VecEnv(venv.unwrapped if hasattr(venv, "unwrapped") else venv)
+    if seed is not None:
+        env.seed(seed)
+    return env
