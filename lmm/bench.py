@@ -88,11 +88,18 @@ def generation_speed(
     checkpoint: Checkpoint,
     batch_sizes: tuple[int, ...] = (1, 16, 64, 256),
     seconds: float = 3.0,
-    warmup_steps: int = 20,
+    warmup_steps: int | None = None,
     progress: bool = False,
 ) -> list[dict]:
     """Orders per second of :class:`LMMMarkets` for each batch size, with and without the
-    KV cache, from :func:`synthetic_start` (each market seeded apart)."""
+    KV cache, from :func:`synthetic_start` (each market seeded apart).
+
+    The warm-up (default: one context of orders, untimed) brings the contexts to their
+    steady length, which cycles between half and a full context; ``flops_per_order``
+    assumes that average.
+    """
+    if warmup_steps is None:
+        warmup_steps = checkpoint.model.config.context
     start_state = synthetic_start(checkpoint.tokenizer)
     runs = [(b, cached) for b in batch_sizes for cached in (True, False)]
     if progress:

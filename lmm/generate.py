@@ -136,6 +136,16 @@ class _Market:
     proposal: _Proposal | None = None
 
 
+def _one_sided_mid_x2(book: OrderBook, previous: int) -> int:
+    """Twice the mid of a book with an empty side, as :func:`lmm.features.mid_x2` defines
+    it (one tick beyond the other side's best); ``previous`` if both sides are empty."""
+    if book.best_ask is not None:
+        return 2 * book.best_ask - 2
+    if book.best_bid is not None:
+        return 2 * book.best_bid + 2
+    return previous
+
+
 class LMMMarkets:
     """``n`` markets driven by one LMM checkpoint, advanced together.
 
@@ -237,7 +247,7 @@ class LMMMarkets:
             return
         markets = [self._market(i) for i in rows]
         h = self._h[rows]
-        mask = torch.from_numpy(np.stack([self._kp_mask(m) for m in markets])).to(self.device)
+        mask = torch.from_numpy(self._kp_masks(markets)).to(self.device)
         probs = torch.softmax(self.model.kp_logits(h).float(), -1)
         self.masked_mass += float((probs * ~mask).sum())
         self.steps += len(rows)
@@ -366,8 +376,8 @@ class LMMMarkets:
         if realized is None:
             return None
         snapshot = m.book.snapshot(FEATURE_LEVELS)
-        after = int(mid_x2(snapshot))
-        m.mid_x2 = after if after else before  # keep the last mid if the book emptied
+        after = m.book.mid_x2()
+        m.mid_x2 = after if after is not None else _one_sided_mid_x2(m.book, before)
         return _Happened(i, realized, before, dt, m.time_ns, snapshot)
 
     def _advance_context(self, happened: list[_Happened]) -> None:
@@ -414,23 +424,33 @@ class LMMMarkets:
         h = self.model(x, f[:, None].to(self.device), self.cache, rows=idx)
         self._h[idx] = h[:, -1]
 
-    def _kp_mask(self, m: _Market) -> np.ndarray:
-        """Allowed kind x price-bucket classes for market ``m``."""
-        tok = self.tokenizer
-        allowed = np.ones(len(self._kp_kind), dtype=bool)
-        ref = m.mid_x2 // 2
-        protected = frozenset(m.protected)
+    def _kp_masks(self, markets: list[_Market]) -> np.ndarray:
+        """(len(markets), n_kp) allowed kind x price-bucket classes, all markets at once.
+
+        A cancel bucket is allowed where a background order rests at a price it covers; a
+        market order needs a non-empty opposite side.
+        """
+        n_price = self.tokenizer.n_price
+        allowed = np.ones((len(markets), len(self._kp_kind)), dtype=bool)
+        rows: list[int] = []
+        classes: list[int] = []
+        offsets: list[int] = []
+        for k, m in enumerate(markets):
+            ref = m.mid_x2 // 2
+            protected = frozenset(m.protected)
+            for kind in _CANCEL_KINDS:
+                levels = cancellable_levels(m.book, kind.side, protected)
+                rows.extend([k] * len(levels))
+                classes.extend([int(kind) * n_price] * len(levels))
+                offsets.extend(p - ref for p in levels)
+            for kind in _MARKET_KINDS:
+                if (m.book.best_ask if kind.side == 1 else m.book.best_bid) is None:
+                    allowed[k, int(kind) * n_price : (int(kind) + 1) * n_price] = False
         for kind in _CANCEL_KINDS:
-            levels = cancellable_levels(m.book, kind.side, protected)
-            buckets = np.zeros(tok.n_price, dtype=bool)
-            if levels:
-                offsets = np.asarray(levels, dtype=np.int64) - ref
-                buckets[tok.price_bucket(offsets)] = True
-            allowed[self._kp_kind == kind] = buckets
-        for kind in _MARKET_KINDS:
-            opposite = m.book.best_ask if kind.side == 1 else m.book.best_bid
-            if opposite is None:
-                allowed[self._kp_kind == kind] = False
+            allowed[:, int(kind) * n_price : (int(kind) + 1) * n_price] = False
+        if rows:
+            buckets = self.tokenizer.price_bucket(np.asarray(offsets, dtype=np.int64))
+            allowed[np.asarray(rows), np.asarray(classes) + buckets] = True
         return allowed
 
     @property

@@ -163,11 +163,13 @@ class CausalSelfAttention(nn.Module):
         # write the new keys/values at each sequence's own positions
         cache.k[layer][rows[:, None], :, pos] = k.transpose(1, 2)
         cache.v[layer][rows[:, None], :, pos] = v.transpose(1, 2)
-        keys = torch.arange(cache.capacity, device=q.device)
-        allowed = keys[None, None, :] <= pos[:, :, None]  # (B, T, capacity)
-        return F.scaled_dot_product_attention(
-            q, cache.k[layer][rows], cache.v[layer][rows], attn_mask=allowed[:, None]
-        )
+        # attend over the filled part only; gather rows only when not all are stepped
+        span = int(pos.max()) + 1
+        keys_k, keys_v = cache.k[layer][:, :, :span], cache.v[layer][:, :, :span]
+        if len(rows) != cache.batch or not bool((rows == torch.arange(cache.batch)).all()):
+            keys_k, keys_v = keys_k.index_select(0, rows), keys_v.index_select(0, rows)
+        allowed = torch.arange(span, device=q.device)[None, None, :] <= pos[:, :, None]
+        return F.scaled_dot_product_attention(q, keys_k, keys_v, attn_mask=allowed[:, None])
 
 
 class Block(nn.Module):
