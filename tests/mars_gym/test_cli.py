@@ -12,7 +12,9 @@ import pytest
 from mars_gym.cli import main
 
 
-@pytest.mark.parametrize("command", ["replay", "demo"])
+@pytest.mark.parametrize(
+    "command", ["replay", "demo", "train-lmm", "evaluate-lmm", "bench-lmm", "bench"]
+)
 def test_every_subcommand_has_help(command: str, capsys: pytest.CaptureFixture[str]) -> None:
     with pytest.raises(SystemExit) as exc:
         main([command, "--help"])
@@ -23,12 +25,29 @@ def test_every_subcommand_has_help(command: str, capsys: pytest.CaptureFixture[s
 
 def test_demo_without_data_times_synthetic_flow(tmp_path: Path) -> None:
     out = tmp_path / "demo.json"
-    code = main(["demo", "--data", str(tmp_path / "none"), "--orders", "2000", "--out", str(out)])
+    code = main(
+        [
+            "demo",
+            "--data",
+            str(tmp_path / "none"),
+            "--orders",
+            "2000",
+            "--minutes",
+            "1",
+            "--rollouts",
+            "2",
+            "--quiet",
+            "--out",
+            str(out),
+        ]
+    )
     assert code == 0
     result = json.loads(out.read_text())
     assert result["replays"] == []
     assert result["synthetic"]["orders"] == 2000
     assert result["synthetic"]["orders_per_second"] > 0
+    # the packaged model generated markets with no data at all
+    assert [r["orders"] > 0 for r in result["generated"]["rollouts"]] == [True, True]
 
 
 def test_replay_verify_writes_the_promised_fields(lobster_dir: Path, tmp_path: Path) -> None:
@@ -56,3 +75,36 @@ def test_bad_file_is_a_clear_error_not_a_traceback(tmp_path: Path) -> None:
     )
     assert proc.returncode == 2
     assert "orderbook" in proc.stderr and "Traceback" not in proc.stderr
+
+
+def test_train_lmm_quick_writes_a_loadable_checkpoint(lobster_dir: Path, tmp_path: Path) -> None:
+    from lmm.checkpoint import load_checkpoint
+
+    out = tmp_path / "train.json"
+    ck = tmp_path / "ck"
+    code = main(
+        [
+            "train-lmm",
+            "--data",
+            str(lobster_dir),
+            "--quick",
+            "--steps",
+            "4",
+            "--eval-every",
+            "2",
+            "--checkpoint",
+            str(ck),
+            "--quiet",
+            "--out",
+            str(out),
+        ]
+    )
+    assert code == 0
+    result = json.loads(out.read_text())
+    assert result["config"]["steps"] == 4 and len(result["history"]) == 2
+    assert (
+        result["n_validation_orders"] > 0
+        and result["n_train_orders"] > 3 * result["n_validation_orders"]
+    )
+    loaded = load_checkpoint(ck)
+    assert loaded.metadata["best_validation_bits"] == result["best_validation_bits"]
