@@ -137,6 +137,7 @@ class MarketSimulator:
         self.markets = LMMMarkets(self.checkpoint, n, temperature=config.temperature)
         self.accounts = [_Account() for _ in range(n)]
         self.decision_ns = [0] * n
+        self.orders_generated = 0  # generated orders applied between decisions, all markets
         self._start = self._start_state()
 
     # ------------------------------------------------------------------ set-up
@@ -241,6 +242,7 @@ class MarketSimulator:
             if commit:
                 for i, o in zip(commit, markets.commit(commit), strict=True):
                     if o is not None:
+                        self.orders_generated += 1
                         activity[i].orders.append(o)
                         self._settle_passive(i, o, activity[i])
             active = still
