@@ -185,11 +185,17 @@ def _market_seed(rng: np.random.Generator) -> int:
 
 
 class TradingEnv(gym.Env):
-    """One simulated market with an agent in it; subclasses bind a :class:`Task`."""
+    """One simulated market with an agent in it; subclasses name their :class:`Task`.
+
+    Keyword arguments are the task's and the :class:`SimulatorConfig` fields.
+    """
 
     metadata: ClassVar[dict[str, Any]] = {"render_modes": ["rgb_array"], "render_fps": 4}
+    task_class: ClassVar[type[Task]]
 
-    def __init__(self, task: Task, config: SimulatorConfig, render_mode: str | None = None) -> None:
+    def __init__(self, render_mode: str | None = None, **kwargs: Any) -> None:
+        task_args, config = split_kwargs(kwargs)
+        task = self.task_class(**task_args)
         if render_mode is not None and render_mode not in self.metadata["render_modes"]:
             raise ValueError(
                 f"render_mode must be one of {self.metadata['render_modes']}, got {render_mode!r}"
@@ -224,20 +230,26 @@ class TradingEnv(gym.Env):
 
 
 class TradingVectorEnv(VectorEnv):
-    """``num_envs`` markets of one task; the model generates for all in batched calls."""
+    """``num_envs`` markets of one task; the model generates for all in batched calls.
+
+    Keyword arguments are the task's and the :class:`SimulatorConfig` fields.
+    """
 
     metadata: ClassVar[dict[str, Any]] = {
         "render_modes": [],
         "autoreset_mode": AutoresetMode.NEXT_STEP,
     }
 
+    task_class: ClassVar[type[Task]]
+
     def __init__(
         self,
-        task: Task,
-        num_envs: int,
-        config: SimulatorConfig,
+        num_envs: int = 1,
         autoreset_mode: AutoresetMode | str = AutoresetMode.NEXT_STEP,
+        **kwargs: Any,
     ) -> None:
+        task_args, config = split_kwargs(kwargs)
+        task = self.task_class(**task_args)
         if num_envs < 1:
             raise ValueError(f"num_envs must be >= 1, got {num_envs}")
         mode = AutoresetMode(autoreset_mode)

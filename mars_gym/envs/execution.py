@@ -8,7 +8,7 @@ import numpy as np
 from gymnasium import spaces
 
 from lmm.data.orderflow import OrderKind
-from mars_gym.envs.core import Outcome, Task, TradingEnv, TradingVectorEnv, split_kwargs
+from mars_gym.envs.core import Outcome, Task, TradingEnv, TradingVectorEnv
 from mars_gym.simulator import AgentFill, AgentOrder, MarketSimulator, StepActivity
 
 __all__ = ["ExecutionEnv", "ExecutionTask", "ExecutionVectorEnv"]
@@ -153,15 +153,11 @@ class ExecutionEnv(TradingEnv):
     * v0: initial version.
     """
 
-    def __init__(self, render_mode: str | None = None, **kwargs: Any) -> None:
-        task_args, config = split_kwargs(kwargs)
-        super().__init__(ExecutionTask(**task_args), config, render_mode)
+    task_class = ExecutionTask
 
 
 class ExecutionVectorEnv(TradingVectorEnv):
     """``num_envs`` MarS-Execution-v0 markets, the model batched across them (see
     :class:`ExecutionEnv`)."""
 
-    def __init__(self, num_envs: int = 1, autoreset_mode: str = "NextStep", **kwargs: Any) -> None:
-        task_args, config = split_kwargs(kwargs)
-        super().__init__(ExecutionTask(**task_args), num_envs, config, autoreset_mode)
+    task_class = ExecutionTask

@@ -7,7 +7,7 @@ from typing import Any
 from gymnasium import spaces
 
 from lmm.data.orderflow import OrderKind
-from mars_gym.envs.core import Outcome, Task, TradingEnv, TradingVectorEnv, split_kwargs
+from mars_gym.envs.core import Outcome, Task, TradingEnv, TradingVectorEnv
 from mars_gym.simulator import AgentOrder, MarketSimulator, StepActivity
 
 __all__ = ["MarketMakingEnv", "MarketMakingTask", "MarketMakingVectorEnv"]
@@ -106,15 +106,11 @@ class MarketMakingEnv(TradingEnv):
     * v0: initial version.
     """
 
-    def __init__(self, render_mode: str | None = None, **kwargs: Any) -> None:
-        task_args, config = split_kwargs(kwargs)
-        super().__init__(MarketMakingTask(**task_args), config, render_mode)
+    task_class = MarketMakingTask
 
 
 class MarketMakingVectorEnv(TradingVectorEnv):
     """``num_envs`` MarS-MarketMaking-v0 markets, the model batched across them (see
     :class:`MarketMakingEnv`)."""
 
-    def __init__(self, num_envs: int = 1, autoreset_mode: str = "NextStep", **kwargs: Any) -> None:
-        task_args, config = split_kwargs(kwargs)
-        super().__init__(MarketMakingTask(**task_args), num_envs, config, autoreset_mode)
+    task_class = MarketMakingTask

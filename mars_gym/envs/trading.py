@@ -7,7 +7,7 @@ from typing import Any
 from gymnasium import spaces
 
 from lmm.data.orderflow import OrderKind
-from mars_gym.envs.core import Outcome, Task, TradingEnv, TradingVectorEnv, split_kwargs
+from mars_gym.envs.core import Outcome, Task, TradingEnv, TradingVectorEnv
 from mars_gym.simulator import AgentOrder, MarketSimulator, StepActivity
 
 __all__ = ["MarSEnv", "MarSVectorEnv", "TradingTask"]
@@ -119,15 +119,11 @@ class MarSEnv(TradingEnv):
     * v0: initial version.
     """
 
-    def __init__(self, render_mode: str | None = None, **kwargs: Any) -> None:
-        task_args, config = split_kwargs(kwargs)
-        super().__init__(TradingTask(**task_args), config, render_mode)
+    task_class = TradingTask
 
 
 class MarSVectorEnv(TradingVectorEnv):
     """``num_envs`` MarS-v0 markets in one process, the model batched across them (see
     :class:`MarSEnv` for spaces, rewards and episode end)."""
 
-    def __init__(self, num_envs: int = 1, autoreset_mode: str = "NextStep", **kwargs: Any) -> None:
-        task_args, config = split_kwargs(kwargs)
-        super().__init__(TradingTask(**task_args), num_envs, config, autoreset_mode)
+    task_class = TradingTask
