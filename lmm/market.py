@@ -137,7 +137,15 @@ def cancellable_levels(
     prices = [price for price, _ in book.levels(side, len(book))]
     if not protected:
         return prices
-    return [p for p in prices if any(oid not in protected for oid, _ in book.queue(side, p))]
+    # only levels holding a protected order can lack a cancellable one
+    guarded = {
+        book.order(oid).price for oid in protected if oid in book and book.order(oid).side == side
+    }
+    return [
+        p
+        for p in prices
+        if p not in guarded or any(oid not in protected for oid, _ in book.queue(side, p))
+    ]
 
 
 def _nearest_level(
