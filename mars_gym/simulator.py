@@ -194,6 +194,16 @@ class MarketSimulator:
         book = self.book(i)
         return [book.order(oid) for oid in sorted(self.accounts[i].open_orders) if oid in book]
 
+    def fills(self, i: int) -> list[AgentFill]:
+        """Every fill of the agent in this episode, in order."""
+        return list(self.accounts[i].fills)
+
+    def average_fill_price(self, i: int, side: int) -> float | None:
+        """Volume-weighted average price (ticks) of the agent's buys (+1) or sells (-1)."""
+        fills = [f for f in self.accounts[i].fills if f.side == side]
+        shares = sum(f.size for f in fills)
+        return sum(f.price * f.size for f in fills) / shares if shares else None
+
     def queue_ahead(self, i: int, order_id: int) -> int:
         """Shares resting ahead of the agent's order ``order_id``."""
         return self.book(i).queue_ahead(order_id)

@@ -1,0 +1,89 @@
+"""The simulator: exact agent accounting, latency, protected orders, real start states."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from lmm.checkpoint import Checkpoint
+from lmm.data.orderflow import OrderKind
+from mars_gym.simulator import AgentOrder, MarketSimulator, SimulatorConfig
+
+CONFIG = SimulatorConfig(warmup_orders=30)
+
+
+@pytest.fixture
+def sim(tiny_checkpoint: Checkpoint) -> MarketSimulator:
+    s = MarketSimulator(2, CONFIG, tiny_checkpoint)
+    s.reset([0, 1], [1, 2])
+    return s
+
+
+def test_accounting_is_exact_over_random_trading(sim: MarketSimulator) -> None:
+    rng = np.random.default_rng(0)
+    for _ in range(25):
+        for i in range(2):
+            mid2 = sim.mid_x2(i)
+            side = int(rng.choice([1, -1]))
+            if rng.random() < 0.3:
+                kind = OrderKind.MARKET_BUY if side == 1 else OrderKind.MARKET_SELL
+                sim.submit(i, [AgentOrder(kind, 0, int(rng.integers(1, 300)))])
+            else:
+                kind = OrderKind.LIMIT_BUY if side == 1 else OrderKind.LIMIT_SELL
+                price = mid2 // 2 - side * int(rng.integers(0, 4))
+                sim.submit(i, [AgentOrder(kind, price, int(rng.integers(1, 300)))])
+        sim.advance([0, 1])
+    for i in range(2):
+        fills = sim.fills(i)
+        assert fills, "the agent should have traded"
+        assert sim.inventory(i) == sum(f.side * f.size for f in fills)
+        assert sim.cash_ticks(i) == -sum(f.side * f.size * f.price for f in fills)
+        for order in sim.open_orders(i):  # what rests is the agent's, with a queue position
+            assert order.owner == 1 and sim.queue_ahead(i, order.order_id) >= 0
+        buys = [f for f in fills if f.side == 1]
+        if buys:
+            vwap = sum(f.price * f.size for f in buys) / sum(f.size for f in buys)
+            assert sim.average_fill_price(i, 1) == pytest.approx(vwap)
+
+
+def test_orders_reach_the_book_after_the_latency(tiny_checkpoint: Checkpoint) -> None:
+    sim = MarketSimulator(1, SimulatorConfig(warmup_orders=30, latency_ms=250), tiny_checkpoint)
+    sim.reset([0], [3])
+    decided = sim.decision_ns[0]
+    sim.submit(0, [AgentOrder(OrderKind.MARKET_BUY, 0, 50)])
+    (activity,) = sim.advance([0])
+    assert activity.agent_fills
+    assert {f.time_ns for f in activity.agent_fills} == {decided + 250_000_000}
+    assert sim.decision_ns[0] == decided + 1_000_000_000
+
+
+def test_agent_cancels_its_own_order(sim: MarketSimulator) -> None:
+    deep = sim.mid_x2(0) // 2 - 30  # far below the mid: it will rest
+    sim.submit(0, [AgentOrder(OrderKind.LIMIT_BUY, deep, 40)])
+    sim.advance([0])
+    (order,) = sim.open_orders(0)
+    sim.submit(0, [AgentOrder(OrderKind.CANCEL_BUY, 0, 40, order.order_id)])
+    sim.advance([0])
+    assert sim.open_orders(0) == [] and order.order_id not in sim.book(0)
+
+
+def test_real_start_state_at_a_time_of_day(lobster_dir: Path, tiny_checkpoint: Checkpoint) -> None:
+    from lmm.dataset import build_dataset
+
+    path = lobster_dir / "LOBSTER_SampleFile_AMZN_2012-06-21_5.zip"
+    config = SimulatorConfig(warmup_orders=0, start_file=str(path), start_time="14:30")
+    sim = MarketSimulator(1, config, tiny_checkpoint)
+    sim.reset([0], [0])
+    day = build_dataset([path], tokenizer=tiny_checkpoint.tokenizer).days[0]
+    j = day.index_at(52_200 * 10**9)
+    np.testing.assert_array_equal(sim.book(0).snapshot(5), day.book_after[j])
+    assert sim.decision_ns[0] == day.flow["time"][j]
+
+
+def test_bad_settings_are_rejected() -> None:
+    with pytest.raises(ValueError, match="decision_interval_s"):
+        SimulatorConfig(decision_interval_s=0)
+    with pytest.raises(ValueError, match="latency_ms"):
+        SimulatorConfig(latency_ms=float("nan"))
