@@ -11,7 +11,7 @@ import json
 import os
 import statistics
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, fields, replace
 from pathlib import Path
 
@@ -46,9 +46,18 @@ DEMO_FILES = (
 )
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    """Run the ``mars-gym`` command line; returns the process exit code."""
-    parser = _build_parser()
+def main(
+    argv: Sequence[str] | None = None,
+    extend: Callable[[argparse._SubParsersAction], None] | None = None,
+) -> int:
+    """Run the ``mars-gym`` command line; returns the process exit code.
+
+    Args:
+        argv: the arguments (default: ``sys.argv[1:]``).
+        extend: adds more subcommands (``agents.cli`` adds the strategy benchmark, which
+            this package may not import); each sets ``func`` and uses :func:`common_flags`.
+    """
+    parser = _build_parser(extend)
     args = parser.parse_args(argv)
     try:
         result = args.func(args)
@@ -62,7 +71,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     return 0
 
 
-def _build_parser() -> argparse.ArgumentParser:
+def _build_parser(
+    extend: Callable[[argparse._SubParsersAction], None] | None = None,
+) -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="mars-gym",
         description="Market simulation with an order-level generative model (MarS) and an "
@@ -96,7 +107,7 @@ def _build_parser() -> argparse.ArgumentParser:
         default=5,
         help="timing runs without --verify; the median is reported (default: %(default)s)",
     )
-    _common(p)
+    common_flags(p)
     p.set_defaults(func=_cmd_replay)
 
     p = sub.add_parser(
@@ -120,7 +131,7 @@ def _build_parser() -> argparse.ArgumentParser:
         "--minutes", type=int, default=5, help="market minutes to generate per rollout (default: 5)"
     )
     p.add_argument("--rollouts", type=int, default=8, help="generated rollouts (default: 8)")
-    _common(p)
+    common_flags(p)
     p.set_defaults(func=_cmd_demo)
     p = sub.add_parser(
         "train-lmm",
@@ -153,7 +164,7 @@ def _build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--quick", action="store_true", help="a tiny model and a few steps (smoke test)")
     _dataclass_flags(p, TrainConfig)
-    _common(p)
+    common_flags(p)
     p.set_defaults(func=_cmd_train_lmm)
 
     p = sub.add_parser(
@@ -185,7 +196,7 @@ def _build_parser() -> argparse.ArgumentParser:
     p.add_argument("--horizon-minutes", type=int, default=30, help="rollout length (default: 30)")
     p.add_argument("--rollouts", type=int, default=4, help="rollouts per start (default: 4)")
     p.add_argument("--seed", type=int, default=0, help="base seed of the rollouts (default: 0)")
-    _common(p)
+    common_flags(p)
     p.set_defaults(func=_cmd_evaluate_lmm)
 
     p = sub.add_parser(
@@ -204,7 +215,7 @@ def _build_parser() -> argparse.ArgumentParser:
         help="(default: %(default)s)",
     )
     p.add_argument("--seconds", type=float, default=3.0, help="timing per run (default: 3)")
-    _common(p)
+    common_flags(p)
     p.set_defaults(func=_cmd_bench_lmm)
 
     p = sub.add_parser(
@@ -223,8 +234,10 @@ def _build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--seconds", type=float, default=5.0, help="timing per run (default: 5)")
     p.add_argument("--checkpoint", help="checkpoint folder (default: the packaged one)")
-    _common(p)
+    common_flags(p)
     p.set_defaults(func=_cmd_bench)
+    if extend is not None:
+        extend(sub)
     return parser
 
 
@@ -262,7 +275,8 @@ def _attribute_docs(cls: type) -> dict[str, str]:
     return docs
 
 
-def _common(p: argparse.ArgumentParser) -> None:
+def common_flags(p: argparse.ArgumentParser) -> None:
+    """The flags every subcommand has: ``--out FILE`` and ``--quiet``."""
     p.add_argument("--out", metavar="FILE", help="write the figures as JSON to FILE")
     p.add_argument("--quiet", action="store_true", help="no progress bars")
 

@@ -34,11 +34,41 @@ from gymnasium.vector.utils import batch_space
 
 from mars_gym.simulator import AgentOrder, MarketSimulator, SimulatorConfig, StepActivity
 
-__all__ = ["BOOK_LEVELS", "Task", "TaskRunner", "TradingEnv", "TradingVectorEnv", "split_kwargs"]
+__all__ = [
+    "BOOK_LEVELS",
+    "OBSERVATION_FIELDS",
+    "Task",
+    "TaskRunner",
+    "TradingEnv",
+    "TradingVectorEnv",
+    "split_kwargs",
+]
 
 #: Book levels per side in the observation.
 BOOK_LEVELS = 10
-_N_BASE_OBS = 4 * BOOK_LEVELS + 9 + 5
+#: Names of the observation entries every environment shares, in order.
+OBSERVATION_FIELDS: tuple[str, ...] = (
+    *(
+        f"{name}_{level}"
+        for level in range(1, BOOK_LEVELS + 1)
+        for name in ("ask_distance", "ask_size", "bid_distance", "bid_size")
+    ),
+    "limit_buys",
+    "limit_sells",
+    "market_buys",
+    "market_sells",
+    "cancels_bid",
+    "cancels_ask",
+    "bought_shares",
+    "sold_shares",
+    "last_trade_distance",
+    "inventory",
+    "resting_buy_shares",
+    "resting_sell_shares",
+    "cash_dollars",
+    "elapsed_fraction",
+)
+_N_BASE_OBS = len(OBSERVATION_FIELDS)
 
 
 @dataclass
@@ -56,8 +86,8 @@ class Task(ABC):
 
     #: the action space of one environment
     action_space: spaces.Space
-    #: number of task-specific observation entries
-    n_extra: int = 0
+    #: names of the task-specific observation entries (after OBSERVATION_FIELDS)
+    extra_fields: tuple[str, ...] = ()
     #: episode length in decisions
     horizon: int
 
@@ -76,7 +106,7 @@ class Task(ABC):
         """Reward and episode end after decision number ``step`` (from 1) played out."""
 
     def extra_observation(self, sim: MarketSimulator, i: int, state: dict, step: int) -> np.ndarray:
-        """Task-specific observation entries (float32, length ``n_extra``)."""
+        """Task-specific observation entries (float32, one per ``extra_fields`` name)."""
         return np.zeros(0, dtype=np.float32)
 
     def check_action(self, action: Any) -> Any:
@@ -109,7 +139,7 @@ class TaskRunner:
         self.states: list[dict] = [{} for _ in range(n)]
         self.steps = np.zeros(n, dtype=np.int64)
         self.observation_space = spaces.Box(
-            -np.inf, np.inf, shape=(_N_BASE_OBS + task.n_extra,), dtype=np.float32
+            -np.inf, np.inf, shape=(_N_BASE_OBS + len(task.extra_fields),), dtype=np.float32
         )
 
     def reset(self, rows: list[int], seeds: list[int]) -> list[np.ndarray]:

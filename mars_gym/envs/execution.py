@@ -20,18 +20,19 @@ PASSIVE, MID, CROSS = 0, 1, 2
 class ExecutionTask(Task):
     """Execute a parent order; reward is implementation shortfall in basis points."""
 
-    n_extra = 3
+    extra_fields = ("remaining_fraction", "time_left_fraction", "mid_move_ticks")
 
     def __init__(
         self,
         side: str = "buy",
         quantity: int = 2_000,
         horizon: int = 60,
-        max_slices: int = 2,
+        max_slices: int | None = None,
         terminal_penalty_bp: float = 5.0,
     ) -> None:
         if side not in ("buy", "sell"):
             raise ValueError(f"side must be 'buy' or 'sell', got {side!r}")
+        max_slices = horizon if max_slices is None else max_slices
         if quantity < 1 or horizon < 1 or max_slices < 1:
             raise ValueError(
                 "quantity, horizon and max_slices must be >= 1, "
@@ -121,7 +122,8 @@ class ExecutionEnv(TradingEnv):
     ## Action Space
     ``MultiDiscrete([4 * max_slices + 1, 3])``: (size, aggressiveness). Size index k sends a
     child order of ``k / 4`` TWAP slices (a slice is ``quantity / horizon`` shares; k = 4 is
-    TWAP's pace), capped at what remains. Aggressiveness 0 joins the own side's best quote,
+    TWAP's pace), capped at what remains; ``max_slices`` defaults to ``horizon``, so the
+    largest child is the whole parent order. Aggressiveness 0 joins the own side's best quote,
     1 posts at the mid (inside the spread), 2 crosses with a market order. A child limit
     order lives one interval: what has not filled is cancelled at the next decision.
 
@@ -146,7 +148,7 @@ class ExecutionEnv(TradingEnv):
     deadline is part of the task.
 
     ## Arguments
-    ``gym.make("MarS-Execution-v0", side="buy", quantity=2000, horizon=60, max_slices=2,
+    ``gym.make("MarS-Execution-v0", side="buy", quantity=2000, horizon=60, max_slices=None,
     terminal_penalty_bp=5.0, render_mode=None, **simulator)``.
 
     ## Version History

@@ -1,0 +1,220 @@
+"""The strategy league: every policy on the same held-out seeds, paired by seed.
+
+Each policy plays one episode per seed in a native vector environment (one market per
+seed, the model batched across them). Seeds start at :data:`EVALUATION_SEED_BASE`, far from
+the small seeds training uses, so evaluation never replays a training episode. Because the
+same seed gives the same market until the policies' orders differ, comparisons are paired:
+the league reports each policy's mean, standard deviation and 95% confidence interval, and
+its paired difference to a reference policy with that difference's 95% interval.
+
+Execution is scored by implementation shortfall in basis points (lower is better);
+market making by final PnL in dollars, PnL per unit of PnL standard deviation, and the mean
+absolute inventory (inventory risk).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import gymnasium as gym
+import numpy as np
+
+import mars_gym  # noqa: F401  (registers the environments)
+
+__all__ = ["EVALUATION_SEED_BASE", "League", "play_episodes", "run_league"]
+
+#: First evaluation seed; training scripts use seeds below it.
+EVALUATION_SEED_BASE = 1_000_000
+TASKS = {"execution": "MarS-Execution-v0", "market-making": "MarS-MarketMaking-v0"}
+
+
+def play_episodes(
+    env_id: str,
+    policy_factory: Callable[[Any], Any],
+    seeds: list[int],
+    batch: int = 64,
+    **env_kwargs: Any,
+) -> list[dict]:
+    """One episode per seed; returns each episode's last info plus its return and length."""
+    out: list[dict] = []
+    for start in range(0, len(seeds), batch):
+        chunk = seeds[start : start + batch]
+        env = gym.make_vec(
+            env_id, num_envs=len(chunk), vectorization_mode="vector_entry_point", **env_kwargs
+        )
+        task = env.unwrapped.runner.task
+        policies = [policy_factory(task) for _ in chunk]
+        for p in policies:
+            p.reset()
+        obs, _ = env.reset(seed=list(chunk))
+        live = np.ones(len(chunk), dtype=bool)
+        returns = np.zeros(len(chunk))
+        lengths = np.zeros(len(chunk), dtype=int)
+        inventory_abs = np.zeros(len(chunk))
+        results: list[dict | None] = [None] * len(chunk)
+        while live.any():
+            actions = np.stack([p(o) for p, o in zip(policies, obs, strict=True)])
+            obs, rewards, term, trunc, infos = env.step(actions)
+            for i in np.flatnonzero(live):
+                returns[i] += rewards[i]
+                lengths[i] += 1
+                if "inventory" in infos:
+                    inventory_abs[i] += abs(float(infos["inventory"][i]))
+                if term[i] or trunc[i]:
+                    live[i] = False
+                    info = {
+                        k: v[i]
+                        for k, v in infos.items()
+                        if not k.startswith("_") and infos[f"_{k}"][i]
+                    }
+                    results[i] = {
+                        **{k: float(v) for k, v in info.items()},
+                        "return": float(returns[i]),
+                        "length": int(lengths[i]),
+                        "mean_abs_inventory": float(inventory_abs[i] / lengths[i]),
+                        "terminated": bool(term[i]),
+                        "seed": int(chunk[i]),
+                    }
+        env.close()
+        out.extend(r for r in results if r is not None)
+    return out
+
+
+@dataclass
+class League:
+    """A league table: per policy, the score of every seed (paired across policies)."""
+
+    task: str
+    metric: str  # the score's name
+    lower_is_better: bool
+    scores: dict[str, np.ndarray]
+    extra: dict[str, dict[str, float]]
+    reference: str
+    seconds: float
+
+    def rows(self) -> list[dict]:
+        """Per policy: mean, std, 95% CI, paired difference to the reference, extras."""
+        ref = self.scores[self.reference]
+        rows = []
+        for name, s in self.scores.items():
+            n = len(s)
+            half = 1.96 * s.std(ddof=1) / np.sqrt(n) if n > 1 else float("nan")
+            diff = s - ref
+            diff_half = 1.96 * diff.std(ddof=1) / np.sqrt(n) if n > 1 else float("nan")
+            rows.append(
+                {
+                    "policy": name,
+                    "episodes": n,
+                    "mean": float(s.mean()),
+                    "std": float(s.std(ddof=1)) if n > 1 else float("nan"),
+                    "ci95": [float(s.mean() - half), float(s.mean() + half)],
+                    f"vs_{self.reference}": float(diff.mean()),
+                    f"vs_{self.reference}_ci95": [
+                        float(diff.mean() - diff_half),
+                        float(diff.mean() + diff_half),
+                    ],
+                    **self.extra.get(name, {}),
+                }
+            )
+        rows.sort(key=lambda r: r["mean"], reverse=not self.lower_is_better)
+        return rows
+
+    def table(self) -> str:
+        """The league as text."""
+        ref = self.reference
+        head = f"{'policy':<20}{'n':>5}{'mean':>10}{'std':>9}{'95% CI':>20}{'vs ' + ref:>22}"
+        better = "lower" if self.lower_is_better else "higher"
+        lines = [f"{self.task}: {self.metric} ({better} is better)", head]
+        for r in self.rows():
+            ci = f"[{r['ci95'][0]:.2f}, {r['ci95'][1]:.2f}]"
+            lo, hi = r[f"vs_{ref}_ci95"]
+            d = f"{r[f'vs_{ref}']:+.2f} [{lo:+.2f}, {hi:+.2f}]"
+            extra = "".join(f"  {k}={v:.2f}" for k, v in self.extra.get(r["policy"], {}).items())
+            lines.append(
+                f"{r['policy']:<20}{r['episodes']:>5}{r['mean']:>10.2f}{r['std']:>9.2f}{ci:>20}{d:>22}{extra}"
+            )
+        return "\n".join(lines)
+
+    def to_dict(self) -> dict:
+        """JSON-serialisable view."""
+        return {
+            "task": self.task,
+            "metric": self.metric,
+            "lower_is_better": self.lower_is_better,
+            "reference": self.reference,
+            "seconds": self.seconds,
+            "rows": self.rows(),
+        }
+
+    def plot(self, path: str) -> None:
+        """Bar chart of means with 95% intervals, saved as PNG."""
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+
+        rows = self.rows()
+        fig, ax = plt.subplots(figsize=(8, 0.45 * len(rows) + 1.5))
+        means = [r["mean"] for r in rows]
+        errs = [r["mean"] - r["ci95"][0] for r in rows]
+        ax.barh([r["policy"] for r in rows], means, xerr=errs, color="#4c72b0", capsize=3)
+        ax.invert_yaxis()
+        ax.set_xlabel(f"{self.metric} ({'lower' if self.lower_is_better else 'higher'} is better)")
+        ax.set_title(f"{self.task} league, {rows[0]['episodes']} held-out episodes per policy")
+        fig.tight_layout()
+        fig.savefig(path, dpi=110)
+        plt.close(fig)
+
+
+def run_league(
+    task: str,
+    policies: dict[str, Callable[[Any], Any]],
+    episodes: int = 200,
+    reference: str | None = None,
+    batch: int = 64,
+    progress: bool = False,
+    **env_kwargs: Any,
+) -> League:
+    """Every policy on the same ``episodes`` held-out seeds."""
+    if task not in TASKS:
+        raise ValueError(f"task must be one of {sorted(TASKS)}, got {task!r}")
+    seeds = list(range(EVALUATION_SEED_BASE, EVALUATION_SEED_BASE + episodes))
+    items = list(policies.items())
+    if progress:
+        from tqdm import tqdm
+
+        items = tqdm(items, desc=f"{task} league", unit="policy")
+    start = time.perf_counter()
+    scores, extra = {}, {}
+    for name, factory in items:
+        results = play_episodes(TASKS[task], factory, seeds, batch, **env_kwargs)
+        if task == "execution":
+            scores[name] = np.array([r["shortfall_bp"] for r in results])
+            extra[name] = {"forced_fraction": float(np.mean([r["forced"] > 0 for r in results]))}
+        else:
+            pnl = np.array([r["pnl"] for r in results])
+            scores[name] = pnl
+            extra[name] = {
+                "pnl_per_std": float(pnl.mean() / pnl.std(ddof=1))
+                if len(pnl) > 1 and pnl.std() > 0
+                else 0.0,
+                "mean_abs_inventory": float(np.mean([r["mean_abs_inventory"] for r in results])),
+            }
+    if reference is None:
+        reference = (
+            "twap_passive"
+            if task == "execution" and "twap_passive" in scores
+            else next(iter(scores))
+        )
+    return League(
+        task=task,
+        metric="implementation shortfall (bp)" if task == "execution" else "PnL ($)",
+        lower_is_better=task == "execution",
+        scores=scores,
+        extra=extra,
+        reference=reference,
+        seconds=time.perf_counter() - start,
+    )

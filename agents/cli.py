@@ -1,0 +1,93 @@
+"""The full ``mars-gym`` command: the package's subcommands plus the strategy benchmark.
+
+``mars_gym`` may not import ``agents``, so the console script lives here: it runs
+:func:`mars_gym.cli.main` with one more subcommand, ``benchmark``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from agents.baselines import EXECUTION_BASELINES, MARKET_MAKING_BASELINES
+from agents.benchmark import run_league
+from mars_gym.cli import common_flags
+from mars_gym.cli import main as mars_gym_main
+
+__all__ = ["main"]
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run ``mars-gym`` (all subcommands); returns the exit code."""
+    return mars_gym_main(argv, extend=_add_benchmark)
+
+
+def _add_benchmark(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(
+        "benchmark",
+        help="rank strategies on the same held-out seeds, with 95% confidence intervals",
+        description="Play every policy on the same held-out seeds (paired), in the native "
+        "vector environment, and print a league table: mean, std and 95%% CI of "
+        "implementation shortfall in bp (execution) or of PnL in dollars, PnL/std and "
+        "inventory risk (market making), and each policy's paired difference to the "
+        "reference. Policies: the built-in baselines, and any callable given as "
+        "module:attr (a factory taking the env's task and returning a policy object with "
+        "reset() and __call__(obs) -> action).",
+    )
+    p.add_argument("--task", choices=["execution", "market-making"], required=True)
+    p.add_argument("--episodes", type=int, default=200, help="held-out episodes per policy")
+    p.add_argument(
+        "--policies",
+        nargs="+",
+        help="built-in baselines to include (default: all of the task's)",
+    )
+    p.add_argument(
+        "--policy",
+        action="append",
+        default=[],
+        metavar="NAME=MODULE:ATTR",
+        help="add a policy factory from an importable module (repeatable)",
+    )
+    p.add_argument("--reference", help="policy the others are compared with, paired by seed")
+    p.add_argument("--batch", type=int, default=64, help="environments per vector env")
+    p.add_argument("--plot", help="save the league as a PNG bar chart")
+    p.add_argument("--checkpoint", help="LMM checkpoint folder (default: the packaged one)")
+    common_flags(p)
+    p.set_defaults(func=_cmd_benchmark)
+
+
+def _cmd_benchmark(args: argparse.Namespace) -> dict:
+    builtin = EXECUTION_BASELINES if args.task == "execution" else MARKET_MAKING_BASELINES
+    names = args.policies or list(builtin)
+    unknown = [n for n in names if n not in builtin]
+    if unknown:
+        raise ValueError(f"unknown baselines {unknown}; known: {sorted(builtin)}")
+    policies: dict[str, Callable[[Any], Any]] = {n: builtin[n] for n in names}
+    for spec in args.policy:
+        name, _, target = spec.partition("=")
+        policies[name] = _load(target or name)
+    env_kwargs = {"checkpoint": args.checkpoint} if args.checkpoint else {}
+    league = run_league(
+        args.task, policies, args.episodes, args.reference, args.batch, not args.quiet, **env_kwargs
+    )
+    print(league.table())
+    if args.plot:
+        league.plot(args.plot)
+        print(f"wrote {args.plot}")
+    return league.to_dict()
+
+
+def _load(target: str) -> Callable[[Any], Any]:
+    module, _, attr = target.partition(":")
+    if not module or not attr:
+        raise ValueError(f"a policy is given as NAME=MODULE:ATTR, got {target!r}")
+    try:
+        return getattr(importlib.import_module(module), attr)
+    except (ImportError, AttributeError) as exc:
+        raise ValueError(f"cannot load policy {target!r}: {exc}") from None
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,111 @@
+"""Baseline policies: what they do on hand-made observations, and the league."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from agents.baselines import (
+    EXECUTION_BASELINES,
+    TWAP,
+    AlmgrenChriss,
+    AvellanedaStoikov,
+    Passive,
+    SymmetricSpread,
+)
+from agents.benchmark import EVALUATION_SEED_BASE, run_league
+from agents.cli import main
+from mars_gym.envs.core import OBSERVATION_FIELDS
+from mars_gym.envs.execution import CROSS, PASSIVE, ExecutionTask
+from mars_gym.envs.market_making import MarketMakingTask
+
+
+def _obs(task, **values: float) -> np.ndarray:
+    names = (*OBSERVATION_FIELDS, *task.extra_fields)
+    obs = np.zeros(len(names), dtype=np.float32)
+    for k, v in values.items():
+        obs[names.index(k)] = v
+    return obs
+
+
+def test_twap_trades_a_slice_per_decision_and_rounds_up_small_remainders() -> None:
+    task = ExecutionTask(quantity=2000, horizon=60)
+    twap = TWAP(task, PASSIVE)
+    assert twap(_obs(task, remaining_fraction=1.0, time_left_fraction=1.0)).tolist() == [4, PASSIVE]
+    # 3 shares left on the last decision: still one quarter slice, never 0
+    last = twap(_obs(task, remaining_fraction=3 / 2000, time_left_fraction=1 / 60))
+    assert last[0] >= 1 and task.child_size(int(last[0])) >= 3
+
+
+def test_almgren_chriss_front_loads_and_completes() -> None:
+    task = ExecutionTask(quantity=2000, horizon=60)
+    ac, twap = AlmgrenChriss(task, urgency=0.1), TWAP(task)
+    first = _obs(task, remaining_fraction=1.0, time_left_fraction=1.0)
+    assert ac(first)[0] > twap(first)[0]
+    assert ac.holdings(60) == pytest.approx(2000) and ac.holdings(0) == 0
+
+
+def test_passive_catches_up_at_market_at_the_end() -> None:
+    task = ExecutionTask(quantity=2000, horizon=60)
+    p = Passive(task, catch_up=0.1)
+    assert p(_obs(task, remaining_fraction=0.5, time_left_fraction=0.5))[1] == PASSIVE
+    assert p(_obs(task, remaining_fraction=0.5, time_left_fraction=0.05))[1] == CROSS
+
+
+def test_avellaneda_stoikov_skews_quotes_against_inventory() -> None:
+    task = MarketMakingTask()
+    a_s = AvellanedaStoikov(task, gamma=0.1, sigma=1.0, kappa=0.5)
+    flat = a_s(_obs(task, inventory=0, elapsed_fraction=0.5))
+    long = a_s(_obs(task, inventory=500, elapsed_fraction=0.5))
+    assert flat[0] == flat[1]
+    assert long[0] > long[1]  # long: bid further away, ask closer, to sell
+    assert SymmetricSpread(task, 2, 1)(flat).tolist() == [2, 2, 1, 1]
+
+
+def test_league_pairs_policies_by_seed(tiny_checkpoint_dir: Path, tmp_path: Path) -> None:
+    policies = {k: EXECUTION_BASELINES[k] for k in ("twap_passive", "all_at_market")}
+    league = run_league(
+        "execution",
+        policies,
+        episodes=3,
+        checkpoint=str(tiny_checkpoint_dir),
+        warmup_orders=20,
+        horizon=4,
+        quantity=300,
+    )
+    rows = {r["policy"]: r for r in league.rows()}
+    assert rows["twap_passive"]["vs_twap_passive"] == 0.0 and rows["twap_passive"]["episodes"] == 3
+    lo, hi = rows["all_at_market"]["ci95"]
+    assert lo <= rows["all_at_market"]["mean"] <= hi
+    league.plot(str(tmp_path / "league.png"))
+    assert (tmp_path / "league.png").stat().st_size > 1000
+    assert EVALUATION_SEED_BASE >= 1_000_000  # far from training seeds
+
+
+def test_benchmark_command_with_a_user_policy(tiny_checkpoint_dir: Path, tmp_path: Path) -> None:
+    out = tmp_path / "league.json"
+    code = main(
+        [
+            "benchmark",
+            "--task",
+            "market-making",
+            "--episodes",
+            "2",
+            "--policies",
+            "symmetric_1",
+            "--policy",
+            "mine=agents.baselines:SymmetricSpread",
+            "--checkpoint",
+            str(tiny_checkpoint_dir),
+            "--quiet",
+            "--out",
+            str(out),
+        ]
+    )
+    assert code == 0
+    rows = json.loads(out.read_text())["rows"]
+    assert {r["policy"] for r in rows} == {"symmetric_1", "mine"}
+    assert all("pnl_per_std" in r and "mean_abs_inventory" in r for r in rows)
