@@ -11,44 +11,13 @@ from __future__ import annotations
 
 import time
 
-import numpy as np
 import torch
 
 from lmm.checkpoint import Checkpoint
-from lmm.data.orderflow import OrderKind
-from lmm.features import book_features, mid_x2
-from lmm.generate import LMMMarkets, StartState
+from lmm.generate import LMMMarkets, synthetic_start
 from lmm.model import LMMConfig
-from lmm.tokenizer import OrderTokenizer
 
-__all__ = ["flops_per_order", "generation_speed", "matmul_peak_gflops", "synthetic_start"]
-
-
-def synthetic_start(
-    tokenizer: OrderTokenizer,
-    mid_ticks: int = 10_000,
-    spread: int = 2,
-    levels: int = 10,
-    size: int = 100,
-    time_ns: int = 36_000 * 1_000_000_000,
-) -> StartState:
-    """A data-free start: ``levels`` one-tick-spaced levels of ``size`` shares on each side
-    of a ``spread``-tick spread around ``mid_ticks``, and a one-order context (a limit buy
-    joining the best bid). Generation from it needs a warm-up before it looks like a
-    market; it is meant for speed measurements and for running with no data at all."""
-    bid = mid_ticks - spread // 2
-    ask = bid + spread
-    book = np.zeros((levels, 4), dtype=np.int64)
-    book[:, 0] = ask + np.arange(levels)
-    book[:, 1] = size
-    book[:, 2] = bid - np.arange(levels)
-    book[:, 3] = size
-    m2 = int(mid_x2(book))
-    token = tokenizer.encode(
-        np.array([OrderKind.LIMIT_BUY]), np.array([bid - m2 // 2]), np.array([size]), np.array([0])
-    )
-    features = book_features(book, np.int64(m2), np.int64(time_ns))[None]
-    return StartState(book=book, time_ns=time_ns, tokens=token, features=features)
+__all__ = ["flops_per_order", "generation_speed", "matmul_peak_gflops"]
 
 
 def flops_per_order(config: LMMConfig, cached: bool = True, history: int | None = None) -> float:

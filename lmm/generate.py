@@ -32,8 +32,9 @@ from lmm.market import Realized, apply_order, cancel_order, cancellable_levels
 from lmm.model import KVCache
 from lmm.orderbook import OrderBook
 from lmm.replay import seed_book
+from lmm.tokenizer import OrderTokenizer
 
-__all__ = ["GeneratedOrder", "LMMMarkets", "OutsideOrder", "StartState"]
+__all__ = ["GeneratedOrder", "LMMMarkets", "OutsideOrder", "StartState", "synthetic_start"]
 
 _CANCEL_KINDS = (OrderKind.CANCEL_BUY, OrderKind.CANCEL_SELL)
 _MARKET_KINDS = (OrderKind.MARKET_BUY, OrderKind.MARKET_SELL)
@@ -61,6 +62,33 @@ class StartState:
                 f"a start state needs >= 1 context order with features; got {len(self.tokens)} "
                 f"tokens and {len(self.features)} feature rows"
             )
+
+
+def synthetic_start(
+    tokenizer: OrderTokenizer,
+    mid_ticks: int = 10_000,
+    spread: int = 2,
+    levels: int = 10,
+    size: int = 100,
+    time_ns: int = 36_000 * 1_000_000_000,
+) -> StartState:
+    """A data-free start: ``levels`` one-tick-spaced levels of ``size`` shares on each side
+    of a ``spread``-tick spread around ``mid_ticks``, and a one-order context (a limit buy
+    joining the best bid). Generation from it needs a warm-up before it looks like a
+    market; it is meant for speed measurements and for running with no data at all."""
+    bid = mid_ticks - spread // 2
+    ask = bid + spread
+    book = np.zeros((levels, 4), dtype=np.int64)
+    book[:, 0] = ask + np.arange(levels)
+    book[:, 1] = size
+    book[:, 2] = bid - np.arange(levels)
+    book[:, 3] = size
+    m2 = int(mid_x2(book))
+    token = tokenizer.encode(
+        np.array([OrderKind.LIMIT_BUY]), np.array([bid - m2 // 2]), np.array([size]), np.array([0])
+    )
+    features = book_features(book, np.int64(m2), np.int64(time_ns))[None]
+    return StartState(book=book, time_ns=time_ns, tokens=token, features=features)
 
 
 @dataclass(frozen=True)

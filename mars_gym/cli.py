@@ -18,13 +18,13 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from lmm.bench import flops_per_order, generation_speed, matmul_peak_gflops, synthetic_start
+from lmm.bench import flops_per_order, generation_speed, matmul_peak_gflops
 from lmm.checkpoint import CheckpointError, load_checkpoint, save_checkpoint
 from lmm.data.lobster import DEFAULT_TICK_SIZE, LobsterFormatError, read_lobster
 from lmm.data.orderflow import OrderKind
 from lmm.dataset import build_dataset
 from lmm.evaluate import evaluate_lmm, generate_records
-from lmm.generate import LMMMarkets
+from lmm.generate import LMMMarkets, synthetic_start
 from lmm.random_flow import random_orders, run_orders
 from lmm.replay import replay
 from lmm.train import QUICK, TrainConfig, train
@@ -141,26 +141,12 @@ def _build_parser(
         "(the last --validation-minutes of each day) and write the checkpoint with the best "
         "validation loss. Uses a GPU when present.",
     )
-    p.add_argument(
-        "files",
-        nargs="*",
-        type=Path,
-        help="LOBSTER zips or message CSVs (default: GOOG level 10 and AMZN level 5 from --data)",
-    )
-    p.add_argument(
-        "--data", type=Path, default=_default_data_dir(), help="folder of the sample zips"
-    )
+    _days_flags(p)
     p.add_argument(
         "--checkpoint",
         type=Path,
         default=Path("checkpoints/lmm"),
         help="folder to write the checkpoint to (default: %(default)s)",
-    )
-    p.add_argument(
-        "--validation-minutes",
-        type=int,
-        default=90,
-        help="minutes at the end of each day held out for validation (default: %(default)s)",
     )
     p.add_argument("--quick", action="store_true", help="a tiny model and a few steps (smoke test)")
     _dataclass_flags(p, TrainConfig)
@@ -177,15 +163,8 @@ def _build_parser(
         "orders, --rollouts per start, and compare with the real flow by L1 (total "
         "variation) and Wasserstein-1 distances of LOB-Bench's metrics.",
     )
-    p.add_argument("files", nargs="*", type=Path, help="LOBSTER days (default: as train-lmm)")
-    p.add_argument(
-        "--data",
-        type=Path,
-        default=_default_data_dir(),
-        help="folder of the sample zips (default: $MARS_GYM_DATA or %(default)s)",
-    )
+    _days_flags(p)
     p.add_argument("--checkpoint", type=Path, help="checkpoint folder (default: the packaged one)")
-    p.add_argument("--validation-minutes", type=int, default=90, help="(default: %(default)s)")
     p.add_argument(
         "--starts",
         type=int,
@@ -239,6 +218,37 @@ def _build_parser(
     if extend is not None:
         extend(sub)
     return parser
+
+
+def _days_flags(p: argparse.ArgumentParser) -> None:
+    """The LOBSTER days a model is trained or evaluated on, and the held-out window."""
+    p.add_argument(
+        "files",
+        nargs="*",
+        type=Path,
+        help="LOBSTER zips or message CSVs (default: GOOG level 10 and AMZN level 5 from --data)",
+    )
+    p.add_argument(
+        "--data",
+        type=Path,
+        default=_default_data_dir(),
+        help="folder of the sample zips (default: $MARS_GYM_DATA or %(default)s)",
+    )
+    p.add_argument(
+        "--validation-minutes",
+        type=int,
+        default=90,
+        help="minutes at the end of each day held out for validation (default: %(default)s)",
+    )
+
+
+def _days(args: argparse.Namespace) -> list[Path]:
+    """The files of :func:`_days_flags`, checked to exist."""
+    files = args.files or [args.data / name for name in TRAINING_FILES]
+    missing = [str(f) for f in files if not f.exists()]
+    if missing:
+        raise FileNotFoundError(f"LOBSTER data not found: {', '.join(missing)} (set --data)")
+    return files
 
 
 def _default_data_dir() -> Path:
@@ -380,10 +390,7 @@ def _demo_generation(args: argparse.Namespace) -> dict:
 
 
 def _cmd_train_lmm(args: argparse.Namespace) -> dict:
-    files = args.files or [args.data / name for name in TRAINING_FILES]
-    missing = [str(f) for f in files if not f.exists()]
-    if missing:
-        raise FileNotFoundError(f"training data not found: {', '.join(missing)} (set --data)")
+    files = _days(args)
     base = QUICK if args.quick else TrainConfig()
     overrides = {f.name: getattr(args, f.name) for f in fields(TrainConfig)}
     config = replace(base, **{k: v for k, v in overrides.items() if v is not None})
@@ -414,10 +421,7 @@ def _cmd_train_lmm(args: argparse.Namespace) -> dict:
 
 
 def _cmd_evaluate_lmm(args: argparse.Namespace) -> dict:
-    files = args.files or [args.data / name for name in TRAINING_FILES]
-    missing = [str(f) for f in files if not f.exists()]
-    if missing:
-        raise FileNotFoundError(f"evaluation data not found: {', '.join(missing)} (set --data)")
+    files = _days(args)
     checkpoint = load_checkpoint(args.checkpoint)
     report = evaluate_lmm(
         checkpoint,

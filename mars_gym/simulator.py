@@ -18,10 +18,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from lmm.bench import synthetic_start
 from lmm.checkpoint import Checkpoint, load_checkpoint
 from lmm.data.orderflow import OrderKind
-from lmm.generate import GeneratedOrder, LMMMarkets, OutsideOrder, StartState
+from lmm.generate import GeneratedOrder, LMMMarkets, OutsideOrder, StartState, synthetic_start
 from lmm.orderbook import Fill, OrderBook
 
 __all__ = ["AgentFill", "AgentOrder", "MarketSimulator", "SimulatorConfig"]

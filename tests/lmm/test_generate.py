@@ -5,10 +5,9 @@ from __future__ import annotations
 import pytest
 import torch
 
-from lmm.bench import synthetic_start
 from lmm.checkpoint import Checkpoint
 from lmm.data.orderflow import OrderKind
-from lmm.generate import LMMMarkets, OutsideOrder
+from lmm.generate import LMMMarkets, OutsideOrder, synthetic_start
 
 
 def _run(markets: LMMMarkets, steps: int) -> list[list[tuple]]:
