@@ -1,0 +1,42 @@
+"""Each example runs end to end with a tiny budget."""
+
+from __future__ import annotations
+
+import importlib.util
+from pathlib import Path
+
+import pytest
+
+EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
+
+
+def _load(name: str):
+    spec = importlib.util.spec_from_file_location(name, EXAMPLES / f"{name}.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_quickstart(tiny_checkpoint_dir: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    result = _load("quickstart").main(
+        ["--checkpoint", str(tiny_checkpoint_dir), "--quantity", "300", "--horizon", "4"]
+    )
+    assert result["steps"] == 4 and result["return"] == pytest.approx(-result["shortfall_bp"])
+    assert "implementation shortfall" in capsys.readouterr().out
+
+
+def test_compare_strategies(tiny_checkpoint_dir: Path) -> None:
+    result = _load("compare_strategies").main(
+        [
+            "--checkpoint",
+            str(tiny_checkpoint_dir),
+            "--episodes",
+            "2",
+            "--horizon",
+            "3",
+            "--policies",
+            "twap_passive",
+            "all_at_market",
+        ]
+    )
+    assert {r["policy"] for r in result["rows"]} == {"twap_passive", "all_at_market"}
