@@ -40,3 +40,32 @@ def test_compare_strategies(tiny_checkpoint_dir: Path) -> None:
         ]
     )
     assert {r["policy"] for r in result["rows"]} == {"twap_passive", "all_at_market"}
+
+
+def test_train_execution(tiny_checkpoint_dir: Path, tmp_path: Path) -> None:
+    from agents.train_ppo import main
+
+    model = main(
+        [
+            "--task",
+            "execution",
+            "--num-envs",
+            "2",
+            "--total-timesteps",
+            "64",
+            "--n-steps",
+            "16",
+            "--batch-size",
+            "16",
+            "--n-epochs",
+            "1",
+            "--checkpoint-every",
+            "0",
+            "--out",
+            str(tmp_path / "ppo"),
+            "--lmm-checkpoint",
+            str(tiny_checkpoint_dir),
+        ]
+    )
+    assert model.exists()
+    assert _load("train_execution").main is main  # the example is this entry point

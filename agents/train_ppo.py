@@ -1,0 +1,123 @@
+"""Train a PPO agent (Stable-Baselines3) on a MarS task through the native vector env.
+
+One readable file: the arguments are a dataclass, each documented; ``main`` parses them
+from the command line. Training uses seeds below
+:data:`agents.benchmark.EVALUATION_SEED_BASE`, so the league never evaluates on them.
+
+    python -m agents.train_ppo --task execution --total-timesteps 200000
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+from dataclasses import asdict, dataclass, fields
+from pathlib import Path
+
+from stable_baselines3 import PPO
+from stable_baselines3.common.callbacks import CheckpointCallback
+from stable_baselines3.common.vec_env import VecMonitor
+
+from agents.benchmark import EVALUATION_SEED_BASE, TASKS
+from agents.sb3 import make_sb3_vec_env
+
+__all__ = ["Args", "main", "train"]
+
+
+@dataclass(frozen=True)
+class Args:
+    """Arguments of a PPO run.
+
+    Attributes:
+        task: "execution" or "market-making".
+        num_envs: environments in the native vector env (one batched model call).
+        total_timesteps: environment steps to train for, over all environments.
+        seed: seeds PPO and the environments (must stay below the evaluation seeds).
+        n_steps: steps per environment between PPO updates.
+        batch_size: PPO minibatch size.
+        n_epochs: PPO epochs per update.
+        learning_rate: Adam step size.
+        gamma: discount factor.
+        out: folder for the final model (model.zip) and periodic checkpoints.
+        checkpoint_every: environment steps between checkpoints (0: none).
+        tensorboard: folder for tensorboard logs ("" for none; needs tensorboard).
+        lmm_checkpoint: LMM checkpoint folder ("" for the packaged one).
+    """
+
+    task: str = "execution"
+    num_envs: int = 32
+    total_timesteps: int = 200_000
+    seed: int = 0
+    n_steps: int = 64
+    batch_size: int = 256
+    n_epochs: int = 4
+    learning_rate: float = 3e-4
+    gamma: float = 0.99
+    out: str = "runs/ppo"
+    checkpoint_every: int = 50_000
+    tensorboard: str = ""
+    lmm_checkpoint: str = ""
+
+    def __post_init__(self) -> None:
+        if self.task not in TASKS:
+            raise ValueError(f"task must be one of {sorted(TASKS)}, got {self.task!r}")
+        if not 0 <= self.seed < EVALUATION_SEED_BASE - self.num_envs:
+            raise ValueError(f"seed must be in 0..{EVALUATION_SEED_BASE - self.num_envs - 1}")
+
+
+def train(args: Args) -> Path:
+    """Train PPO as ``args`` says; returns the path of the saved model."""
+    env_kwargs = {"checkpoint": args.lmm_checkpoint} if args.lmm_checkpoint else {}
+    env = VecMonitor(
+        make_sb3_vec_env(TASKS[args.task], args.num_envs, seed=args.seed, **env_kwargs)
+    )
+    model = PPO(
+        "MlpPolicy",
+        env,
+        n_steps=args.n_steps,
+        batch_size=args.batch_size,
+        n_epochs=args.n_epochs,
+        learning_rate=args.learning_rate,
+        gamma=args.gamma,
+        seed=args.seed,
+        device="cpu",
+        tensorboard_log=args.tensorboard or None,
+        verbose=0,
+    )
+    out = Path(args.out)
+    callbacks = []
+    if args.checkpoint_every:
+        every = max(args.checkpoint_every // args.num_envs, 1)
+        callbacks.append(CheckpointCallback(every, str(out / "checkpoints"), name_prefix="ppo"))
+    start = time.perf_counter()
+    model.learn(total_timesteps=args.total_timesteps, callback=callbacks, progress_bar=False)
+    out.mkdir(parents=True, exist_ok=True)
+    model.save(out / "model.zip")
+    seconds = time.perf_counter() - start
+    print(f"trained {args.total_timesteps:,} steps in {seconds:.0f} s -> {out / 'model.zip'}")
+    env.close()
+    return out / "model.zip"
+
+
+def main(argv: list[str] | None = None) -> Path:
+    """Parse :class:`Args` from the command line and train."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    docs = {}
+    for line in (Args.__doc__ or "").split("Attributes:")[-1].splitlines():
+        name, _, text = line.strip().partition(": ")
+        if text:
+            docs[name] = text
+    for f in fields(Args):
+        parser.add_argument(
+            f"--{f.name.replace('_', '-')}",
+            type=type(f.default),
+            default=f.default,
+            help=f"{docs.get(f.name, '')} (default: {f.default})",
+        )
+    args = Args(**vars(parser.parse_args(argv)))
+    print(asdict(args))
+    return train(args)
+
+
+if __name__ == "__main__":
+    main()
