@@ -234,21 +234,11 @@ class _Applier:
             self.book.add_anonymous(direction, price, held - size)
 
     def _take_from_level(self, direction: int, price: int, size: int, trade: bool) -> None:
-        """Take ``size`` shares at ``price``: anonymous volume first, then oldest known."""
-        queue = self.book.queue(direction, price)
-        queue.sort(key=lambda item: item[0] >= 0)  # stable: anonymous first, then by time
-        for oid, resting in queue:
-            take = min(resting, size)
-            if oid >= 0:
-                self.report.shares_taken_from_known += take
-            if trade:
-                self.book.execute(oid, take)
-            else:
-                self.book.cancel(oid, take)
-            size -= take
-            if not size:
-                return
-        self.report.unresolved_events += 1
+        """Take ``size`` shares at ``price`` (see :func:`_take_shares`), counting them."""
+        taken, from_known = _take_shares(self.book, direction, price, size, trade)
+        self.report.shares_taken_from_known += from_known
+        if taken < size:
+            self.report.unresolved_events += 1
 
     def _remove_crossed(self, direction: int, price: int) -> None:
         opposite = -direction
@@ -331,18 +321,34 @@ class _Verifier:
             )
 
     def _remove_level_volume(self, side: Side, price: int, shares: int | None) -> int:
-        """Remove ``shares`` (all if None) at ``price``: anonymous volume first, then the
-        oldest known orders. Returns the shares removed."""
-        queue = self.book.queue(side, price)
-        queue.sort(key=lambda item: item[0] >= 0)  # anonymous first, stable otherwise
-        removed = 0
-        for oid, resting in queue:
-            if shares is not None and removed >= shares:
-                break
-            take = resting if shares is None else min(resting, shares - removed)
-            self.book.cancel(oid, take)
-            removed += take
-        return removed
+        """Cancel ``shares`` (all if None) at ``price``; returns the shares removed."""
+        return _take_shares(self.book, side, price, shares, trade=False)[0]
+
+
+def _take_shares(
+    book: OrderBook, side: int, price: int, shares: int | None, trade: bool
+) -> tuple[int, int]:
+    """Take ``shares`` (all if None) resting at ``price``, anonymous volume first, then the
+    oldest known orders, by execution (``trade``) or cancel.
+
+    Returns:
+        The shares taken, and how many of them came from known (non-anonymous) orders.
+    """
+    queue = book.queue(side, price)
+    queue.sort(key=lambda item: item[0] >= 0)  # stable: anonymous first, then by time
+    taken = from_known = 0
+    for oid, resting in queue:
+        if shares is not None and taken >= shares:
+            break
+        take = resting if shares is None else min(resting, shares - taken)
+        if trade:
+            book.execute(oid, take)
+        else:
+            book.cancel(oid, take)
+        taken += take
+        if oid >= 0:
+            from_known += take
+    return taken, from_known
 
 
 def _progress(rows: range, enabled: bool, label: str) -> Iterator[int] | range:
