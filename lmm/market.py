@@ -99,14 +99,7 @@ def apply_order(
     if level is None:
         return None
     candidates = [oid for oid, _ in book.queue(side, level) if oid not in protected]
-    target = candidates[int(rng.integers(len(candidates)))]
-    held = book.order(target).size
-    if size >= held:
-        book.delete(target)
-        size = held
-    else:
-        book.cancel(target, size)
-    return Realized(kind, level, size, (), target)
+    return cancel_order(book, kind, candidates[int(rng.integers(len(candidates)))], size)
 
 
 def cancel_order(
