@@ -193,6 +193,18 @@ class MarketSimulator:
         book = self.book(i)
         return [book.order(oid) for oid in sorted(self.accounts[i].open_orders) if oid in book]
 
+    def cancel_all(self, i: int) -> list[AgentOrder]:
+        """Orders cancelling every resting order of the agent in market ``i``."""
+        return [
+            AgentOrder(
+                OrderKind.CANCEL_BUY if o.side == 1 else OrderKind.CANCEL_SELL,
+                0,
+                o.size,
+                o.order_id,
+            )
+            for o in self.open_orders(i)
+        ]
+
     def fills(self, i: int) -> list[AgentFill]:
         """Every fill of the agent in this episode, in order."""
         return list(self.accounts[i].fills)

@@ -56,8 +56,7 @@ class ExecutionTask(Task):
         quarters, aggressiveness = (int(a) for a in action)
         buy = self.side == 1
         # children live one interval: what did not fill is cancelled at the next decision
-        cancel = OrderKind.CANCEL_BUY if buy else OrderKind.CANCEL_SELL
-        out = [AgentOrder(cancel, 0, o.size, o.order_id) for o in sim.open_orders(i)]
+        out = sim.cancel_all(i)
         size = min(self.child_size(quarters), state["remaining"])
         if size <= 0:
             return out
@@ -81,10 +80,9 @@ class ExecutionTask(Task):
             # time is up: cancel what rests, buy (sell) the rest at market, and pay a penalty
             forced = state["remaining"]
             buy = self.side == 1
-            cancel = OrderKind.CANCEL_BUY if buy else OrderKind.CANCEL_SELL
-            orders = [AgentOrder(cancel, 0, o.size, o.order_id) for o in sim.open_orders(i)]
             market = AgentOrder(OrderKind.MARKET_BUY if buy else OrderKind.MARKET_SELL, 0, forced)
-            cost += self._settle(state, sim.execute_now(i, [*orders, market]).agent_fills)
+            done = sim.execute_now(i, [*sim.cancel_all(i), market])
+            cost += self._settle(state, done.agent_fills)
             cost += self.terminal_penalty_bp * forced / self.quantity
         state["shortfall_bp"] += cost
         info = {

@@ -40,15 +40,7 @@ class MarketMakingTask(Task):
     def orders(self, sim: MarketSimulator, i: int, state: dict, action: Any) -> list[AgentOrder]:
         bid_offset, ask_offset, bid_lots, ask_lots = (int(a) for a in action)
         # requote: cancel every resting quote, then post the new ones
-        out = [
-            AgentOrder(
-                OrderKind.CANCEL_BUY if o.side == 1 else OrderKind.CANCEL_SELL,
-                0,
-                o.size,
-                o.order_id,
-            )
-            for o in sim.open_orders(i)
-        ]
+        out = sim.cancel_all(i)
         mid2 = sim.mid_x2(i)
         bid = mid2 // 2 - bid_offset - (1 if mid2 % 2 == 0 else 0)
         ask = (mid2 + 1) // 2 + ask_offset + (1 if mid2 % 2 == 0 else 0)

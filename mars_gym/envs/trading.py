@@ -43,15 +43,7 @@ class TradingTask(Task):
         if what == NOTHING:
             return []
         if what == CANCEL_ALL:
-            return [
-                AgentOrder(
-                    OrderKind.CANCEL_BUY if o.side == 1 else OrderKind.CANCEL_SELL,
-                    0,
-                    o.size,
-                    o.order_id,
-                )
-                for o in sim.open_orders(i)
-            ]
+            return sim.cancel_all(i)
         size = (lots + 1) * self.lot
         if what == MARKET:
             kind = OrderKind.MARKET_BUY if side == 1 else OrderKind.MARKET_SELL
