@@ -23,6 +23,7 @@ import gymnasium as gym
 import numpy as np
 
 import mars_gym  # noqa: F401  (registers the environments)
+from mars_gym.envs.core import sub_env_info
 
 __all__ = ["EVALUATION_SEED_BASE", "League", "play_episodes", "run_league"]
 
@@ -65,11 +66,7 @@ def play_episodes(
                     inventory_abs[i] += abs(float(infos["inventory"][i]))
                 if term[i] or trunc[i]:
                     live[i] = False
-                    info = {
-                        k: v[i]
-                        for k, v in infos.items()
-                        if not k.startswith("_") and infos[f"_{k}"][i]
-                    }
+                    info = sub_env_info(infos, i)
                     results[i] = {
                         **{k: float(v) for k, v in info.items()},
                         "return": float(returns[i]),

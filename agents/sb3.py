@@ -18,7 +18,7 @@ import numpy as np
 from gymnasium.vector import AutoresetMode
 from stable_baselines3.common.vec_env.base_vec_env import VecEnv, VecEnvStepReturn
 
-from mars_gym.envs.core import TradingVectorEnv
+from mars_gym.envs.core import TradingVectorEnv, sub_env_info
 
 __all__ = ["SB3VecEnv", "make_sb3_vec_env"]
 
@@ -55,10 +55,10 @@ class SB3VecEnv(VecEnv):
         infos: list[dict[str, Any]] = []
         for i in range(self.num_envs):
             if dones[i]:
-                entry = _env_info(info["final_info"], i)
+                entry = sub_env_info(info["final_info"], i)
                 entry["terminal_observation"] = info["final_obs"][i]
             else:
-                entry = _env_info(info, i)
+                entry = sub_env_info(info, i)
             entry["TimeLimit.truncated"] = bool(truncated[i] and not terminated[i])
             infos.append(entry)
         return obs, rewards.astype(np.float32), dones, infos
@@ -85,16 +85,6 @@ class SB3VecEnv(VecEnv):
         if indices is None:
             return range(self.num_envs)
         return [indices] if isinstance(indices, int) else list(indices)
-
-
-def _env_info(info: dict[str, Any], i: int) -> dict[str, Any]:
-    """Environment ``i``'s entries of a Gymnasium vector info dict (arrays + masks)."""
-    out = {}
-    for key, value in info.items():
-        if key.startswith("_") or not info[f"_{key}"][i]:
-            continue
-        out[key] = _env_info(value, i) if isinstance(value, dict) else value[i]
-    return out
 
 
 def make_sb3_vec_env(

@@ -42,6 +42,7 @@ __all__ = [
     "TradingEnv",
     "TradingVectorEnv",
     "split_kwargs",
+    "sub_env_info",
 ]
 
 #: Book levels per side in the observation.
@@ -371,3 +372,13 @@ def split_kwargs(kwargs: dict[str, Any]) -> tuple[dict[str, Any], SimulatorConfi
     sim = {k: v for k, v in kwargs.items() if k in fields}
     task = {k: v for k, v in kwargs.items() if k not in fields}
     return task, SimulatorConfig(**sim)
+
+
+def sub_env_info(info: dict[str, Any], i: int) -> dict[str, Any]:
+    """Environment ``i``'s entries of a Gymnasium vector info dict (arrays + masks)."""
+    out = {}
+    for key, value in info.items():
+        if key.startswith("_") or not info[f"_{key}"][i]:
+            continue
+        out[key] = sub_env_info(value, i) if isinstance(value, dict) else value[i]
+    return out
