@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import argparse
 import time
-from dataclasses import asdict, dataclass, fields
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from stable_baselines3 import PPO
@@ -20,6 +20,7 @@ from stable_baselines3.common.vec_env import VecMonitor
 
 from agents.benchmark import EVALUATION_SEED_BASE, TASKS
 from agents.sb3 import make_sb3_vec_env
+from mars_gym.cli import dataclass_flags
 
 __all__ = ["Args", "main", "train"]
 
@@ -102,19 +103,9 @@ def train(args: Args) -> Path:
 def main(argv: list[str] | None = None) -> Path:
     """Parse :class:`Args` from the command line and train."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    docs = {}
-    for line in (Args.__doc__ or "").split("Attributes:")[-1].splitlines():
-        name, _, text = line.strip().partition(": ")
-        if text:
-            docs[name] = text
-    for f in fields(Args):
-        parser.add_argument(
-            f"--{f.name.replace('_', '-')}",
-            type=type(f.default),
-            default=f.default,
-            help=f"{docs.get(f.name, '')} (default: {f.default})",
-        )
-    args = Args(**vars(parser.parse_args(argv)))
+    dataclass_flags(parser, Args)
+    given = {k: v for k, v in vars(parser.parse_args(argv)).items() if v is not None}
+    args = Args(**given)
     print(asdict(args))
     return train(args)
 

@@ -149,7 +149,7 @@ def _build_parser(
         help="folder to write the checkpoint to (default: %(default)s)",
     )
     p.add_argument("--quick", action="store_true", help="a tiny model and a few steps (smoke test)")
-    _dataclass_flags(p, TrainConfig)
+    dataclass_flags(p, TrainConfig)
     common_flags(p)
     p.set_defaults(func=_cmd_train_lmm)
 
@@ -255,8 +255,11 @@ def _default_data_dir() -> Path:
     return Path(os.environ.get("MARS_GYM_DATA", DEFAULT_DATA_DIR))
 
 
-def _dataclass_flags(p: argparse.ArgumentParser, cls: type) -> None:
-    """One ``--flag`` per field of a config dataclass, documented from its docstring."""
+def dataclass_flags(p: argparse.ArgumentParser, cls: type) -> None:
+    """One ``--flag`` per field of a config dataclass, documented from its docstring.
+
+    Flags default to None, so that only what the user gave overrides the config's defaults.
+    """
     docs = _attribute_docs(cls)
     for f in fields(cls):
         p.add_argument(
