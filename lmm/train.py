@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import math
 import time
-from dataclasses import asdict, dataclass, replace
+from dataclasses import dataclass, fields
 
 import numpy as np
 import torch
@@ -88,9 +88,7 @@ class TrainResult:
 
     def summary(self) -> dict:
         """JSON-serialisable figures (without the model)."""
-        out = asdict(replace(self, model=None))  # type: ignore[arg-type]
-        out.pop("model")
-        return out
+        return {f.name: getattr(self, f.name) for f in fields(self) if f.name != "model"}
 
 
 def train(dataset: OrderDataset, config: TrainConfig, progress: bool = True) -> TrainResult:
