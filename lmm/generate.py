@@ -31,6 +31,7 @@ from lmm.features import FEATURE_LEVELS, book_features, mid_x2
 from lmm.market import Realized, apply_order, cancel_order, cancellable_levels
 from lmm.model import KVCache
 from lmm.orderbook import OrderBook
+from lmm.recording import SessionRecorder
 from lmm.replay import seed_book
 from lmm.tokenizer import OrderTokenizer
 
@@ -206,6 +207,7 @@ class LMMMarkets:
         self.markets: list[_Market | None] = [None] * n
         self._h = torch.zeros(n, self.model.config.n_embd, device=self.device)
         self.masked_mass = 0.0  # summed probability mass removed by masking
+        self._recorders: dict[int, SessionRecorder] = {}
         self.steps = 0
         tok = self.tokenizer
         # kp class -> (kind, price bucket)
@@ -215,6 +217,7 @@ class LMMMarkets:
     # ------------------------------------------------------------------ set-up
     def reset(self, i: int, start: StartState, seed: int) -> None:
         """(Re)start market ``i`` from ``start``; all its randomness comes from ``seed``."""
+        self._recorders.pop(i, None)  # a recording ends with its session
         book = OrderBook()
         seed_book(book, np.asarray(start.book))
         m2 = int(mid_x2(np.asarray(start.book)))
@@ -403,6 +406,8 @@ class LMMMarkets:
             m.protected = {oid for oid in m.protected if oid in m.book}
         if realized is None:
             return None
+        if i in self._recorders:
+            self._recorders[i].record(m.time_ns, realized, m.book)
         snapshot = m.book.snapshot(FEATURE_LEVELS)
         after = m.book.mid_x2()
         m.mid_x2 = after if after is not None else _one_sided_mid_x2(m.book, before)
@@ -485,6 +490,16 @@ class LMMMarkets:
     def masked_rate(self) -> float:
         """Mean probability mass per generated order that masking removed."""
         return self.masked_mass / self.steps if self.steps else 0.0
+
+    def record(self, i: int, recorder: SessionRecorder) -> None:
+        """Tell ``recorder`` of every later event in market ``i``, generated or injected,
+        until the market is reset (:mod:`lmm.recording`).
+
+        An injected order the model does not see (``in_context=False``) leaves the clock
+        alone and is recorded at it, the time of the market's latest order.
+        """
+        self._market(i)
+        self._recorders[i] = recorder
 
     def book(self, i: int) -> OrderBook:
         """Market ``i``'s order book."""

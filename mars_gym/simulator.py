@@ -19,9 +19,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from lmm.checkpoint import Checkpoint, load_checkpoint
+from lmm.data.lobster import PRICE_UNITS_PER_DOLLAR
 from lmm.data.orderflow import OrderKind
 from lmm.generate import GeneratedOrder, LMMMarkets, OutsideOrder, StartState, synthetic_start
 from lmm.orderbook import Fill, OrderBook
+from lmm.recording import SessionRecorder
 
 __all__ = ["AgentFill", "AgentOrder", "MarketSimulator", "SimulatorConfig"]
 
@@ -218,6 +220,20 @@ class MarketSimulator:
     def queue_ahead(self, i: int, order_id: int) -> int:
         """Shares resting ahead of the agent's order ``order_id``."""
         return self.book(i).queue_ahead(order_id)
+
+    def record(self, i: int, levels: int = 10) -> SessionRecorder:
+        """Record market ``i`` from now until its next reset: every generated and agent
+        order as LOBSTER messages with the top-``levels`` book after each
+        (:mod:`lmm.recording`); write it with :func:`lmm.data.export.write_lobster`."""
+        units = self.config.tick_size * PRICE_UNITS_PER_DOLLAR
+        if abs(units - round(units)) > 1e-6 or round(units) < 1:
+            raise ValueError(
+                f"tick_size {self.config.tick_size} $ is not a whole number of LOBSTER price "
+                "units ($0.0001)"
+            )
+        recorder = SessionRecorder(levels, round(units))
+        self.markets.record(i, recorder)
+        return recorder
 
     # ------------------------------------------------------------------ acting
     def submit(self, i: int, orders: list[AgentOrder]) -> None:
