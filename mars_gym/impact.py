@@ -6,18 +6,89 @@ still consume the book, which the model sees only through the book features of l
 orders). The mid-price paths, averaged over seeds and measured from each market's start,
 separate the mechanical impact (blind run minus baseline) from the reaction of the
 generated flow (seeing run minus blind run).
+
+:func:`rollout_paths` is the loop behind it, shared with the metaorder study
+(:mod:`mars_gym.metaorder`): seeded markets, each with its own programme of agent orders,
+advanced together in one batched simulator, with the mid and the traded volume recorded at
+every decision.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
+from tqdm import tqdm
 
 from lmm.data.orderflow import OrderKind
 from mars_gym.simulator import AgentOrder, MarketSimulator, SimulatorConfig
 
-__all__ = ["ImpactResult", "buy_programme_impact"]
+__all__ = ["ImpactResult", "Rollouts", "buy_programme_impact", "rollout_paths"]
+
+#: Orders an agent sends at each decision, first decision first (an empty tuple: none).
+Programme = Sequence[Sequence[AgentOrder]]
+
+
+@dataclass(frozen=True)
+class Rollouts:
+    """What :func:`rollout_paths` recorded, one entry per market.
+
+    Attributes:
+        mids: mid price in ticks at the start and after every decision, ``(steps + 1,)``.
+        traded: shares traded by generated orders between consecutive decisions,
+            ``(steps,)`` (the agent's own market orders are not counted).
+        agent_shares: the agent's position in shares at the end of the run.
+    """
+
+    mids: list[np.ndarray]
+    traded: list[np.ndarray]
+    agent_shares: list[int]
+
+
+def rollout_paths(
+    sim: MarketSimulator,
+    seeds: Sequence[int],
+    programmes: Sequence[Programme],
+    steps: Sequence[int],
+    progress: bool = False,
+) -> Rollouts:
+    """Run market ``k`` of ``sim`` from seed ``seeds[k]`` for ``steps[k]`` decisions.
+
+    At decision ``t`` market ``k``'s agent submits ``programmes[k][t]`` (nothing once its
+    programme is over). All markets advance in the same batched calls while they run.
+
+    Raises:
+        ValueError: if the lengths differ, there are more seeds than markets in ``sim``,
+            or a step count is negative.
+    """
+    n = len(seeds)
+    if not n == len(programmes) == len(steps):
+        raise ValueError(
+            f"seeds, programmes and steps must have one entry per market, got "
+            f"{n}, {len(programmes)} and {len(steps)}"
+        )
+    if n > sim.n:
+        raise ValueError(f"{n} seeds but the simulator holds only {sim.n} markets")
+    if any(s < 0 for s in steps):
+        raise ValueError(f"steps must be >= 0, got {min(steps)}")
+    rows = list(range(n))
+    sim.reset(rows, list(seeds))
+    mids = [[sim.mid(i)] for i in rows]
+    traded: list[list[int]] = [[] for _ in rows]
+    for t in tqdm(range(max(steps, default=0)), desc="decisions", disable=not progress):
+        active = [i for i in rows if t < steps[i]]
+        for i in active:
+            if t < len(programmes[i]) and programmes[i][t]:
+                sim.submit(i, list(programmes[i][t]))
+        for i, activity in zip(active, sim.advance(active), strict=True):
+            mids[i].append(sim.mid(i))
+            traded[i].append(sum(f.size for o in activity.orders for f in o.realized.fills))
+    return Rollouts(
+        mids=[np.asarray(m) for m in mids],
+        traded=[np.asarray(v, dtype=np.int64) for v in traded],
+        agent_shares=[sim.inventory(i) for i in rows],
+    )
 
 
 @dataclass
@@ -50,24 +121,19 @@ def buy_programme_impact(
 ) -> ImpactResult:
     """Run the three variants over ``seeds`` (one market per seed, batched)."""
     config = config or SimulatorConfig()
+    steps = programme_steps + after_steps
+    child = [(AgentOrder(OrderKind.MARKET_BUY, 0, shares_per_step),)] * programme_steps
     paths = {}
     for name, programme, seen in (
-        ("baseline", False, True),
-        ("seen", True, True),
-        ("blind", True, False),
+        ("baseline", [], True),
+        ("seen", child, True),
+        ("blind", child, False),
     ):
         cfg = SimulatorConfig(**{**config.__dict__, "agent_in_context": seen})
-        sim = MarketSimulator(len(seeds), cfg)
-        rows = list(range(len(seeds)))
-        sim.reset(rows, seeds)
-        mids = [[sim.mid(i) for i in rows]]
-        for step in range(programme_steps + after_steps):
-            if programme and step < programme_steps:
-                for i in rows:
-                    sim.submit(i, [AgentOrder(OrderKind.MARKET_BUY, 0, shares_per_step)])
-            sim.advance(rows)
-            mids.append([sim.mid(i) for i in rows])
-        path = np.asarray(mids).T  # (seeds, decisions + 1)
+        runs = rollout_paths(
+            MarketSimulator(len(seeds), cfg), seeds, [programme] * len(seeds), [steps] * len(seeds)
+        )
+        path = np.stack(runs.mids)  # (seeds, decisions + 1)
         paths[name] = path - path[:, :1]
     return ImpactResult(
         baseline=paths["baseline"].mean(0),

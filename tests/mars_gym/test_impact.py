@@ -1,4 +1,5 @@
-"""The generated market reacts to an agent, not only its book (the packaged model)."""
+"""The generated market reacts to an agent, not only its book (the packaged model); the
+rollout loop behind the impact experiments."""
 
 from __future__ import annotations
 
@@ -6,8 +7,9 @@ import numpy as np
 import pytest
 
 from lmm.checkpoint import DEFAULT_CHECKPOINT
-from mars_gym.impact import buy_programme_impact
-from mars_gym.simulator import SimulatorConfig
+from lmm.data.orderflow import OrderKind
+from mars_gym.impact import buy_programme_impact, rollout_paths
+from mars_gym.simulator import AgentOrder, MarketSimulator, SimulatorConfig
 
 
 @pytest.mark.slow
@@ -31,3 +33,17 @@ def test_buy_programme_moves_the_market_beyond_its_own_consumption() -> None:
     diff = seen - blind
     half_width = 1.96 * diff.std(ddof=1) / np.sqrt(len(diff))
     assert diff.mean() - half_width > 0, (diff.mean(), half_width)
+
+
+def test_rollout_paths_runs_each_market_its_own_length_and_programme(tiny_checkpoint) -> None:
+    sim = MarketSimulator(3, SimulatorConfig(warmup_orders=5), tiny_checkpoint)
+    buy = [(AgentOrder(OrderKind.MARKET_BUY, 0, 5),), ()]  # 5 shares, then nothing
+    runs = rollout_paths(sim, [7, 7], [[], buy], [3, 2])
+    assert [len(m) for m in runs.mids] == [4, 3]
+    assert [len(v) for v in runs.traded] == [3, 2]
+    assert runs.mids[0][0] == runs.mids[1][0]  # same seed, same market until the programme
+    assert runs.agent_shares == [0, 5]
+    with pytest.raises(ValueError, match="one entry per market"):
+        rollout_paths(sim, [1, 2], [[]], [1, 1])
+    with pytest.raises(ValueError, match="holds only 3"):
+        rollout_paths(sim, [1, 2, 3, 4], [[]] * 4, [1] * 4)
