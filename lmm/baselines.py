@@ -166,9 +166,9 @@ class ZeroIntelligenceMarkets:
         """Market ``i``'s clock."""
         return self._time[i]
 
-    def step(self) -> list[GeneratedOrder | None]:
-        """One event in every market."""
-        return [self._event(i) for i in range(self.n)]
+    def step(self, rows: list[int] | None = None) -> list[GeneratedOrder | None]:
+        """One event in every market (or in ``rows`` only, returned in that order)."""
+        return [self._event(i) for i in (range(self.n) if rows is None else rows)]
 
     def _event(self, i: int) -> GeneratedOrder | None:
         p, book, rng = self.params, self._books[i], self._rng[i]

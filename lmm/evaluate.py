@@ -30,9 +30,24 @@ from lmm.checkpoint import Checkpoint
 from lmm.data.orderflow import OrderKind
 from lmm.dataset import DayData, build_dataset
 from lmm.generate import LMMMarkets, StartState
+from lmm.stylized import depth_from_best, mid_returns
 from lmm.train import validation_bits
 
-__all__ = ["METRICS", "FidelityReport", "distances", "evaluate_lmm", "metrics_of"]
+__all__ = [
+    "METRICS",
+    "RECORD_DTYPE",
+    "FidelityReport",
+    "StartWindows",
+    "distances",
+    "evaluate_lmm",
+    "fidelity_distances",
+    "generate_records",
+    "held_out_open",
+    "metrics_of",
+    "real_records",
+    "rollout_models",
+    "start_windows",
+]
 
 NS = 1_000_000_000
 #: One row per order: what it was and the best quotes around it.
@@ -49,21 +64,16 @@ RECORD_DTYPE = np.dtype(
         ("ask_after", np.int64),
         ("bid_size_after", np.int64),
         ("ask_size_after", np.int64),
+        ("order_id", np.int64),  # the new or cancelled order's id; -1 if none is known
+        ("traded", np.int64),  # shares the order traded on arrival
     ]
 )
 _LIMIT = (OrderKind.LIMIT_BUY, OrderKind.LIMIT_SELL)
 _CANCEL = (OrderKind.CANCEL_BUY, OrderKind.CANCEL_SELL)
+_MARKET = (OrderKind.MARKET_BUY, OrderKind.MARKET_SELL)
 
 
 # ---------------------------------------------------------------------- metrics
-def _depth_from_best(r: np.ndarray, kinds: tuple[OrderKind, ...]) -> np.ndarray:
-    """Ticks behind the same-side best quote (negative: inside the spread)."""
-    sel = np.isin(r["kind"], kinds)
-    buy = np.isin(r["kind"], [OrderKind.LIMIT_BUY, OrderKind.CANCEL_BUY])
-    depth = np.where(buy, r["bid_before"] - r["price"], r["price"] - r["ask_before"])
-    return depth[sel & (r["bid_before"] > 0) & (r["ask_before"] > 0)].astype(np.float64)
-
-
 def _log_interarrival(r: np.ndarray) -> np.ndarray:
     out = []
     for k in np.unique(r["rollout"]):
@@ -74,17 +84,7 @@ def _log_interarrival(r: np.ndarray) -> np.ndarray:
 
 def _returns_1min(r: np.ndarray) -> np.ndarray:
     """1-minute log returns of the mid, in basis points."""
-    out = []
-    for k in np.unique(r["rollout"]):
-        rows = r[r["rollout"] == k]
-        both = (rows["bid_after"] > 0) & (rows["ask_after"] > 0)
-        rows = rows[both]
-        if len(rows) < 2:
-            continue
-        grid = np.arange(rows["time"][0], rows["time"][-1] + 1, 60 * NS)
-        idx = np.searchsorted(rows["time"], grid, side="right") - 1
-        mid = (rows["bid_after"][idx] + rows["ask_after"][idx]) / 2
-        out.append(np.diff(np.log(mid)) * 1e4)
+    out = mid_returns(r, 60 * NS)
     return np.concatenate(out) if out else np.zeros(0)
 
 
@@ -107,8 +107,8 @@ METRICS: dict[str, tuple[Callable[[np.ndarray], np.ndarray], bool]] = {
     "best_ask_size": (lambda r: r["ask_size_after"][r["ask_size_after"] > 0].astype(float), False),
     "best_bid_size": (lambda r: r["bid_size_after"][r["bid_size_after"] > 0].astype(float), False),
     "order_size": (lambda r: r["size"][np.isin(r["kind"], _LIMIT)].astype(float), False),
-    "limit_depth": (lambda r: _depth_from_best(r, _LIMIT), False),
-    "cancel_depth": (lambda r: _depth_from_best(r, _CANCEL), False),
+    "limit_depth": (lambda r: depth_from_best(r, _LIMIT), False),
+    "cancel_depth": (lambda r: depth_from_best(r, _CANCEL), False),
     "order_type": (lambda r: r["kind"].astype(float), True),
     "returns_1min": (_returns_1min, False),
 }
@@ -145,14 +145,77 @@ def real_records(day: DayData, start: int, end_ns: int, rollout: int) -> np.ndar
     stop = int(np.searchsorted(day.flow["time"], end_ns, side="right"))
     idx = np.arange(start + 1, stop)
     before, after = day.book_after[idx - 1], day.book_after[idx]
+    flow = day.flow[idx]
     out = np.zeros(len(idx), dtype=RECORD_DTYPE)
     out["rollout"] = rollout
-    out["time"], out["kind"] = day.flow["time"][idx], day.flow["kind"][idx]
-    out["price"], out["size"] = day.flow["price"][idx], day.flow["size"][idx]
+    out["time"], out["kind"] = flow["time"], flow["kind"]
+    out["price"], out["size"], out["order_id"] = flow["price"], flow["size"], flow["order_id"]
+    out["traded"] = np.where(np.isin(flow["kind"], _MARKET), flow["size"], 0)
     out["ask_before"], out["bid_before"] = before[:, 0, 0], before[:, 0, 2]
     out["ask_after"], out["bid_after"] = after[:, 0, 0], after[:, 0, 2]
     out["ask_size_after"], out["bid_size_after"] = after[:, 0, 1], after[:, 0, 3]
     return out
+
+
+@dataclass(frozen=True)
+class StartWindows:
+    """Real start states, the real flow that followed each, and the rollouts to run.
+
+    Attributes:
+        starts: one start state per market (each window's state ``rollouts`` times).
+        seeds: one seed per market.
+        window: ``(markets,)`` the real window each market starts from.
+        real: records of the real flow of every window (``rollout`` is the window's index).
+        day: ``(windows,)`` index of each window's day in the days given.
+        time_ns: ``(windows,)`` each window's start, ns after midnight.
+    """
+
+    starts: tuple[StartState, ...]
+    seeds: tuple[int, ...]
+    window: np.ndarray
+    real: np.ndarray
+    day: np.ndarray
+    time_ns: np.ndarray
+
+
+def start_windows(
+    days: tuple[DayData, ...] | list[DayData],
+    times_ns: list[list[int]],
+    horizon_ns: int,
+    rollouts: int,
+    seed: int,
+    context: int,
+) -> StartWindows:
+    """Start states at ``times_ns[d]`` (ns after midnight) of each day ``d``.
+
+    Each start is the market right after the last real order at or before its time; its
+    real window runs ``horizon_ns`` from there. Rollout ``k`` of the ``s``-th start of a day
+    gets seed ``seed + 1000 s + k``.
+    """
+    if len(times_ns) != len(days):
+        raise ValueError(f"times_ns has {len(times_ns)} lists for {len(days)} days")
+    if rollouts < 0:
+        raise ValueError(f"rollouts must be >= 0, got {rollouts}")
+    starts, seeds, window, real, day_of, time_of = [], [], [], [], [], []
+    for d, (day, times) in enumerate(zip(days, times_ns, strict=True)):
+        for s, t in enumerate(times):
+            j = day.index_at(int(t))
+            state = day.start_state(j, context)
+            real.append(real_records(day, j, state.time_ns + horizon_ns, rollout=len(real)))
+            day_of.append(d)
+            time_of.append(state.time_ns)
+            for k in range(rollouts):
+                starts.append(state)
+                seeds.append(seed + 1000 * s + k)
+                window.append(len(real) - 1)
+    return StartWindows(
+        starts=tuple(starts),
+        seeds=tuple(seeds),
+        window=np.array(window, dtype=np.int64),
+        real=np.concatenate(real) if real else np.zeros(0, dtype=RECORD_DTYPE),
+        day=np.array(day_of, dtype=np.int64),
+        time_ns=np.array(time_of, dtype=np.int64),
+    )
 
 
 def generate_records(
@@ -163,7 +226,11 @@ def generate_records(
     progress: bool = False,
     label: str = "generate",
 ) -> tuple[np.ndarray, dict]:
-    """Run ``markets`` (one per start) until each has ``horizon_ns`` of flow; records."""
+    """Run ``markets`` (one per start) until each has ``horizon_ns`` of flow; records.
+
+    Only the markets still short of their horizon are stepped, so a busy market does not
+    keep finished ones generating.
+    """
     n = len(starts)
     for i, (start, seed) in enumerate(zip(starts, seeds, strict=True)):
         markets.reset(i, start, seed)
@@ -179,11 +246,10 @@ def generate_records(
 
         bar = tqdm(total=n, desc=label, unit="market")
     while not all(done):
-        orders = markets.step()
+        active = [i for i in range(n) if not done[i]]
+        orders = markets.step(active)
         steps += 1
-        for i, o in enumerate(orders):
-            if done[i]:
-                continue
+        for i, o in zip(active, orders, strict=True):
             if markets.time_ns(i) > end[i]:
                 done[i] = True
                 if bar is not None:
@@ -193,7 +259,9 @@ def generate_records(
             rejected += o is None
             if o is not None:
                 r = o.realized
-                rows.append((i, o.time_ns, int(r.kind), r.price, r.size, *quotes[i][:2], *after))
+                traded = sum(f.size for f in r.fills)
+                head = (i, o.time_ns, int(r.kind), r.price, r.size)
+                rows.append((*head, *quotes[i][:2], *after, r.order_id, traded))
             quotes[i] = after
     if bar is not None:
         bar.close()
@@ -214,6 +282,47 @@ def generate_records(
 def _quotes(book) -> tuple[int, int, int, int]:
     bid, ask = book.best_bid or 0, book.best_ask or 0
     return (bid, ask, book.depth(1, bid) if bid else 0, book.depth(-1, ask) if ask else 0)
+
+
+def held_out_open(day: DayData) -> int:
+    """When ``day``'s held-out window opens: the time of its first validation order."""
+    return int(day.flow["time"][np.argmax(day.is_validation)])
+
+
+def rollout_models(
+    checkpoint: Checkpoint,
+    zi: ZeroIntelligenceParams,
+    windows: StartWindows,
+    horizon_ns: int,
+    progress: bool = False,
+) -> dict[str, tuple[np.ndarray, dict]]:
+    """Records and generation figures of the LMM and the zero-intelligence baseline,
+    one market per start of ``windows``, each run for ``horizon_ns``."""
+    n = len(windows.starts)
+    starts, seeds = list(windows.starts), list(windows.seeds)
+    return {
+        "lmm": generate_records(
+            LMMMarkets(checkpoint, n), starts, seeds, horizon_ns, progress, "LMM rollouts"
+        ),
+        "zero_intelligence": generate_records(
+            ZeroIntelligenceMarkets(zi, n), starts, seeds, horizon_ns, progress, "ZI rollouts"
+        ),
+    }
+
+
+def fidelity_distances(real: np.ndarray, generated: dict[str, np.ndarray]) -> dict:
+    """Per model: L1 and W1 of every metric in :data:`METRICS`, and the mean L1."""
+    real_metrics = metrics_of(real)
+    fidelity = {}
+    for name, records in generated.items():
+        gen_metrics = metrics_of(records)
+        per = {m: distances(real_metrics[m], gen_metrics[m], METRICS[m][1]) for m in METRICS}
+        per["mean"] = {
+            "l1": float(np.nanmean([per[m]["l1"] for m in METRICS])),
+            "w1": float("nan"),  # W1 is in each metric's own units: no meaningful mean
+        }
+        fidelity[name] = per
+    return fidelity
 
 
 # ---------------------------------------------------------------------- report
@@ -291,41 +400,19 @@ def evaluate_lmm(
     }
     # (ii) fidelity from real start states in the held-out window
     horizon = horizon_minutes * 60 * NS
-    starts, seeds, real = [], [], []
-    for day in dataset.days:
-        window_open = int(day.flow["time"][np.argmax(day.is_validation)])
-        for s, minutes in enumerate(start_minutes):
-            j = day.index_at(window_open + minutes * 60 * NS)
-            state = day.start_state(j, context)
-            real.append(real_records(day, j, state.time_ns + horizon, rollout=len(real)))
-            for k in range(rollouts):
-                starts.append(state)
-                seeds.append(seed + 1000 * s + k)
-    real_rec = np.concatenate(real)
-    zi = ZeroIntelligenceParams.fit(dataset.days)
-    generated = {
-        "lmm": generate_records(
-            LMMMarkets(checkpoint, len(starts)), starts, seeds, horizon, progress, "LMM rollouts"
-        ),
-        "zero_intelligence": generate_records(
-            ZeroIntelligenceMarkets(zi, len(starts)),
-            starts,
-            seeds,
-            horizon,
-            progress,
-            "ZI rollouts",
-        ),
-    }
-    real_metrics = metrics_of(real_rec)
-    fidelity = {}
-    for name, (records, _) in generated.items():
-        gen_metrics = metrics_of(records)
-        per = {m: distances(real_metrics[m], gen_metrics[m], METRICS[m][1]) for m in METRICS}
-        per["mean"] = {
-            "l1": float(np.nanmean([per[m]["l1"] for m in METRICS])),
-            "w1": float("nan"),  # W1 is in each metric's own units: no meaningful mean
-        }
-        fidelity[name] = per
+    windows = start_windows(
+        dataset.days,
+        [[held_out_open(day) + m * 60 * NS for m in start_minutes] for day in dataset.days],
+        horizon,
+        rollouts,
+        seed,
+        context,
+    )
+    real_rec = windows.real
+    generated = rollout_models(
+        checkpoint, ZeroIntelligenceParams.fit(dataset.days), windows, horizon, progress
+    )
+    fidelity = fidelity_distances(real_rec, {name: rec for name, (rec, _) in generated.items()})
     return FidelityReport(
         nll_bits=nll,
         fidelity=fidelity,
@@ -336,7 +423,7 @@ def evaluate_lmm(
             "start_minutes": list(start_minutes),
             "horizon_minutes": horizon_minutes,
             "rollouts_per_start": rollouts,
-            "markets": len(starts),
+            "markets": len(windows.starts),
             "real_orders": len(real_rec),
             "torch_threads": torch_threads,
         },

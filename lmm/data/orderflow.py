@@ -53,6 +53,7 @@ ORDER_DTYPE = np.dtype(
         ("size", np.int64),  # shares
         ("row", np.int64),  # index of the order's first LOBSTER message
         ("last_row", np.int64),  # index of its last message (the book after it)
+        ("order_id", np.int64),  # LOBSTER id of the submitted or cancelled order; -1: market
     ]
 )
 
@@ -76,6 +77,7 @@ def order_flow(day: LobsterDay) -> np.ndarray:
     passive["size"] = m["size"][1:][sel]
     passive["row"] = rows[sel]
     passive["last_row"] = rows[sel]
+    passive["order_id"] = m["order_id"][1:][sel]
     is_sell = direction[sel] == -1
     passive["kind"] = np.where(
         limit[sel],
@@ -92,6 +94,7 @@ def order_flow(day: LobsterDay) -> np.ndarray:
     market["row"] = aggressive["first_row"]
     market["last_row"] = aggressive["first_row"] + aggressive["n_fills"] - 1
     market["kind"] = np.where(aggressive["side"] == 1, OrderKind.MARKET_BUY, OrderKind.MARKET_SELL)
+    market["order_id"] = -1  # LOBSTER records only the resting orders it hit
 
     out = np.concatenate([passive, market])
     return out[np.argsort(out["row"], kind="stable")]
