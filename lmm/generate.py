@@ -38,7 +38,6 @@ from lmm.tokenizer import OrderTokenizer
 __all__ = ["GeneratedOrder", "LMMMarkets", "OutsideOrder", "StartState", "synthetic_start"]
 
 _CANCEL_KINDS = (OrderKind.CANCEL_BUY, OrderKind.CANCEL_SELL)
-_MARKET_KINDS = (OrderKind.MARKET_BUY, OrderKind.MARKET_SELL)
 
 
 @dataclass(frozen=True)
@@ -210,9 +209,10 @@ class LMMMarkets:
         self._recorders: dict[int, SessionRecorder] = {}
         self.steps = 0
         tok = self.tokenizer
-        # kp class -> (kind, price bucket)
-        self._kp_kind = np.repeat(np.arange(len(OrderKind)), tok.n_price)
-        self._kp_bucket = np.tile(np.arange(tok.n_price), len(OrderKind))
+        # kind -> its slice of kp classes
+        self._block = {
+            k: slice(int(k) * tok.n_price, (int(k) + 1) * tok.n_price) for k in OrderKind
+        }
 
     # ------------------------------------------------------------------ set-up
     def reset(self, i: int, start: StartState, seed: int) -> None:
@@ -399,7 +399,7 @@ class LMMMarkets:
                 m.np_gen,
                 price_range,
                 owner=owner,
-                protected=frozenset(m.protected),
+                protected=m.protected,
             )
         m.next_id += 1
         if m.protected:  # forget agent orders that left the book
@@ -464,26 +464,29 @@ class LMMMarkets:
         market order needs a non-empty opposite side.
         """
         n_price = self.tokenizer.n_price
-        allowed = np.ones((len(markets), len(self._kp_kind)), dtype=bool)
-        rows: list[int] = []
-        classes: list[int] = []
-        offsets: list[int] = []
-        for k, m in enumerate(markets):
-            ref = m.mid_x2 // 2
-            protected = frozenset(m.protected)
-            for kind in _CANCEL_KINDS:
-                levels = cancellable_levels(m.book, kind.side, protected)
-                rows.extend([k] * len(levels))
-                classes.extend([int(kind) * n_price] * len(levels))
-                offsets.extend(p - ref for p in levels)
-            for kind in _MARKET_KINDS:
-                if (m.book.best_ask if kind.side == 1 else m.book.best_bid) is None:
-                    allowed[k, int(kind) * n_price : (int(kind) + 1) * n_price] = False
+        allowed = np.ones((len(markets), self.model.config.n_kp), dtype=bool)
         for kind in _CANCEL_KINDS:
-            allowed[:, int(kind) * n_price : (int(kind) + 1) * n_price] = False
-        if rows:
-            buckets = self.tokenizer.price_bucket(np.asarray(offsets, dtype=np.int64))
-            allowed[np.asarray(rows), np.asarray(classes) + buckets] = True
+            allowed[:, self._block[kind]] = False
+        prices: list[int] = []
+        counts: list[int] = []  # per (market, cancel kind), in that order
+        for k, m in enumerate(markets):
+            for kind in _CANCEL_KINDS:
+                levels = cancellable_levels(m.book, kind.side, m.protected)
+                prices.extend(levels)
+                counts.append(len(levels))
+            # a market order needs a non-empty opposite side
+            if m.book.best_ask is None:
+                allowed[k, self._block[OrderKind.MARKET_BUY]] = False
+            if m.book.best_bid is None:
+                allowed[k, self._block[OrderKind.MARKET_SELL]] = False
+        if prices:
+            n = np.asarray(counts).reshape(len(markets), len(_CANCEL_KINDS))
+            rows = np.repeat(np.arange(len(markets)), n.sum(1))
+            first = np.array([int(kind) * n_price for kind in _CANCEL_KINDS])
+            classes = np.repeat(np.tile(first, len(markets)), n.ravel())
+            refs = np.array([m.mid_x2 // 2 for m in markets], dtype=np.int64)
+            buckets = self.tokenizer.price_bucket(np.asarray(prices, dtype=np.int64) - refs[rows])
+            allowed[rows, classes + buckets] = True
         return allowed
 
     @property

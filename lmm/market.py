@@ -22,6 +22,7 @@ into the model's context exactly like a real order.
 
 from __future__ import annotations
 
+from collections.abc import Set as AbstractSet
 from dataclasses import dataclass
 
 import numpy as np
@@ -60,7 +61,7 @@ def apply_order(
     rng: np.random.Generator,
     price_range: tuple[int | None, int | None] | None = None,
     owner: int = 0,
-    protected: frozenset[int] = frozenset(),
+    protected: AbstractSet[int] = frozenset(),
 ) -> Realized | None:
     """Apply one proposed order to ``book`` by the module's rules.
 
@@ -124,10 +125,10 @@ def cancel_order(
 
 
 def cancellable_levels(
-    book: OrderBook, side: int, protected: frozenset[int] = frozenset()
+    book: OrderBook, side: int, protected: AbstractSet[int] = frozenset()
 ) -> list[int]:
     """Prices on ``side``, best first, holding at least one order not in ``protected``."""
-    prices = [price for price, _ in book.levels(side, len(book))]
+    prices = book.prices(side)
     if not protected:
         return prices
     # only levels holding a protected order can lack a cancellable one
@@ -147,7 +148,7 @@ def _nearest_level(
     price: int,
     low: int | None,
     high: int | None,
-    protected: frozenset[int],
+    protected: AbstractSet[int],
 ) -> int | None:
     best: tuple[int, int] | None = None
     chosen = None

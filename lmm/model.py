@@ -121,6 +121,37 @@ class KVCache:
             self.lengths[rows] = 0
 
 
+@dataclass(frozen=True)
+class CacheStep:
+    """Where one forward pass writes into and reads from a :class:`KVCache`: the same for
+    every layer, so it is worked out once per pass.
+
+    Attributes:
+        rows: (B,) cached sequences the inputs continue.
+        pos: (B, T) cache positions of the new inputs.
+        span: positions attended over (the filled part of the longest sequence).
+        allowed: (B, 1, T, span) attention mask (a position sees itself and its past).
+        all_rows: whether ``rows`` is every sequence in order (no gather needed).
+    """
+
+    rows: torch.Tensor
+    pos: torch.Tensor
+    span: int
+    allowed: torch.Tensor
+    all_rows: bool
+
+    @classmethod
+    def plan(cls, cache: KVCache, rows: torch.Tensor, T: int) -> CacheStep:
+        """The step that appends ``T`` positions to sequences ``rows``."""
+        pos = cache.lengths[rows][:, None] + torch.arange(T, device=rows.device)  # (B, T)
+        span = int(pos.max()) + 1
+        allowed = torch.arange(span, device=rows.device)[None, None, :] <= pos[:, :, None]
+        all_rows = len(rows) == cache.batch and bool(
+            (rows == torch.arange(cache.batch, device=rows.device)).all()
+        )
+        return cls(rows, pos, span, allowed[:, None], all_rows)
+
+
 class CausalSelfAttention(nn.Module):
     """Multi-head causal self-attention, with an optional cache."""
 
@@ -136,17 +167,17 @@ class CausalSelfAttention(nn.Module):
         x: torch.Tensor,
         cache: KVCache | None = None,
         layer: int = 0,
-        rows: torch.Tensor | None = None,
+        step: CacheStep | None = None,
     ) -> torch.Tensor:
         B, T, C = x.shape
         q, k, v = self.qkv(x).split(C, dim=2)
         # (B, T, C) -> (B, H, T, D)
         q, k, v = (t.view(B, T, self.n_head, C // self.n_head).transpose(1, 2) for t in (q, k, v))
         drop = self.dropout if self.training else 0.0
-        if cache is None:
+        if cache is None or step is None:
             y = F.scaled_dot_product_attention(q, k, v, is_causal=True, dropout_p=drop)
         else:
-            y = self._attend_cached(q, k, v, cache, layer, rows)
+            y = self._attend_cached(q, k, v, cache, layer, step)
         return self.proj(y.transpose(1, 2).contiguous().view(B, T, C))
 
     @staticmethod
@@ -156,20 +187,16 @@ class CausalSelfAttention(nn.Module):
         v: torch.Tensor,
         cache: KVCache,
         layer: int,
-        rows: torch.Tensor,
+        step: CacheStep,
     ) -> torch.Tensor:
-        T = q.shape[2]
-        pos = cache.lengths[rows][:, None] + torch.arange(T, device=q.device)  # (B, T)
         # write the new keys/values at each sequence's own positions
-        cache.k[layer][rows[:, None], :, pos] = k.transpose(1, 2)
-        cache.v[layer][rows[:, None], :, pos] = v.transpose(1, 2)
+        cache.k[layer][step.rows[:, None], :, step.pos] = k.transpose(1, 2)
+        cache.v[layer][step.rows[:, None], :, step.pos] = v.transpose(1, 2)
         # attend over the filled part only; gather rows only when not all are stepped
-        span = int(pos.max()) + 1
-        keys_k, keys_v = cache.k[layer][:, :, :span], cache.v[layer][:, :, :span]
-        if len(rows) != cache.batch or not bool((rows == torch.arange(cache.batch)).all()):
-            keys_k, keys_v = keys_k.index_select(0, rows), keys_v.index_select(0, rows)
-        allowed = torch.arange(span, device=q.device)[None, None, :] <= pos[:, :, None]
-        return F.scaled_dot_product_attention(q, keys_k, keys_v, attn_mask=allowed[:, None])
+        keys_k, keys_v = cache.k[layer][:, :, : step.span], cache.v[layer][:, :, : step.span]
+        if not step.all_rows:
+            keys_k, keys_v = keys_k.index_select(0, step.rows), keys_v.index_select(0, step.rows)
+        return F.scaled_dot_product_attention(q, keys_k, keys_v, attn_mask=step.allowed)
 
 
 class Block(nn.Module):
@@ -188,9 +215,9 @@ class Block(nn.Module):
         )
 
     def forward(
-        self, x: torch.Tensor, cache: KVCache | None, layer: int, rows: torch.Tensor | None
+        self, x: torch.Tensor, cache: KVCache | None, layer: int, step: CacheStep | None
     ) -> torch.Tensor:
-        x = x + self.attn(self.ln1(x), cache, layer, rows)
+        x = x + self.attn(self.ln1(x), cache, layer, step)
         return x + self.mlp(self.ln2(x))
 
 
@@ -267,20 +294,21 @@ class LMM(nn.Module):
             rows = rows.to(cache.lengths.device)
             if rows.shape != (B,):
                 raise ValueError(f"rows must list one cached sequence per batch row ({B})")
-            start = cache.lengths[rows]
+            step = CacheStep.plan(cache, rows, T)
+            pos = step.pos.to(tokens.device)
         else:
-            start = torch.zeros(B, dtype=torch.long)
-        pos = start.to(tokens.device)[:, None] + torch.arange(T, device=tokens.device)
-        if int(pos.max()) >= self.config.context:
+            step = None
+            pos = torch.arange(T, device=tokens.device).expand(B, T)
+        if B and int(pos[:, -1].max()) >= self.config.context:
             raise ValueError(
-                f"sequence position {int(pos.max())} exceeds the model's context "
+                f"sequence position {int(pos[:, -1].max())} exceeds the model's context "
                 f"({self.config.context}); start a new cache from the last orders"
             )
         kp, size, time = self.split(tokens)
         x = self.kp_emb(kp) + self.size_emb(size) + self.time_emb(time)  # (B, T, C)
         x = self.drop(x + self.book_proj(book) + self.pos_emb(pos))
         for layer, block in enumerate(self.blocks):
-            x = block(x, cache, layer, rows)
+            x = block(x, cache, layer, step)
         if cache is not None:
             cache.lengths[rows] += T
         return self.ln_f(x)
@@ -332,8 +360,9 @@ class LMM(nn.Module):
     ) -> torch.Tensor:
         """Draw the next token for each of B sequences from (B, C) states.
 
-        Row ``b`` draws only from ``generators[b]``, so a sequence's samples do not depend
-        on which other sequences share the batch.
+        Row ``b`` draws only from ``generators[b]`` (three uniforms per token, for its kp,
+        size and time in turn), so a sequence's samples do not depend on which other
+        sequences share the batch.
 
         Args:
             h: (B, C) hidden states of the last position of each sequence.
@@ -341,9 +370,12 @@ class LMM(nn.Module):
             temperature: as in :func:`sample`.
             kp_mask: optional (B, n_kp) bool mask of allowed kind/price classes.
         """
-        kp = sample(self.kp_logits(h), generators, temperature, kp_mask)
-        size = sample(self.size_logits(h, kp), generators, temperature)
-        time = sample(self.time_logits(h, kp, size), generators, temperature)
+        if len(generators) != len(h):
+            raise ValueError(f"need one generator per row: {len(generators)} for {len(h)} rows")
+        u = torch.stack([torch.rand(3, generator=g, dtype=torch.float64) for g in generators])
+        kp = sample(self.kp_logits(h), u[:, 0], temperature, kp_mask)
+        size = sample(self.size_logits(h, kp), u[:, 1], temperature)
+        time = sample(self.time_logits(h, kp, size), u[:, 2], temperature)
         return self.join(kp, size, time)
 
     def num_parameters(self) -> int:
@@ -357,16 +389,18 @@ def _pick(logits: torch.Tensor, index: torch.Tensor) -> torch.Tensor:
 
 def sample(
     logits: torch.Tensor,
-    generators: torch.Generator | list[torch.Generator],
+    draws: torch.Generator | list[torch.Generator] | torch.Tensor,
     temperature: float = 1.0,
     mask: torch.Tensor | None = None,
 ) -> torch.Tensor:
-    """Draw one class per row of ``logits`` (B, K) using only the given generators.
+    """Draw one class per row of ``logits`` (B, K).
 
     Args:
         logits: (B, K) scores.
-        generators: one ``torch.Generator`` for all rows, or one per row (then row b's
-            draw depends only on ``generators[b]``: inverse-CDF sampling of one uniform).
+        draws: the randomness: one ``torch.Generator`` for all rows; one generator per row;
+            or a (B,) tensor of uniforms in [0, 1), one per row. With one generator or
+            uniform per row, row b's class depends only on its own draw (inverse-CDF
+            sampling).
         temperature: > 0 samples from softmax(logits / temperature); 0 takes the argmax.
         mask: optional (B, K) bool tensor of allowed classes; every row needs one.
 
@@ -382,11 +416,14 @@ def sample(
     if temperature == 0:
         return logits.argmax(dim=-1)
     probs = torch.softmax(logits.float() / temperature, dim=-1)
-    if isinstance(generators, torch.Generator):
-        return torch.multinomial(probs, 1, generator=generators).squeeze(-1)
-    if len(generators) != len(probs):
-        raise ValueError(f"need one generator per row: {len(generators)} for {len(probs)} rows")
-    u = torch.cat([torch.rand(1, generator=g, dtype=torch.float64) for g in generators])
+    if isinstance(draws, torch.Generator):
+        return torch.multinomial(probs, 1, generator=draws).squeeze(-1)
+    if isinstance(draws, torch.Tensor):
+        u = draws.to(torch.float64)
+    else:
+        u = torch.cat([torch.rand(1, generator=g, dtype=torch.float64) for g in draws])
+    if u.shape != (len(probs),):
+        raise ValueError(f"need one draw per row: {tuple(u.shape)} for {len(probs)} rows")
     cdf = probs.double().cumsum(-1)
     cdf[:, -1] = 1.0
     out = torch.searchsorted(cdf, u[:, None]).squeeze(-1)

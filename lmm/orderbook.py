@@ -148,6 +148,11 @@ class OrderBook:
         """Total resting size at ``price`` on ``side`` (0 for an empty level)."""
         return self._depth[_side_index(side)].get(price, 0)
 
+    def prices(self, side: Side | int) -> list[int]:
+        """Every occupied price level of ``side`` in ticks, best first (a new list)."""
+        index = _side_index(side)
+        return self._prices[index][::-1] if index == 0 else self._prices[index][:]
+
     def levels(self, side: Side | int, n: int) -> list[tuple[int, int]]:
         """The best ``n`` occupied levels of ``side`` as ``(price, size)``, best first."""
         if n < 0:

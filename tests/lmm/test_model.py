@@ -147,5 +147,9 @@ def test_clear_errors_for_bad_inputs_and_configs(model: LMM) -> None:
         LMMConfig(n_kp=2, n_size=2, n_time=2, n_book_features=2, n_embd=30, n_head=4)
     with pytest.raises(ValueError, match="temperature"):
         sample(torch.zeros(1, 3), torch.Generator(), temperature=float("nan"))
-    with pytest.raises(ValueError, match="one generator per row"):
+    with pytest.raises(ValueError, match="one draw per row"):
         sample(torch.zeros(2, 3), [torch.Generator()])
+    with pytest.raises(ValueError, match="one draw per row"):
+        sample(torch.zeros(2, 3), torch.rand(3))
+    with pytest.raises(ValueError, match="one generator per row"):
+        model.sample_next(torch.zeros(2, CONFIG.n_embd), [torch.Generator()])
