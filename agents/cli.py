@@ -13,6 +13,7 @@ from typing import Any
 
 from agents.baselines import EXECUTION_BASELINES, MARKET_MAKING_BASELINES
 from agents.benchmark import run_league
+from agents.trained import trained_policies
 from mars_gym.cli import common_flags
 from mars_gym.cli import main as mars_gym_main
 
@@ -32,7 +33,8 @@ def _add_benchmark(sub: argparse._SubParsersAction) -> None:
         "vector environment, and print a league table: mean, std and 95%% CI of "
         "implementation shortfall in bp (execution) or of PnL in dollars, PnL/std and "
         "inventory risk (market making), and each policy's paired difference to the "
-        "reference. Policies: the built-in baselines, and any callable given as "
+        "reference. Policies: the built-in baselines, the shipped PPO agent ('ppo', "
+        "trained by agents.train_ppo), and any callable given as "
         "module:attr (a factory taking the env's task and returning a policy object with "
         "reset() and __call__(obs) -> action).",
     )
@@ -41,7 +43,8 @@ def _add_benchmark(sub: argparse._SubParsersAction) -> None:
     p.add_argument(
         "--policies",
         nargs="+",
-        help="built-in baselines to include (default: all of the task's)",
+        help="built-in policies to include: the task's baselines and its shipped trained "
+        "agents (default: all of them)",
     )
     p.add_argument(
         "--policy",
@@ -59,11 +62,12 @@ def _add_benchmark(sub: argparse._SubParsersAction) -> None:
 
 
 def _cmd_benchmark(args: argparse.Namespace) -> dict:
-    builtin = EXECUTION_BASELINES if args.task == "execution" else MARKET_MAKING_BASELINES
+    baselines = EXECUTION_BASELINES if args.task == "execution" else MARKET_MAKING_BASELINES
+    builtin = {**baselines, **trained_policies(args.task)}
     names = args.policies or list(builtin)
     unknown = [n for n in names if n not in builtin]
     if unknown:
-        raise ValueError(f"unknown baselines {unknown}; known: {sorted(builtin)}")
+        raise ValueError(f"unknown policies {unknown}; known: {sorted(builtin)}")
     policies: dict[str, Callable[[Any], Any]] = {n: builtin[n] for n in names}
     for spec in args.policy:
         name, _, target = spec.partition("=")

@@ -15,8 +15,9 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from stable_baselines3 import PPO
-from stable_baselines3.common.callbacks import CheckpointCallback
+from stable_baselines3.common.callbacks import BaseCallback, CheckpointCallback
 from stable_baselines3.common.vec_env import VecMonitor
+from tqdm import tqdm
 
 from agents.benchmark import EVALUATION_SEED_BASE, TASKS
 from agents.sb3 import make_sb3_vec_env
@@ -43,6 +44,8 @@ class Args:
         checkpoint_every: environment steps between checkpoints (0: none).
         tensorboard: folder for tensorboard logs ("" for none; needs tensorboard).
         lmm_checkpoint: LMM checkpoint folder ("" for the packaged one).
+        max_minutes: wall-clock budget; training stops at the first rollout boundary after
+            it (0: no budget, stop at total_timesteps only).
     """
 
     task: str = "execution"
@@ -58,12 +61,38 @@ class Args:
     checkpoint_every: int = 50_000
     tensorboard: str = ""
     lmm_checkpoint: str = ""
+    max_minutes: float = 25.0
 
     def __post_init__(self) -> None:
         if self.task not in TASKS:
             raise ValueError(f"task must be one of {sorted(TASKS)}, got {self.task!r}")
+        if not self.max_minutes >= 0:
+            raise ValueError(f"max_minutes must be >= 0, got {self.max_minutes}")
         if not 0 <= self.seed < EVALUATION_SEED_BASE - self.num_envs:
             raise ValueError(f"seed must be in 0..{EVALUATION_SEED_BASE - self.num_envs - 1}")
+
+
+class _ProgressAndBudget(BaseCallback):
+    """A tqdm bar over environment steps; stops training once ``seconds`` of wall-clock
+    time have passed (never, for 0)."""
+
+    def __init__(self, total: int, seconds: float) -> None:
+        super().__init__()
+        self.total, self.seconds = total, seconds
+        self.start = time.perf_counter()
+        self.bar: tqdm | None = None
+
+    def _on_training_start(self) -> None:
+        self.bar = tqdm(total=self.total, desc="PPO", unit="step")
+
+    def _on_step(self) -> bool:
+        assert self.bar is not None
+        self.bar.update(self.model.num_timesteps - self.bar.n)
+        return not self.seconds or time.perf_counter() - self.start < self.seconds
+
+    def _on_training_end(self) -> None:
+        if self.bar is not None:
+            self.bar.close()
 
 
 def train(args: Args) -> Path:
@@ -90,12 +119,13 @@ def train(args: Args) -> Path:
     if args.checkpoint_every:
         every = max(args.checkpoint_every // args.num_envs, 1)
         callbacks.append(CheckpointCallback(every, str(out / "checkpoints"), name_prefix="ppo"))
+    callbacks.append(_ProgressAndBudget(args.total_timesteps, 60 * args.max_minutes))
     start = time.perf_counter()
     model.learn(total_timesteps=args.total_timesteps, callback=callbacks, progress_bar=False)
     out.mkdir(parents=True, exist_ok=True)
     model.save(out / "model.zip")
     seconds = time.perf_counter() - start
-    print(f"trained {args.total_timesteps:,} steps in {seconds:.0f} s -> {out / 'model.zip'}")
+    print(f"trained {model.num_timesteps:,} steps in {seconds:.0f} s -> {out / 'model.zip'}")
     env.close()
     return out / "model.zip"
 

@@ -419,7 +419,7 @@ def sample(
     if isinstance(draws, torch.Generator):
         return torch.multinomial(probs, 1, generator=draws).squeeze(-1)
     if isinstance(draws, torch.Tensor):
-        u = draws.to(torch.float64)
+        u = draws.to(torch.float64).contiguous()
     else:
         u = torch.cat([torch.rand(1, generator=g, dtype=torch.float64) for g in draws])
     if u.shape != (len(probs),):
