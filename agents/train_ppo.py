@@ -49,10 +49,10 @@ class Args:
     """
 
     task: str = "execution"
-    num_envs: int = 32
-    total_timesteps: int = 200_000
+    num_envs: int = 64
+    total_timesteps: int = 400_000
     seed: int = 0
-    n_steps: int = 64
+    n_steps: int = 32
     batch_size: int = 256
     n_epochs: int = 4
     learning_rate: float = 3e-4
