@@ -4,7 +4,7 @@ One readable file: the arguments are a dataclass, each documented; ``main`` pars
 from the command line. Training uses seeds below
 :data:`agents.benchmark.EVALUATION_SEED_BASE`, so the league never evaluates on them.
 
-    python -m agents.train_ppo --task execution --total-timesteps 200000
+    python -m agents.train_ppo --task execution
 """
 
 from __future__ import annotations
