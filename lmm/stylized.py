@@ -62,6 +62,12 @@ ABS_LAGS = np.arange(1, 21)
 AGE_EDGES = np.logspace(-6, 5, 441)
 #: Decades spanned by the 10%-90% quantiles of an exponential (memoryless) lifetime.
 EXPONENTIAL_DECADES = float(np.log10(np.log(10.0) / np.log(10.0 / 9.0)))
+#: Decades the ages at cancel must span for "broad": 100-fold, against 22-fold for an
+#: exponential lifetime (a flow whose cancel rate merely varies spans a little more than it).
+BROAD_DECADES = 2.0
+#: Coefficient of variation of inter-arrival times for "over-dispersed": half again a
+#: Poisson flow's 1 (a Poisson flow whose rate merely varies with the book exceeds 1 a little).
+OVERDISPERSED_CV = 1.5
 #: Sizes counted for the round-lot spikes, and the round lot.
 MAX_SIZE, ROUND_LOT = 1100, 100
 #: Periods of the day (ns after midnight, [start, end)) for the intraday pattern.
@@ -615,10 +621,10 @@ FACTS: tuple[Fact, ...] = (
         title="Over-dispersed inter-arrival times",
         statistics=("cv",),
         estimator="coefficient of variation of the times between consecutive orders",
-        criterion="the 95% interval lies above 1 (a Poisson flow has 1)",
+        criterion=f"the 95% interval lies above {OVERDISPERSED_CV} (a Poisson flow has 1)",
         sums=lambda s: _moment_sums(s.interarrival)[:3],
         estimate=_cv,
-        present=lambda v, lo, hi: bool(lo[0] > 1),
+        present=lambda v, lo, hi: bool(lo[0] > OVERDISPERSED_CV),
     ),
     Fact(
         key="cancellations",
@@ -627,12 +633,12 @@ FACTS: tuple[Fact, ...] = (
         estimator="log10 of the 90%/10% quantile ratio of the age at cancel of orders "
         "submitted in the session; cancels 0-4 ticks behind the same-side best over those "
         "5-9 ticks behind",
-        criterion=f"the 95% interval of the decades lies above {EXPONENTIAL_DECADES:.2f} "
-        "(those of an exponential lifetime) and that of the near/far ratio above 1 "
-        "(cancels thin out with depth)",
+        criterion=f"the 95% interval of the decades lies above {BROAD_DECADES:g} (an "
+        f"exponential lifetime spans {EXPONENTIAL_DECADES:.2f}) and that of the near/far ratio "
+        "above 1 (cancels thin out with depth)",
         sums=_age_sums,
         estimate=_age_decades,
-        present=lambda v, lo, hi: bool(lo[0] > EXPONENTIAL_DECADES and lo[2] > 1),
+        present=lambda v, lo, hi: bool(lo[0] > BROAD_DECADES and lo[2] > 1),
     ),
     Fact(
         key="mid_response",
