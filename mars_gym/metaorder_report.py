@@ -126,7 +126,7 @@ def configure_parser(p: argparse.ArgumentParser) -> None:
         "decision, and compare with the same seeds without them. Reports the mean impact path "
         "during execution and for --after x T beyond, the peak impact at the end of execution, "
         "the fit I = Y sigma(T) (Q/V)^delta (least squares in log space), and the decay (impact "
-        "at the end of the after-window / peak), with 95%% bootstrap intervals over seeds. "
+        "at the end of the after-window / peak), with 95% bootstrap intervals over seeds. "
         "Writes impact.json, impact_paths.png and impact_fit.png to --out."
     )
     defaults = MetaorderConfig()
@@ -233,8 +233,8 @@ def _print(report: dict) -> None:
         )
     )
     print(
-        f"{'T (s)':>6}{'Q/V':>7}{'Q':>7}{'children':>9}{'peak (ticks)':>23}{'peak/sigma':>12}"
-        f"{'after (ticks)':>23}{'decay':>20}"
+        f"{'T (s)':>6}{'Q/V':>7}{'Q':>7}{'children':>9}{'peak (ticks)':>25}{'peak/sigma':>12}"
+        f"{'after (ticks)':>25}{'decay':>20}"
     )
     for c in report["cells"]:
         peak = _interval(c["peak_ticks"], c["peak_ticks_ci95"], "+.2f")
@@ -242,8 +242,8 @@ def _print(report: dict) -> None:
         decay = _interval(c["decay"], c["decay_ci95"], ".2f")
         print(
             f"{c['duration_s']:>6}{c['q_over_v']:>7.3f}{c['shares']:>7}{c['child_orders']:>9}"
-            f"{peak:>23}"
-            f"{c['peak_sigma']:>12.3f}{after:>23}{decay:>20}"
+            f"{peak:>25}"
+            f"{c['peak_sigma']:>12.3f}{after:>25}{decay:>20}"
         )
     fit = report["fit"]
     if fit is None:

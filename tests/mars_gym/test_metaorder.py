@@ -185,3 +185,17 @@ def test_buying_raises_and_selling_lowers_the_packaged_models_mid() -> None:
     assert cell["peak_buy_ticks"] > 0 and cell["peak_sell_ticks"] > 0
     assert cell["peak_ticks_ci95"][0] > 0
     assert cell["executed_share"] == 1.0
+
+
+@pytest.mark.slow
+def test_metaorders_from_a_lobster_start(lobster_dir: Path) -> None:
+    sim_config = SimulatorConfig(
+        start_file=str(lobster_dir / "LOBSTER_SampleFile_GOOG_2012-06-21_10.zip"),
+        start_time="14:00",
+        warmup_orders=20,
+    )
+    config = MetaorderConfig(seeds=2, fractions=(0.5,), durations_s=(10,), after=0.0, bootstrap=5)
+    study = run_metaorders(config, sim_config)
+    (cell,) = study.cells
+    assert cell.volume > 0 and cell.shares == max(1, round(0.5 * cell.volume))
+    assert (cell.impact[:, :, 0] == 0).all()
