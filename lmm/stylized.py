@@ -90,14 +90,14 @@ def sessions(records: np.ndarray) -> list[np.ndarray]:
     return np.split(r, cuts) if len(r) else []
 
 
-def _mid_grid(rows: np.ndarray, step_ns: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Grid times from the first two-sided book, the mid there, and the rows used."""
+def _mid_grid(rows: np.ndarray, step_ns: int) -> tuple[np.ndarray, np.ndarray]:
+    """Grid times from the first two-sided book, and the mid at each."""
     rows = rows[(rows["bid_after"] > 0) & (rows["ask_after"] > 0)]
     if len(rows) < 2:
-        return np.zeros(0, np.int64), np.zeros(0), rows
+        return np.zeros(0, np.int64), np.zeros(0)
     grid = np.arange(rows["time"][0], rows["time"][-1] + 1, step_ns)
     idx = np.searchsorted(rows["time"], grid, side="right") - 1
-    return grid, (rows["bid_after"][idx] + rows["ask_after"][idx]) / 2, rows
+    return grid, (rows["bid_after"][idx] + rows["ask_after"][idx]) / 2
 
 
 def mid_returns(records: np.ndarray, step_ns: int) -> list[np.ndarray]:
@@ -108,7 +108,7 @@ def mid_returns(records: np.ndarray, step_ns: int) -> list[np.ndarray]:
     """
     out = []
     for rows in sessions(records):
-        _, mid, _ = _mid_grid(rows, step_ns)
+        _, mid = _mid_grid(rows, step_ns)
         if len(mid) >= 2:
             out.append(np.diff(np.log(mid)) * 1e4)
     return out
@@ -212,7 +212,7 @@ def session_series(rows: np.ndarray, group: int = 0, start_ns: int | None = None
     returns = {}
     volume = np.zeros(0)
     for step in RETURN_STEPS:
-        grid, mid, two_sided = _mid_grid(rows, step * NS)
+        grid, mid = _mid_grid(rows, step * NS)
         returns[step] = np.diff(np.log(mid)) * 1e4 if len(mid) >= 2 else np.zeros(0)
         if step == 60 and len(grid) >= 2:
             # shares traded in (grid[i], grid[i+1]], the interval of return i
