@@ -59,7 +59,10 @@ from lmm.stylized import (
     stylized_facts,
 )
 
-__all__ = ["FidelityConfig", "build_report", "configure_parser", "run_command"]
+__all__ = ["HELP", "FidelityConfig", "build_report", "configure_parser", "run_command"]
+
+#: The command's one-line help.
+HELP = "fidelity report: distances and stylized facts, real held-out data vs LMM rollouts"
 
 NS = 1_000_000_000
 MINUTE = 60 * NS
