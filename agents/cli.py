@@ -30,7 +30,7 @@ def _add_benchmark(sub: argparse._SubParsersAction) -> None:
         "benchmark",
         help="rank strategies on the same held-out seeds, with 95% confidence intervals",
         description="Play every policy on the same held-out seeds (paired), in the native "
-        "vector environment, and print a league table: mean, std and 95%% CI of "
+        "vector environment, and print a league table: mean, std and 95% CI of "
         "implementation shortfall in bp (execution) or of PnL in dollars, PnL/std and "
         "inventory risk (market making), and each policy's paired difference to the "
         "reference. Policies: the built-in baselines, the shipped PPO agent ('ppo', "

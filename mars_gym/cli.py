@@ -28,6 +28,7 @@ from lmm.generate import LMMMarkets, synthetic_start
 from lmm.random_flow import random_orders, run_orders
 from lmm.replay import replay
 from lmm.train import QUICK, TrainConfig, train
+from mars_gym import fidelity, forecast, metaorder_report
 
 #: Where the LOBSTER sample data is looked for when no folder is given.
 DEFAULT_DATA_DIR = Path("../shared/data/lobster")
@@ -141,7 +142,7 @@ def _build_parser(
         "(the last --validation-minutes of each day) and write the checkpoint with the best "
         "validation loss. Uses a GPU when present.",
     )
-    _days_flags(p)
+    days_flags(p)
     p.add_argument(
         "--checkpoint",
         type=Path,
@@ -163,7 +164,7 @@ def _build_parser(
         "orders, --rollouts per start, and compare with the real flow by L1 (total "
         "variation) and Wasserstein-1 distances of LOB-Bench's metrics.",
     )
-    _days_flags(p)
+    days_flags(p)
     p.add_argument("--checkpoint", type=Path, help="checkpoint folder (default: the packaged one)")
     p.add_argument(
         "--starts",
@@ -215,12 +216,22 @@ def _build_parser(
     p.add_argument("--checkpoint", help="checkpoint folder (default: the packaged one)")
     common_flags(p)
     p.set_defaults(func=_cmd_bench)
+
+    # the evidence behind the simulator; each writes a folder (--out DIR) of JSON and plots
+    for name, module in (
+        ("fidelity", fidelity),
+        ("impact", metaorder_report),
+        ("forecast", forecast),
+    ):
+        p = sub.add_parser(name, help=module.HELP)
+        module.configure_parser(p)
+        p.set_defaults(func=module.run_command)
     if extend is not None:
         extend(sub)
     return parser
 
 
-def _days_flags(p: argparse.ArgumentParser) -> None:
+def days_flags(p: argparse.ArgumentParser) -> None:
     """The LOBSTER days a model is trained or evaluated on, and the held-out window."""
     p.add_argument(
         "files",
@@ -242,8 +253,8 @@ def _days_flags(p: argparse.ArgumentParser) -> None:
     )
 
 
-def _days(args: argparse.Namespace) -> list[Path]:
-    """The files of :func:`_days_flags`, checked to exist."""
+def days_from_args(args: argparse.Namespace) -> list[Path]:
+    """The files of :func:`days_flags`, checked to exist."""
     files = args.files or [args.data / name for name in TRAINING_FILES]
     missing = [str(f) for f in files if not f.exists()]
     if missing:
@@ -393,7 +404,7 @@ def _demo_generation(args: argparse.Namespace) -> dict:
 
 
 def _cmd_train_lmm(args: argparse.Namespace) -> dict:
-    files = _days(args)
+    files = days_from_args(args)
     base = QUICK if args.quick else TrainConfig()
     overrides = {f.name: getattr(args, f.name) for f in fields(TrainConfig)}
     config = replace(base, **{k: v for k, v in overrides.items() if v is not None})
@@ -424,7 +435,7 @@ def _cmd_train_lmm(args: argparse.Namespace) -> dict:
 
 
 def _cmd_evaluate_lmm(args: argparse.Namespace) -> dict:
-    files = _days(args)
+    files = days_from_args(args)
     checkpoint = load_checkpoint(args.checkpoint)
     report = evaluate_lmm(
         checkpoint,

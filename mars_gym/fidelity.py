@@ -602,7 +602,7 @@ def plot_intraday(series: dict[str, list[SessionSeries]], names: list[str], path
 # ---------------------------------------------------------------------- command line
 def configure_parser(p: argparse.ArgumentParser) -> None:
     """Add the ``fidelity`` command's flags to ``p``."""
-    from mars_gym.cli import _days_flags  # at call time: mars_gym.cli may import this module
+    from mars_gym.cli import days_flags  # at call time: mars_gym.cli may import this module
 
     p.description = (
         "Write a fidelity report (report.md, PNG figures, summary.json) to --out: real "
@@ -614,7 +614,7 @@ def configure_parser(p: argparse.ArgumentParser) -> None:
         "machines (most of it LMM generation); allow up to 10 when the machine is busy. "
         "--quick takes about a minute (mostly reading and verifying the days)."
     )
-    _days_flags(p)
+    days_flags(p)
     d = FidelityConfig()
     p.add_argument(
         "--start-minutes",
@@ -687,7 +687,7 @@ def configure_parser(p: argparse.ArgumentParser) -> None:
 
 def run_command(args: argparse.Namespace) -> dict:
     """Build the report into ``args.out_dir``, print its headline figures, return them."""
-    from mars_gym.cli import _days
+    from mars_gym.cli import days_from_args
 
     if args.quick:
         config = replace(QUICK, validation_minutes=args.validation_minutes, seed=args.seed)
@@ -704,7 +704,7 @@ def run_command(args: argparse.Namespace) -> dict:
             seed=args.seed,
         )
     checkpoint = load_checkpoint(args.checkpoint)
-    summary = build_report(checkpoint, _days(args), args.out_dir, config, not args.quiet)
+    summary = build_report(checkpoint, days_from_args(args), args.out_dir, config, not args.quiet)
     _print(summary)
     print(f"wrote report.md, {len(summary['figures'])} figures and summary.json to {args.out_dir}")
     return json.loads(json.dumps(summary, default=_json))

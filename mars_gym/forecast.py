@@ -379,18 +379,18 @@ def plot_forecast(report: dict, path: Path) -> None:
 
 def configure_parser(p: argparse.ArgumentParser) -> None:
     """Add the ``forecast`` command's flags to ``p``."""
-    from mars_gym.cli import _days_flags  # at call time: mars_gym.cli imports this module
+    from mars_gym.cli import days_flags  # at call time: mars_gym.cli imports this module
 
     p.description = (
         "From real start states every --step-minutes of the held-out window (the last "
         "--validation-minutes of each day), generate --rollouts markets with the LMM for "
         "--horizon-minutes and predict the mid's direction (down / flat / up; flat within a "
         "per-stock threshold that balances the classes on the training window) by majority "
-        "vote of the rollouts. Reports accuracy with Wilson 95%% intervals against the naive "
+        "vote of the rollouts. Reports accuracy with Wilson 95% intervals against the naive "
         "majority-class and last-return predictors, paired differences with bootstrap "
         "intervals and McNemar's exact test. Writes forecast.json and forecast.png to --out."
     )
-    _days_flags(p)
+    days_flags(p)
     defaults = ForecastConfig()
     docs = {
         "horizon_minutes": "forecast horizon k in minutes",
@@ -423,7 +423,7 @@ def configure_parser(p: argparse.ArgumentParser) -> None:
 
 def run_command(args: argparse.Namespace) -> dict:
     """Run the experiment, print its summary, write JSON and the plot to ``args.out_dir``."""
-    from mars_gym.cli import _days
+    from mars_gym.cli import days_from_args
 
     start = time.perf_counter()
     config = replace(
@@ -431,7 +431,7 @@ def run_command(args: argparse.Namespace) -> dict:
     )
     checkpoint = load_checkpoint(args.checkpoint)
     report = run_forecast(
-        checkpoint, _days(args), config, args.validation_minutes, progress=not args.quiet
+        checkpoint, days_from_args(args), config, args.validation_minutes, progress=not args.quiet
     )
     report["checkpoint"] = str(checkpoint.path)
     report["wall_seconds"] = time.perf_counter() - start

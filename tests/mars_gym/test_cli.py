@@ -23,6 +23,15 @@ def test_every_subcommand_has_help(command: str, capsys: pytest.CaptureFixture[s
     assert "--out" in out and "--quiet" in out
 
 
+@pytest.mark.parametrize("command", ["fidelity", "impact", "forecast"])
+def test_report_commands_write_a_folder(command: str, capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as exc:
+        main([command, "--help"])
+    assert exc.value.code == 0
+    out = capsys.readouterr().out
+    assert "--out DIR" in out and "--quiet" in out
+
+
 def test_demo_without_data_times_synthetic_flow(tmp_path: Path) -> None:
     out = tmp_path / "demo.json"
     code = main(
