@@ -16,11 +16,12 @@ from pathlib import Path
 
 from stable_baselines3 import PPO
 from stable_baselines3.common.callbacks import BaseCallback, CheckpointCallback
-from stable_baselines3.common.vec_env import VecMonitor
+from stable_baselines3.common.vec_env import VecMonitor, VecNormalize
 from tqdm import tqdm
 
 from agents.benchmark import EVALUATION_SEED_BASE, TASKS
 from agents.sb3 import make_sb3_vec_env
+from agents.trained import ObsNormalizer, normalizer_path
 from mars_gym.cli import dataclass_flags
 
 __all__ = ["Args", "main", "train"]
@@ -40,7 +41,8 @@ class Args:
         n_epochs: PPO epochs per update.
         learning_rate: Adam step size.
         gamma: discount factor.
-        out: folder for the final model (model.zip) and periodic checkpoints.
+        out: folder for the final model (model.zip, with its observation statistics in
+            model.obs.json) and periodic checkpoints.
         checkpoint_every: environment steps between checkpoints (0: none).
         tensorboard: folder for tensorboard logs ("" for none; needs tensorboard).
         lmm_checkpoint: LMM checkpoint folder ("" for the packaged one).
@@ -98,8 +100,11 @@ class _ProgressAndBudget(BaseCallback):
 def train(args: Args) -> Path:
     """Train PPO as ``args`` says; returns the path of the saved model."""
     env_kwargs = {"checkpoint": args.lmm_checkpoint} if args.lmm_checkpoint else {}
-    env = VecMonitor(
-        make_sb3_vec_env(TASKS[args.task], args.num_envs, seed=args.seed, **env_kwargs)
+    # observations mix ticks, shares and dollars: normalise them with running statistics
+    # (saved beside the model, see agents.trained.ObsNormalizer), and the rewards too
+    env = VecNormalize(
+        VecMonitor(make_sb3_vec_env(TASKS[args.task], args.num_envs, seed=args.seed, **env_kwargs)),
+        gamma=args.gamma,
     )
     model = PPO(
         "MlpPolicy",
@@ -124,6 +129,7 @@ def train(args: Args) -> Path:
     model.learn(total_timesteps=args.total_timesteps, callback=callbacks, progress_bar=False)
     out.mkdir(parents=True, exist_ok=True)
     model.save(out / "model.zip")
+    ObsNormalizer.from_vec_normalize(env).save(normalizer_path(out / "model.zip"))
     seconds = time.perf_counter() - start
     print(f"trained {model.num_timesteps:,} steps in {seconds:.0f} s -> {out / 'model.zip'}")
     env.close()

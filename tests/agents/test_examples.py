@@ -6,6 +6,9 @@ import importlib.util
 from pathlib import Path
 
 import pytest
+from stable_baselines3 import PPO
+
+from agents.trained import ObsNormalizer, normalizer_path
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 
@@ -68,4 +71,7 @@ def test_train_execution(tiny_checkpoint_dir: Path, tmp_path: Path) -> None:
         ]
     )
     assert model.exists()
+    # the observation statistics it trained with travel beside it, as JSON
+    normalizer = ObsNormalizer.load(normalizer_path(model))
+    assert len(normalizer.mean) == PPO.load(model).observation_space.shape[0]
     assert _load("train_execution").main is main  # the example is this entry point

@@ -11,7 +11,7 @@ from stable_baselines3 import PPO
 
 from agents.benchmark import TASKS, run_league
 from agents.sb3 import make_sb3_vec_env
-from agents.trained import sb3_policy, trained_path, trained_policies
+from agents.trained import normalizer_path, sb3_policy, trained_path, trained_policies
 
 KW = {"warmup_orders": 20}
 SHORT = {"execution": {"horizon": 4, "quantity": 300}, "market-making": {"horizon": 4}}
@@ -24,8 +24,8 @@ def _untrained(task: str, checkpoint: Path, path: Path) -> Path:
     return path
 
 
-def _task(task: str, checkpoint: Path):
-    env = gym.make(TASKS[task], checkpoint=str(checkpoint), **KW, **SHORT[task])
+def _task(task: str, checkpoint: Path, short: bool = True):
+    env = gym.make(TASKS[task], checkpoint=str(checkpoint), **KW, **(SHORT[task] if short else {}))
     return env.unwrapped.runner.task
 
 
@@ -58,6 +58,10 @@ def test_a_model_of_another_task_or_a_bad_file_is_refused(
     junk.write_bytes(b"not a model")
     with pytest.raises(ValueError, match="not a Stable-Baselines3 PPO model"):
         sb3_policy(junk)(_task("execution", tiny_checkpoint_dir))
+    stats = normalizer_path(mm)
+    stats.write_text('{"mean": [0.0], "var": [1.0]}')
+    with pytest.raises(ValueError, match="not an observation normaliser"):
+        sb3_policy(mm)(_task("market-making", tiny_checkpoint_dir))
     with pytest.raises(FileNotFoundError):
         sb3_policy(tmp_path / "missing.zip")(_task("execution", tiny_checkpoint_dir))
 
@@ -67,7 +71,7 @@ def test_shipped_agents_fit_their_task(task: str, tiny_checkpoint_dir: Path) -> 
     shipped = trained_policies(task)
     if not shipped:
         pytest.skip(f"no trained agent shipped for {task}")
-    env_task = _task(task, tiny_checkpoint_dir)
+    env_task = _task(task, tiny_checkpoint_dir, short=False)  # shipped: default settings
     obs = np.zeros(PPO.load(trained_path(task)).observation_space.shape, dtype=np.float32)
     for factory in shipped.values():
         action = factory(env_task)(obs)
