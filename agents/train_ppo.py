@@ -46,6 +46,9 @@ class Args:
         checkpoint_every: environment steps between checkpoints (0: none).
         tensorboard: folder for tensorboard logs ("" for none; needs tensorboard).
         lmm_checkpoint: LMM checkpoint folder ("" for the packaged one).
+        inventory_penalty: market making only: the training reward's inventory penalty in
+            dollars per squared lot per step (the env's default is 0.01); a larger one
+            trains a more risk-averse quoter. The league scores PnL whatever it was.
         max_minutes: wall-clock budget; training stops at the first rollout boundary after
             it (0: no budget, stop at total_timesteps only).
     """
@@ -63,11 +66,14 @@ class Args:
     checkpoint_every: int = 50_000
     tensorboard: str = ""
     lmm_checkpoint: str = ""
+    inventory_penalty: float = 0.01
     max_minutes: float = 25.0
 
     def __post_init__(self) -> None:
         if self.task not in TASKS:
             raise ValueError(f"task must be one of {sorted(TASKS)}, got {self.task!r}")
+        if not self.inventory_penalty >= 0:
+            raise ValueError(f"inventory_penalty must be >= 0, got {self.inventory_penalty}")
         if not self.max_minutes >= 0:
             raise ValueError(f"max_minutes must be >= 0, got {self.max_minutes}")
         if not 0 <= self.seed < EVALUATION_SEED_BASE - self.num_envs:
@@ -99,7 +105,9 @@ class _ProgressAndBudget(BaseCallback):
 
 def train(args: Args) -> Path:
     """Train PPO as ``args`` says; returns the path of the saved model."""
-    env_kwargs = {"checkpoint": args.lmm_checkpoint} if args.lmm_checkpoint else {}
+    env_kwargs: dict = {"checkpoint": args.lmm_checkpoint} if args.lmm_checkpoint else {}
+    if args.task == "market-making":
+        env_kwargs["inventory_penalty"] = args.inventory_penalty
     # observations mix ticks, shares and dollars: normalise them with running statistics
     # (saved beside the model, see agents.trained.ObsNormalizer), and the rewards too
     env = VecNormalize(

@@ -75,3 +75,14 @@ def test_train_execution(tiny_checkpoint_dir: Path, tmp_path: Path) -> None:
     normalizer = ObsNormalizer.load(normalizer_path(model))
     assert len(normalizer.mean) == PPO.load(model).observation_space.shape[0]
     assert _load("train_execution").main is main  # the example is this entry point
+
+
+def test_train_args_are_checked() -> None:
+    from agents.train_ppo import Args
+
+    with pytest.raises(ValueError, match="inventory_penalty"):
+        Args(task="market-making", inventory_penalty=-1.0)
+    with pytest.raises(ValueError, match="max_minutes"):
+        Args(max_minutes=float("nan"))
+    with pytest.raises(ValueError, match="task"):
+        Args(task="arbitrage")
