@@ -15,8 +15,8 @@ $(STAMP): pyproject.toml constraints.txt
 	$(BIN)/python -m pip install --quiet -c constraints.txt -e ".[dev]"
 	touch $(STAMP)
 
-demo: $(STAMP)  ## the main job on the bundled default; writes out/demo.json
-	$(BIN)/mars-gym demo --out out/demo.json
+demo: $(STAMP)  ## the main job: the execution league (baselines and the shipped PPO agent) on the bundled default
+	$(BIN)/mars-gym benchmark --task execution --episodes 32 --batch 32 --plot out/league_execution.png --out out/league_execution.json
 
 test: $(STAMP)  ## the default (fast) test suite
 	$(BIN)/python -m pytest
