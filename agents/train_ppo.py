@@ -22,7 +22,7 @@ from tqdm import tqdm
 from agents.benchmark import EVALUATION_SEED_BASE, TASKS
 from agents.sb3 import make_sb3_vec_env
 from agents.trained import ObsNormalizer, normalizer_path
-from mars_gym.cli import dataclass_flags
+from mars_gym.cli import config_from_args, dataclass_flags
 
 __all__ = ["Args", "main", "train"]
 
@@ -148,8 +148,7 @@ def main(argv: list[str] | None = None) -> Path:
     """Parse :class:`Args` from the command line and train."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     dataclass_flags(parser, Args)
-    given = {k: v for k, v in vars(parser.parse_args(argv)).items() if v is not None}
-    args = Args(**given)
+    args = config_from_args(Args, parser.parse_args(argv))
     print(asdict(args))
     return train(args)
 

@@ -11,9 +11,10 @@ import json
 import os
 import statistics
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import asdict, fields, replace
 from pathlib import Path
+from typing import Any, get_args, get_origin, get_type_hints
 
 import numpy as np
 import torch
@@ -266,25 +267,45 @@ def _default_data_dir() -> Path:
     return Path(os.environ.get("MARS_GYM_DATA", DEFAULT_DATA_DIR))
 
 
-def dataclass_flags(p: argparse.ArgumentParser, cls: type) -> None:
-    """One ``--flag`` per field of a config dataclass, documented from its docstring.
+def dataclass_flags(p: argparse.ArgumentParser, cls: type, exclude: Collection[str] = ()) -> None:
+    """One ``--flag`` per field of a config dataclass (but those in ``exclude``), documented
+    from its docstring; a ``tuple[T, ...]`` field takes one or more values of type T.
 
-    Flags default to None, so that only what the user gave overrides the config's defaults.
+    Flags default to None, so that only what the user gave overrides the config's defaults
+    (see :func:`config_from_args`).
     """
     docs = _attribute_docs(cls)
+    hints = get_type_hints(cls)
     for f in fields(cls):
+        if f.name in exclude:
+            continue
+        kind, nargs, default = hints[f.name], None, f.default
+        if get_origin(kind) is tuple:
+            kind, nargs, default = get_args(kind)[0], "+", " ".join(map(str, default))
+        if kind is bool:  # type=bool would read "False" as True
+            raise TypeError(f"{cls.__name__}.{f.name}: bool fields have no flag yet")
         p.add_argument(
             f"--{f.name.replace('_', '-')}",
-            type=type(f.default),
+            type=kind,
+            nargs=nargs,
             default=None,
-            help=f"{docs.get(f.name, '')} (default: {f.default})",
+            help=f"{docs.get(f.name, '').rstrip('.')} (default: {default})".replace("%", "%%"),
         )
 
 
+def config_from_args(base: Any, args: argparse.Namespace) -> Any:
+    """``base``, a config dataclass or an instance of one (a preset), with the fields that
+    ``args`` gives (not None; lists become tuples), as :func:`dataclass_flags` parses them."""
+    given = {f.name: getattr(args, f.name, None) for f in fields(base)}
+    given = {k: tuple(v) if isinstance(v, list) else v for k, v in given.items() if v is not None}
+    return base(**given) if isinstance(base, type) else replace(base, **given)
+
+
 def _attribute_docs(cls: type) -> dict[str, str]:
-    """``name: text`` entries of a Google-style "Attributes:" docstring section."""
+    """``name: text`` entries of a Google-style "Attributes:" docstring section, without the
+    double backquotes of literals."""
     docs: dict[str, str] = {}
-    section = (cls.__doc__ or "").split("Attributes:", 1)[-1]
+    section = (cls.__doc__ or "").split("Attributes:", 1)[-1].replace("``", "")
     current: list[str] = []
     for line in section.splitlines():
         head, sep, text = line.strip().partition(": ")
@@ -405,9 +426,7 @@ def _demo_generation(args: argparse.Namespace) -> dict:
 
 def _cmd_train_lmm(args: argparse.Namespace) -> dict:
     files = days_from_args(args)
-    base = QUICK if args.quick else TrainConfig()
-    overrides = {f.name: getattr(args, f.name) for f in fields(TrainConfig)}
-    config = replace(base, **{k: v for k, v in overrides.items() if v is not None})
+    config = config_from_args(QUICK if args.quick else TrainConfig, args)
     print(f"building the dataset from {len(files)} file(s)")
     dataset = build_dataset(
         files, validation_minutes=args.validation_minutes, progress=not args.quiet

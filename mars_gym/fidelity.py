@@ -26,7 +26,7 @@ from __future__ import annotations
 import argparse
 import json
 import time
-from dataclasses import dataclass, fields, replace
+from dataclasses import dataclass, fields
 from pathlib import Path
 
 import numpy as np
@@ -86,7 +86,7 @@ class FidelityConfig:
         rollouts: markets per held-out start and model.
         intraday_starts: intraday start times, minutes after 09:30.
         intraday_minutes: length of each intraday rollout and real window.
-        intraday_rollouts: markets per intraday start and model.
+        intraday_rollouts: markets per intraday start and model; 0 skips them.
         bootstrap: bootstrap resamples of the sessions for the 95% intervals.
         seed: base seed of the rollouts and of the bootstrap.
     """
@@ -419,7 +419,7 @@ def _markdown(summary: dict, facts: dict[str, list[FactResult]], distances: dict
 # ---------------------------------------------------------------------- command line
 def configure_parser(p: argparse.ArgumentParser) -> None:
     """Add the ``fidelity`` command's flags to ``p``."""
-    from mars_gym.cli import days_flags  # at call time: mars_gym.cli may import this module
+    from mars_gym.cli import dataclass_flags, days_flags  # at call time: cli imports this module
 
     p.description = (
         "Write a fidelity report (report.md, PNG figures, summary.json) to --out: real "
@@ -432,62 +432,12 @@ def configure_parser(p: argparse.ArgumentParser) -> None:
         "--quick takes about a minute (mostly reading and verifying the days)."
     )
     days_flags(p)
-    d = FidelityConfig()
-    p.add_argument(
-        "--start-minutes",
-        type=int,
-        nargs="+",
-        default=list(d.start_minutes),
-        help="held-out start times, minutes after the held-out window opens (default: %(default)s)",
-    )
-    p.add_argument(
-        "--horizon-minutes",
-        type=int,
-        default=d.horizon_minutes,
-        help="length of each held-out rollout and real window (default: %(default)s)",
-    )
-    p.add_argument(
-        "--rollouts",
-        type=int,
-        default=d.rollouts,
-        help="rollouts per held-out start and model (default: %(default)s)",
-    )
-    p.add_argument(
-        "--intraday-starts",
-        type=int,
-        nargs="+",
-        default=list(d.intraday_starts),
-        help="intraday start times, minutes after 09:30 (default: %(default)s)",
-    )
-    p.add_argument(
-        "--intraday-minutes",
-        type=int,
-        default=d.intraday_minutes,
-        help="length of each intraday rollout (default: %(default)s)",
-    )
-    p.add_argument(
-        "--intraday-rollouts",
-        type=int,
-        default=d.intraday_rollouts,
-        help="rollouts per intraday start and model; 0 skips them (default: %(default)s)",
-    )
-    p.add_argument(
-        "--bootstrap",
-        type=int,
-        default=d.bootstrap,
-        help="bootstrap resamples for the 95%% intervals (default: %(default)s)",
-    )
-    p.add_argument(
-        "--seed",
-        type=int,
-        default=d.seed,
-        help="base seed of rollouts and bootstrap (default: %(default)s)",
-    )
+    dataclass_flags(p, FidelityConfig, exclude=("validation_minutes",))  # days_flags has it
     p.add_argument(
         "--quick",
         action="store_true",
-        help="tiny settings for a smoke test (2 starts, 2-minute rollouts; the "
-        "flags above are ignored)",
+        help="tiny settings for a smoke test (2 starts, 2-minute rollouts; the flags above "
+        "but --validation-minutes and --seed are ignored)",
     )
     p.add_argument("--checkpoint", type=Path, help="checkpoint folder (default: the packaged one)")
     p.add_argument(
@@ -504,22 +454,13 @@ def configure_parser(p: argparse.ArgumentParser) -> None:
 
 def run_command(args: argparse.Namespace) -> dict:
     """Build the report into ``args.out_dir``, print its headline figures, return them."""
-    from mars_gym.cli import days_from_args
+    from mars_gym.cli import config_from_args, days_from_args
 
-    if args.quick:
-        config = replace(QUICK, validation_minutes=args.validation_minutes, seed=args.seed)
+    if args.quick:  # the preset, with only the held-out window and the seed from the flags
+        given = argparse.Namespace(validation_minutes=args.validation_minutes, seed=args.seed)
+        config = config_from_args(QUICK, given)
     else:
-        config = FidelityConfig(
-            validation_minutes=args.validation_minutes,
-            start_minutes=tuple(args.start_minutes),
-            horizon_minutes=args.horizon_minutes,
-            rollouts=args.rollouts,
-            intraday_starts=tuple(args.intraday_starts),
-            intraday_minutes=args.intraday_minutes,
-            intraday_rollouts=args.intraday_rollouts,
-            bootstrap=args.bootstrap,
-            seed=args.seed,
-        )
+        config = config_from_args(FidelityConfig, args)
     checkpoint = load_checkpoint(args.checkpoint)
     summary = build_report(checkpoint, days_from_args(args), args.out_dir, config, not args.quiet)
     _print(summary)

@@ -29,7 +29,7 @@ import argparse
 import json
 import math
 import time
-from dataclasses import asdict, dataclass, fields, replace
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import numpy as np
@@ -74,7 +74,8 @@ class ForecastConfig:
         train_step_s: spacing (seconds) of the training-window samples that set the flat
             threshold and the majority class.
         bootstrap: resamples of the starts for the paired intervals.
-        seed: base seed (rollout r of start s gets seed + 1000 s + r).
+        seed: base seed of the rollouts (rollout r of start s gets seed + 1000 s + r) and
+            of the bootstrap.
     """
 
     horizon_minutes: float = 1.0
@@ -379,7 +380,7 @@ def plot_forecast(report: dict, path: Path) -> None:
 
 def configure_parser(p: argparse.ArgumentParser) -> None:
     """Add the ``forecast`` command's flags to ``p``."""
-    from mars_gym.cli import days_flags  # at call time: mars_gym.cli imports this module
+    from mars_gym.cli import dataclass_flags, days_flags  # at call time: cli imports this module
 
     p.description = (
         "From real start states every --step-minutes of the held-out window (the last "
@@ -391,23 +392,7 @@ def configure_parser(p: argparse.ArgumentParser) -> None:
         "intervals and McNemar's exact test. Writes forecast.json and forecast.png to --out."
     )
     days_flags(p)
-    defaults = ForecastConfig()
-    docs = {
-        "horizon_minutes": "forecast horizon k in minutes",
-        "step_minutes": "minutes between held-out start times",
-        "rollouts": "generated markets per start time",
-        "batch": "markets generated together (memory grows with it)",
-        "train_step_s": "seconds between training-window samples (threshold, majority)",
-        "bootstrap": "bootstrap resamples of the starts",
-        "seed": "base seed of the rollouts and the bootstrap",
-    }
-    for f in fields(ForecastConfig):
-        p.add_argument(
-            f"--{f.name.replace('_', '-')}",
-            type=type(f.default),
-            default=getattr(defaults, f.name),
-            help=f"{docs[f.name]} (default: %(default)s)",
-        )
+    dataclass_flags(p, ForecastConfig)
     p.add_argument("--checkpoint", type=Path, help="checkpoint folder (default: the packaged one)")
     p.add_argument(
         "--out",
@@ -423,12 +408,10 @@ def configure_parser(p: argparse.ArgumentParser) -> None:
 
 def run_command(args: argparse.Namespace) -> dict:
     """Run the experiment, print its summary, write JSON and the plot to ``args.out_dir``."""
-    from mars_gym.cli import days_from_args
+    from mars_gym.cli import config_from_args, days_from_args
 
     start = time.perf_counter()
-    config = replace(
-        ForecastConfig(), **{f.name: getattr(args, f.name) for f in fields(ForecastConfig)}
-    )
+    config = config_from_args(ForecastConfig, args)
     checkpoint = load_checkpoint(args.checkpoint)
     report = run_forecast(
         checkpoint, days_from_args(args), config, args.validation_minutes, progress=not args.quiet

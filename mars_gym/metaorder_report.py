@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import argparse
 import json
-from dataclasses import asdict, fields, replace
+from dataclasses import asdict
 from pathlib import Path
 
 import numpy as np
@@ -119,6 +119,8 @@ def plot_fit(report: dict, path: Path) -> None:
 
 def configure_parser(p: argparse.ArgumentParser) -> None:
     """Add the ``impact`` command's flags to ``p``."""
+    from mars_gym.cli import dataclass_flags  # at call time: cli imports this module
+
     p.description = (
         "Inject metaorders (buy and sell; sizes Q as fractions of the volume V the market "
         "trades over the execution window without them; several durations T) into seeded "
@@ -129,36 +131,7 @@ def configure_parser(p: argparse.ArgumentParser) -> None:
         "at the end of the after-window / peak), with 95% bootstrap intervals over seeds. "
         "Writes impact.json, impact_paths.png and impact_fit.png to --out."
     )
-    defaults = MetaorderConfig()
-    p.add_argument(
-        "--seeds", type=int, help=f"markets per variant, paired by seed (default: {defaults.seeds})"
-    )
-    p.add_argument("--seed", type=int, help=f"first seed (default: {defaults.seed})")
-    p.add_argument(
-        "--fractions",
-        type=float,
-        nargs="+",
-        help="metaorder sizes as fractions Q/V (default: "
-        f"{' '.join(map(str, defaults.fractions))})",
-    )
-    p.add_argument(
-        "--durations-s",
-        type=int,
-        nargs="+",
-        help=f"execution durations in market seconds (default: "
-        f"{' '.join(map(str, defaults.durations_s))})",
-    )
-    p.add_argument(
-        "--after",
-        type=float,
-        help="observation after execution, in multiples of its duration "
-        f"(default: {defaults.after})",
-    )
-    p.add_argument(
-        "--bootstrap",
-        type=int,
-        help=f"bootstrap resamples over seeds (default: {defaults.bootstrap})",
-    )
+    dataclass_flags(p, MetaorderConfig)
     p.add_argument(
         "--quick",
         action="store_true",
@@ -196,10 +169,9 @@ def configure_parser(p: argparse.ArgumentParser) -> None:
 
 def run_command(args: argparse.Namespace) -> dict:
     """Run the study, print its summary, write JSON and plots to ``args.out_dir``."""
-    base = QUICK if args.quick else MetaorderConfig()
-    given = {f.name: getattr(args, f.name) for f in fields(MetaorderConfig)}
-    given = {k: tuple(v) if isinstance(v, list) else v for k, v in given.items() if v is not None}
-    config = replace(base, **given)
+    from mars_gym.cli import config_from_args
+
+    config = config_from_args(QUICK if args.quick else MetaorderConfig, args)
     sim_config = SimulatorConfig(
         checkpoint=args.checkpoint,
         start_file=args.start_file,

@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import argparse
 import json
 import subprocess
 import sys
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 
-from mars_gym.cli import main
+from mars_gym.cli import config_from_args, dataclass_flags, main
+from mars_gym.fidelity import FidelityConfig
+from mars_gym.metaorder import QUICK, MetaorderConfig
 
 
 @pytest.mark.parametrize(
@@ -117,3 +121,55 @@ def test_train_lmm_quick_writes_a_loadable_checkpoint(lobster_dir: Path, tmp_pat
     )
     loaded = load_checkpoint(ck)
     assert loaded.metadata["best_validation_bits"] == result["best_validation_bits"]
+
+
+def _parser(cls: type, **kwargs: object) -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser()
+    dataclass_flags(p, cls, **kwargs)
+    return p
+
+
+def test_tuple_fields_take_several_values_and_omitted_flags_keep_the_defaults() -> None:
+    args = _parser(FidelityConfig).parse_args(["--start-minutes", "0", "30", "--rollouts", "3"])
+    config = config_from_args(FidelityConfig, args)
+    assert config.start_minutes == (0, 30) and config.rollouts == 3
+    d = FidelityConfig()
+    assert config.intraday_starts == d.intraday_starts and config.bootstrap == d.bootstrap
+    assert config_from_args(FidelityConfig, _parser(FidelityConfig).parse_args([])) == d
+
+
+def test_tuple_elements_get_the_annotated_type_and_flags_override_a_preset() -> None:
+    p = _parser(MetaorderConfig)
+    args = p.parse_args(["--fractions", "0.1", "1", "--durations-s", "2", "4", "--seeds", "3"])
+    config = config_from_args(QUICK, args)
+    assert config.fractions == (0.1, 1.0) and config.durations_s == (2, 4)
+    assert all(type(d) is int for d in config.durations_s) and config.seeds == 3
+    assert config.bootstrap == QUICK.bootstrap != MetaorderConfig().bootstrap
+    with pytest.raises(SystemExit):
+        p.parse_args(["--durations-s", "1.5"])
+
+
+def test_help_shows_the_docstring_and_the_default() -> None:
+    text = " ".join(_parser(FidelityConfig).format_help().split())  # "95%" must not break it
+    assert "held-out start times, minutes after the held-out window opens (default: 0 15 30" in text
+    assert "for the 95% intervals (default: 1000)" in text
+    text = " ".join(_parser(MetaorderConfig).format_help().split())
+    assert "(default: 0.05 0.1 0.2 0.4)" in text and "(default: 15 30 60)" in text
+
+
+def test_excluded_fields_have_no_flag() -> None:
+    p = _parser(FidelityConfig, exclude=("validation_minutes",))
+    with pytest.raises(SystemExit):
+        p.parse_args(["--validation-minutes", "60"])
+    config = config_from_args(FidelityConfig, argparse.Namespace(validation_minutes=100))
+    assert config.validation_minutes == 100  # an attribute of that name still counts
+
+
+@dataclass(frozen=True)
+class _WithBool:
+    verbose: bool = False
+
+
+def test_bool_fields_are_refused_rather_than_parsed_wrong() -> None:
+    with pytest.raises(TypeError, match="verbose"):
+        _parser(_WithBool)

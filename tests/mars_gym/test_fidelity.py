@@ -10,6 +10,7 @@ import pytest
 
 from lmm.checkpoint import load_checkpoint
 from lmm.stylized import FACTS
+from mars_gym.cli import config_from_args
 from mars_gym.fidelity import FidelityConfig, build_report, configure_parser
 
 
@@ -26,10 +27,8 @@ def test_flags_default_to_the_config() -> None:
     p = argparse.ArgumentParser()
     configure_parser(p)
     args = p.parse_args(["--out", "somewhere"])
-    d = FidelityConfig()
     assert args.out_dir == Path("somewhere") and args.out is None
-    assert tuple(args.start_minutes) == d.start_minutes and args.rollouts == d.rollouts
-    assert tuple(args.intraday_starts) == d.intraday_starts and args.bootstrap == d.bootstrap
+    assert config_from_args(FidelityConfig, args) == FidelityConfig()
 
 
 @pytest.mark.slow
