@@ -120,19 +120,30 @@ class League:
         return rows
 
     def table(self) -> str:
-        """The league as text."""
+        """The league as text, columns as wide as their widest cell."""
         ref = self.reference
-        head = f"{'policy':<20}{'n':>5}{'mean':>10}{'std':>9}{'95% CI':>20}{'vs ' + ref:>22}"
         better = "lower" if self.lower_is_better else "higher"
-        lines = [f"{self.task}: {self.metric} ({better} is better)", head]
+        cells = [["policy", "n", "mean", "std", "95% CI", f"vs {ref}", ""]]
         for r in self.rows():
-            ci = f"[{r['ci95'][0]:.2f}, {r['ci95'][1]:.2f}]"
             lo, hi = r[f"vs_{ref}_ci95"]
-            d = f"{r[f'vs_{ref}']:+.2f} [{lo:+.2f}, {hi:+.2f}]"
-            extra = "".join(f"  {k}={v:.2f}" for k, v in self.extra.get(r["policy"], {}).items())
-            lines.append(
-                f"{r['policy']:<20}{r['episodes']:>5}{r['mean']:>10.2f}{r['std']:>9.2f}{ci:>20}{d:>22}{extra}"
+            extra = self.extra.get(r["policy"], {})
+            cells.append(
+                [
+                    r["policy"],
+                    str(r["episodes"]),
+                    f"{r['mean']:.2f}",
+                    f"{r['std']:.2f}",
+                    f"[{r['ci95'][0]:.2f}, {r['ci95'][1]:.2f}]",
+                    f"{r[f'vs_{ref}']:+.2f} [{lo:+.2f}, {hi:+.2f}]",
+                    "  ".join(f"{k}={v:.2f}" for k, v in extra.items()),
+                ]
             )
+        widths = [max(len(row[c]) for row in cells) for c in range(len(cells[0]))]
+        lines = [f"{self.task}: {self.metric} ({better} is better)"]
+        for row in cells:
+            numbers = zip(row[1:-1], widths[1:-1], strict=True)
+            rest = "".join(cell.rjust(w + 3) for cell, w in numbers)
+            lines.append(f"{row[0].ljust(widths[0])}{rest}   {row[-1]}".rstrip())
         return "\n".join(lines)
 
     def to_dict(self) -> dict:
