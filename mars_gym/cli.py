@@ -28,6 +28,7 @@ from lmm.evaluate import evaluate_lmm, generate_records
 from lmm.generate import LMMMarkets, synthetic_start
 from lmm.random_flow import random_orders, run_orders
 from lmm.replay import replay
+from lmm.tokenizer import TokenizerConfig
 from lmm.train import QUICK, TrainConfig, train
 from mars_gym import fidelity, forecast, metaorder_report
 
@@ -152,6 +153,7 @@ def _build_parser(
     )
     p.add_argument("--quick", action="store_true", help="a tiny model and a few steps (smoke test)")
     dataclass_flags(p, TrainConfig)
+    dataclass_flags(p, TokenizerConfig)
     common_flags(p)
     p.set_defaults(func=_cmd_train_lmm)
 
@@ -427,9 +429,10 @@ def _demo_generation(args: argparse.Namespace) -> dict:
 def _cmd_train_lmm(args: argparse.Namespace) -> dict:
     files = days_from_args(args)
     config = config_from_args(QUICK if args.quick else TrainConfig, args)
+    tokenizer_config = config_from_args(TokenizerConfig, args)
     print(f"building the dataset from {len(files)} file(s)")
     dataset = build_dataset(
-        files, validation_minutes=args.validation_minutes, progress=not args.quiet
+        files, tokenizer_config, validation_minutes=args.validation_minutes, progress=not args.quiet
     )
     print(
         f"{dataset.n_train:,} training and {dataset.n_validation:,} validation orders; "
@@ -438,6 +441,7 @@ def _cmd_train_lmm(args: argparse.Namespace) -> dict:
     result = train(dataset, config, progress=not args.quiet)
     summary = result.summary()
     summary["config"] = asdict(config)
+    summary["tokenizer_config"] = asdict(tokenizer_config)
     summary["files"] = [str(f) for f in files]
     summary["validation_minutes"] = args.validation_minutes
     save_checkpoint(args.checkpoint, result.model, dataset.tokenizer, metadata=summary)

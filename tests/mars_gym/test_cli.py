@@ -105,6 +105,8 @@ def test_train_lmm_quick_writes_a_loadable_checkpoint(lobster_dir: Path, tmp_pat
             "4",
             "--eval-every",
             "2",
+            "--price-bins",
+            "24",
             "--checkpoint",
             str(ck),
             "--quiet",
@@ -121,6 +123,10 @@ def test_train_lmm_quick_writes_a_loadable_checkpoint(lobster_dir: Path, tmp_pat
     )
     loaded = load_checkpoint(ck)
     assert loaded.metadata["best_validation_bits"] == result["best_validation_bits"]
+    # the tokenizer flags reach the fitted bins saved with the model
+    assert result["tokenizer_config"]["price_bins"] == 24
+    assert loaded.tokenizer.config.price_bins == 24
+    assert 16 < len(loaded.tokenizer.price_edges) - 1 <= 24
 
 
 def _parser(cls: type, **kwargs: object) -> argparse.ArgumentParser:
