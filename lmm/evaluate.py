@@ -348,12 +348,14 @@ class FidelityReport:
         """The fidelity table as text."""
         models = list(self.fidelity)
         names = list(METRICS)
-        lines = ["metric".ljust(18) + "".join(f"{m + ' L1':>16}{m + ' W1':>16}" for m in models)]
+        width = max(16, *(len(m) + 5 for m in models))
+        head = "".join(f"{m + ' L1':>{width}}{m + ' W1':>{width}}" for m in models)
+        lines = ["metric".ljust(18) + head]
         for name in [*names, "mean"]:
             cells = []
             for m in models:
                 d = self.fidelity[m][name]
-                cells.append(f"{d['l1']:>16.3f}{d['w1']:>16.3f}")
+                cells.append(f"{d['l1']:>{width}.3f}{d['w1']:>{width}.3f}")
             lines.append(name.ljust(18) + "".join(cells))
         return "\n".join(lines)
 

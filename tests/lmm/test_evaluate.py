@@ -78,3 +78,14 @@ def test_zero_intelligence_and_small_evaluation_on_real_data(
     assert report.nll_bits["model"] > 0 and report.nll_bits["frequency_baseline"] > 0
     assert set(report.fidelity) == {"lmm", "zero_intelligence"}
     assert 0.0 <= report.fidelity["lmm"]["mean"]["l1"] <= 1.0
+
+
+def test_table_columns_stay_apart_for_long_model_names() -> None:
+    from lmm.evaluate import METRICS, FidelityReport
+
+    row = {"l1": 0.5, "w1": 12.25}
+    fidelity = {m: {k: row for k in [*METRICS, "mean"]} for m in ("lmm", "zero_intelligence")}
+    lines = FidelityReport({}, fidelity, {}, {}).table().splitlines()
+    header = "metric lmm L1 lmm W1 zero_intelligence L1 zero_intelligence W1"
+    assert lines[0].split() == header.split(" ")
+    assert all(line.split()[1:] == ["0.500", "12.250"] * 2 for line in lines[1:])
