@@ -17,6 +17,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import gymnasium as gym
@@ -157,8 +158,8 @@ class League:
             "rows": self.rows(),
         }
 
-    def plot(self, path: str) -> None:
-        """Bar chart of means with 95% intervals, saved as PNG."""
+    def plot(self, path: str | Path) -> None:
+        """Bar chart of means with 95% intervals, saved as PNG (folders are created)."""
         import matplotlib
 
         matplotlib.use("Agg")
@@ -173,6 +174,7 @@ class League:
         ax.set_xlabel(f"{self.metric} ({'lower' if self.lower_is_better else 'higher'} is better)")
         ax.set_title(f"{self.task} league, {rows[0]['episodes']} held-out episodes per policy")
         fig.tight_layout()
+        Path(path).parent.mkdir(parents=True, exist_ok=True)
         fig.savefig(path, dpi=110)
         plt.close(fig)
 

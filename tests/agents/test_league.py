@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 
 from agents.benchmark import League
@@ -39,3 +41,10 @@ def test_rows_are_ranked_and_paired() -> None:
     diff = league.scores["symmetric_1"] - ref
     assert rows[0]["vs_avellaneda_stoikov"] == np.float64(diff.mean())
     assert rows[1]["vs_avellaneda_stoikov"] == 0.0
+
+
+def test_plot_creates_its_folder(tmp_path: Path) -> None:
+    # make demo saves to out/ on a fresh clone, where out/ does not exist yet
+    path = tmp_path / "out" / "league.png"
+    _league().plot(path)
+    assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
