@@ -186,12 +186,14 @@ def run_league(
     reference: str | None = None,
     batch: int = 64,
     progress: bool = False,
+    seed_base: int = EVALUATION_SEED_BASE,
     **env_kwargs: Any,
 ) -> League:
-    """Every policy on the same ``episodes`` held-out seeds."""
+    """Every policy on the same ``episodes`` seeds from ``seed_base``: by default the
+    held-out evaluation seeds; a calibration uses seeds of its own."""
     if task not in TASKS:
         raise ValueError(f"task must be one of {sorted(TASKS)}, got {task!r}")
-    seeds = list(range(EVALUATION_SEED_BASE, EVALUATION_SEED_BASE + episodes))
+    seeds = list(range(seed_base, seed_base + episodes))
     items = list(policies.items())
     if progress:
         from tqdm import tqdm

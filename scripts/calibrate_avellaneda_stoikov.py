@@ -19,11 +19,8 @@ import argparse
 import itertools
 import json
 
-import numpy as np
-from tqdm import tqdm
-
 from agents.baselines import AvellanedaStoikov
-from agents.benchmark import EVALUATION_SEED_BASE, TASKS, play_episodes
+from agents.benchmark import EVALUATION_SEED_BASE, run_league
 
 #: First calibration seed: above the training seeds, below the evaluation seeds.
 CALIBRATION_SEED_BASE = EVALUATION_SEED_BASE // 2
@@ -38,36 +35,38 @@ def main() -> None:
     parser.add_argument("--kappas", type=float, nargs="+", default=[0.5, 2.0])
     parser.add_argument("--out", help="write the grid as JSON")
     args = parser.parse_args()
-    seeds = list(range(CALIBRATION_SEED_BASE, CALIBRATION_SEED_BASE + args.episodes))
-    rows = []
-    for gamma, kappa in tqdm(list(itertools.product(args.gammas, args.kappas)), unit="pair"):
-        results = play_episodes(
-            TASKS["market-making"],
-            lambda task, g=gamma, k=kappa: AvellanedaStoikov(task, gamma=g, kappa=k),
-            seeds,
-            batch=len(seeds),
-        )
-        pnl = np.array([r["pnl"] for r in results])
-        inventory = float(np.mean([r["mean_abs_inventory"] for r in results]))
-        rows.append(
-            {
-                "gamma": gamma,
-                "kappa": kappa,
-                "pnl_mean": float(pnl.mean()),
-                "pnl_std": float(pnl.std(ddof=1)),
-                "pnl_per_std": float(pnl.mean() / pnl.std(ddof=1)),
-                "mean_abs_inventory": inventory,
-            }
-        )
-    print(f"{'gamma':>7}{'kappa':>7}{'PnL':>10}{'std':>9}{'PnL/std':>9}{'|inventory|':>13}")
-    for r in sorted(rows, key=lambda r: -r["pnl_per_std"]):
-        print(
-            f"{r['gamma']:>7g}{r['kappa']:>7g}{r['pnl_mean']:>10.2f}{r['pnl_std']:>9.2f}"
-            f"{r['pnl_per_std']:>9.2f}{r['mean_abs_inventory']:>13.1f}"
-        )
+    pairs = {
+        f"gamma={g:g} kappa={k:g}": (g, k) for g, k in itertools.product(args.gammas, args.kappas)
+    }
+    league = run_league(
+        "market-making",
+        {
+            name: lambda task, g=g, k=k: AvellanedaStoikov(task, gamma=g, kappa=k)
+            for name, (g, k) in pairs.items()
+        },
+        episodes=args.episodes,
+        batch=args.episodes,
+        progress=True,
+        seed_base=CALIBRATION_SEED_BASE,
+    )
+    print(league.table())
+    rows = sorted(league.rows(), key=lambda r: -r["pnl_per_std"])
+    print(f"best PnL/std: {rows[0]['policy']} ({rows[0]['pnl_per_std']:.2f})")
     if args.out:
+        grid = [
+            {
+                "gamma": pairs[r["policy"]][0],
+                "kappa": pairs[r["policy"]][1],
+                "pnl_mean": r["mean"],
+                "pnl_std": r["std"],
+                "pnl_per_std": r["pnl_per_std"],
+                "mean_abs_inventory": r["mean_abs_inventory"],
+            }
+            for r in rows
+        ]
+        seeds = [CALIBRATION_SEED_BASE, CALIBRATION_SEED_BASE + args.episodes - 1]
         with open(args.out, "w") as f:
-            json.dump({"seeds": [seeds[0], seeds[-1]], "grid": rows}, f, indent=2)
+            json.dump({"seeds": seeds, "grid": grid}, f, indent=2)
 
 
 if __name__ == "__main__":
