@@ -11,8 +11,12 @@ baselines are compared on equal terms:
 * **cancel**: it must hit a real resting order of the background market, never one of the
   ids it is told to leave alone (an agent's orders). Among the occupied levels of that side
   inside the proposed price range, the level nearest the proposed price is taken (the
-  better-priced one on a tie); in it, one order is chosen uniformly at random (from the
-  given generator). The proposed size is
+  better-priced one on a tie); in it, the newest cancellable order is taken with
+  probability :data:`NEWEST_CANCEL_PROBABILITY`, otherwise one of the older ones uniformly
+  at random (both draws from the given generator). Real traders mostly withdraw what they
+  have just placed: in the LOBSTER sample days a cancel in a level holding several orders
+  hits its newest order 0.71 (GOOG) and 0.73 (AMZN) of the time, where a uniform choice
+  would give 0.35 and 0.18 (``python scripts/cancel_priority.py``). The proposed size is
   cancelled, or the whole order if it holds no more (a delete).
 
 What happened comes back as a :class:`Realized` order whose fields describe the event as it
@@ -30,7 +34,17 @@ import numpy as np
 from lmm.data.orderflow import OrderKind
 from lmm.orderbook import Fill, OrderBook
 
-__all__ = ["Realized", "apply_order", "cancel_order", "cancellable_levels"]
+__all__ = [
+    "NEWEST_CANCEL_PROBABILITY",
+    "Realized",
+    "apply_order",
+    "cancel_order",
+    "cancellable_levels",
+]
+
+#: chance that a cancel takes the newest cancellable order of its level (when it holds
+#: several); measured on the LOBSTER sample days by ``scripts/cancel_priority.py``.
+NEWEST_CANCEL_PROBABILITY = 0.72
 
 
 @dataclass(frozen=True)
@@ -71,7 +85,7 @@ def apply_order(
         price: proposed price in ticks (> 0 for limit orders).
         size: proposed shares (> 0).
         order_id: id for a new order (limit or market).
-        rng: draws the cancelled order within its level.
+        rng: draws the cancelled order within its level (see the module's rules).
         price_range: for a cancel, the inclusive range of prices it may hit (None ends are
             open); by default only ``price`` itself.
         owner: owner tag of a new limit order.
@@ -100,7 +114,15 @@ def apply_order(
     if level is None:
         return None
     candidates = [oid for oid, _ in book.queue(side, level) if oid not in protected]
-    return cancel_order(book, kind, candidates[int(rng.integers(len(candidates)))], size)
+    return cancel_order(book, kind, _pick_cancelled(candidates, rng), size)
+
+
+def _pick_cancelled(candidates: list[int], rng: np.random.Generator) -> int:
+    """The order a cancel hits among a level's cancellable ids (oldest first): the newest
+    with probability NEWEST_CANCEL_PROBABILITY, else one of the older ones uniformly."""
+    if len(candidates) == 1 or rng.random() < NEWEST_CANCEL_PROBABILITY:
+        return candidates[-1]
+    return candidates[int(rng.integers(len(candidates) - 1))]
 
 
 def cancel_order(

@@ -52,13 +52,15 @@ class TokenizerConfig:
     """Resolution of the token fields.
 
     Attributes:
-        price_bins: the most distance-from-mid bins to fit per side (B).
+        price_bins: the most distance-from-mid bins to fit per side (B). 48 keeps orders
+            at and near the best quote apart, one tick per bin (16 merged a third of the
+            at-best orders into deeper ticks: ``python scripts/price_resolution.py``).
         size_bins: the most size bins to fit (fewer when sizes repeat a lot).
         time_bins: the most inter-arrival-time bins to fit.
         values_per_size_bin: how many of the most frequent sizes each bin keeps for decoding.
     """
 
-    price_bins: int = 16
+    price_bins: int = 48
     size_bins: int = 8
     time_bins: int = 12
     values_per_size_bin: int = 32

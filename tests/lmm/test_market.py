@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from lmm.data.orderflow import OrderKind
-from lmm.market import apply_order, cancellable_levels
+from lmm.market import NEWEST_CANCEL_PROBABILITY, apply_order, cancellable_levels
 from lmm.orderbook import OrderBook, Side
 
 
@@ -81,3 +81,17 @@ def test_cancel_choice_is_reproducible_from_the_generator() -> None:
             ]
         )
     assert picks[0] == picks[1]
+
+
+def test_cancel_takes_the_newest_order_of_its_level_as_often_as_real_traders_do() -> None:
+    rng = np.random.default_rng(7)
+    hits = np.zeros(4, dtype=int)
+    for _ in range(4_000):
+        book = OrderBook()
+        for oid in range(4):  # ids 0..3 in time priority; 3 is the newest
+            book.add_limit(oid, Side.SELL, 105, 10)
+        hits[apply_order(book, OrderKind.CANCEL_SELL, 105, 10, 0, rng).order_id] += 1
+    share = hits / hits.sum()
+    assert abs(share[3] - NEWEST_CANCEL_PROBABILITY) < 0.03
+    # the older ones share the rest uniformly
+    assert np.allclose(share[:3], (1 - NEWEST_CANCEL_PROBABILITY) / 3, atol=0.03)
