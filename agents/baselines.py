@@ -26,6 +26,7 @@ from mars_gym.envs.execution import CROSS, MID, PASSIVE, ExecutionTask
 from mars_gym.envs.market_making import MarketMakingTask
 
 __all__ = [
+    "BASELINES",
     "EXECUTION_BASELINES",
     "MARKET_MAKING_BASELINES",
     "TWAP",
@@ -226,4 +227,10 @@ MARKET_MAKING_BASELINES: dict[str, Callable[[Any], Any]] = {
     "symmetric_3": lambda t: SymmetricSpread(t, 3),
     "avellaneda_stoikov": lambda t: AvellanedaStoikov(t),
     "random": lambda t: RandomPolicy(t),
+}
+
+#: task name (as in agents.benchmark.TASKS) -> its baselines
+BASELINES: dict[str, dict[str, Callable[[Any], Any]]] = {
+    "execution": EXECUTION_BASELINES,
+    "market-making": MARKET_MAKING_BASELINES,
 }

@@ -11,7 +11,7 @@ import importlib
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from agents.baselines import EXECUTION_BASELINES, MARKET_MAKING_BASELINES
+from agents.baselines import BASELINES
 from agents.benchmark import run_league
 from agents.trained import trained_policies
 from mars_gym.cli import common_flags
@@ -62,7 +62,7 @@ def _add_benchmark(sub: argparse._SubParsersAction) -> None:
 
 
 def _cmd_benchmark(args: argparse.Namespace) -> dict:
-    baselines = EXECUTION_BASELINES if args.task == "execution" else MARKET_MAKING_BASELINES
+    baselines = BASELINES[args.task]
     builtin = {**baselines, **trained_policies(args.task)}
     names = args.policies or list(builtin)
     unknown = [n for n in names if n not in builtin]

@@ -15,11 +15,13 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from stable_baselines3 import PPO
-from stable_baselines3.common.callbacks import BaseCallback, CheckpointCallback
+from stable_baselines3.common.callbacks import BaseCallback
 from stable_baselines3.common.vec_env import VecMonitor, VecNormalize
 from tqdm import tqdm
 
+from agents.baselines import BASELINES
 from agents.benchmark import EVALUATION_SEED_BASE, TASKS
+from agents.imitation import clone_baseline
 from agents.sb3 import make_sb3_vec_env
 from agents.trained import ObsNormalizer, normalizer_path
 from mars_gym.cli import config_from_args, dataclass_flags
@@ -50,7 +52,11 @@ class Args:
             dollars per squared lot per step (the env's default is 0.01); a larger one
             trains a more risk-averse quoter. The league scores PnL whatever it was.
         max_minutes: wall-clock budget; training stops at the first rollout boundary after
-            it (0: no budget, stop at total_timesteps only).
+            it (0: no budget, stop at total_timesteps only). Cloning counts in it.
+        imitate: a baseline of the task (``agents.baselines.BASELINES``) the policy clones
+            before PPO starts (``agents.imitation``; "" for none, PPO from scratch).
+        imitation_steps: steps per environment the baseline plays for cloning.
+        imitation_epochs: passes over those demonstrations.
     """
 
     task: str = "execution"
@@ -68,6 +74,9 @@ class Args:
     lmm_checkpoint: str = ""
     inventory_penalty: float = 0.01
     max_minutes: float = 25.0
+    imitate: str = ""
+    imitation_steps: int = 300
+    imitation_epochs: int = 5
 
     def __post_init__(self) -> None:
         if self.task not in TASKS:
@@ -76,18 +85,22 @@ class Args:
             raise ValueError(f"inventory_penalty must be >= 0, got {self.inventory_penalty}")
         if not self.max_minutes >= 0:
             raise ValueError(f"max_minutes must be >= 0, got {self.max_minutes}")
+        if self.imitate and self.imitate not in BASELINES[self.task]:
+            raise ValueError(
+                f"imitate must be a {self.task} baseline {sorted(BASELINES[self.task])}, "
+                f"got {self.imitate!r}"
+            )
         if not 0 <= self.seed < EVALUATION_SEED_BASE - self.num_envs:
             raise ValueError(f"seed must be in 0..{EVALUATION_SEED_BASE - self.num_envs - 1}")
 
 
 class _ProgressAndBudget(BaseCallback):
     """A tqdm bar over environment steps; stops training once ``seconds`` of wall-clock
-    time have passed (never, for 0)."""
+    time have passed since ``start`` (a ``time.perf_counter()``; never, for 0 seconds)."""
 
-    def __init__(self, total: int, seconds: float) -> None:
+    def __init__(self, total: int, seconds: float, start: float) -> None:
         super().__init__()
-        self.total, self.seconds = total, seconds
-        self.start = time.perf_counter()
+        self.total, self.seconds, self.start = total, seconds, start
         self.bar: tqdm | None = None
 
     def _on_training_start(self) -> None:
@@ -101,6 +114,30 @@ class _ProgressAndBudget(BaseCallback):
     def _on_training_end(self) -> None:
         if self.bar is not None:
             self.bar.close()
+
+
+class _Checkpoint(BaseCallback):
+    """Every ``every`` calls (one per vector step), saves the model as
+    ``folder/ppo_<steps>_steps.zip`` with its observation statistics beside it, so each
+    checkpoint plays in the league as the final model does."""
+
+    def __init__(self, folder: Path, every: int) -> None:
+        super().__init__()
+        self.folder, self.every = folder, every
+
+    def save(self) -> None:
+        """Save now."""
+        self.folder.mkdir(parents=True, exist_ok=True)
+        path = self.folder / f"ppo_{self.model.num_timesteps}_steps.zip"
+        self.model.save(path)
+        env = self.model.get_vec_normalize_env()
+        assert env is not None, "train() always normalises"
+        ObsNormalizer.from_vec_normalize(env).save(normalizer_path(path))
+
+    def _on_step(self) -> bool:
+        if self.n_calls % self.every == 0:
+            self.save()
+        return True
 
 
 def train(args: Args) -> Path:
@@ -128,12 +165,25 @@ def train(args: Args) -> Path:
         verbose=0,
     )
     out = Path(args.out)
-    callbacks = []
+    callbacks: list[BaseCallback] = []
     if args.checkpoint_every:
         every = max(args.checkpoint_every // args.num_envs, 1)
-        callbacks.append(CheckpointCallback(every, str(out / "checkpoints"), name_prefix="ppo"))
-    callbacks.append(_ProgressAndBudget(args.total_timesteps, 60 * args.max_minutes))
+        callbacks.append(_Checkpoint(out / "checkpoints", every))
     start = time.perf_counter()
+    if args.imitate:
+        report = clone_baseline(
+            model,
+            env,
+            BASELINES[args.task][args.imitate],
+            args.imitation_steps,
+            args.imitation_epochs,
+            args.batch_size,
+        )
+        print(f"cloned {args.imitate}: {report}")
+        if callbacks:  # the cloned policy, before any PPO update
+            callbacks[0].init_callback(model)
+            callbacks[0].save()
+    callbacks.append(_ProgressAndBudget(args.total_timesteps, 60 * args.max_minutes, start))
     model.learn(total_timesteps=args.total_timesteps, callback=callbacks, progress_bar=False)
     out.mkdir(parents=True, exist_ok=True)
     model.save(out / "model.zip")
