@@ -9,7 +9,9 @@ its paired difference to a reference policy with that difference's 95% interval.
 
 Execution is scored by implementation shortfall in basis points (lower is better);
 market making by final PnL in dollars, PnL per unit of PnL standard deviation, and the mean
-absolute inventory (inventory risk).
+absolute inventory (inventory risk). PnL per std is a ratio, so its 95% interval, and that
+of its paired difference to the reference, come from a bootstrap over seeds (the same
+resampled seeds for every policy).
 """
 
 from __future__ import annotations
@@ -30,6 +32,8 @@ __all__ = ["EVALUATION_SEED_BASE", "League", "play_episodes", "run_league"]
 
 #: First evaluation seed; training scripts use seeds below it.
 EVALUATION_SEED_BASE = 1_000_000
+#: Bootstrap resamples of the seeds for the intervals of PnL per std.
+BOOTSTRAP_RESAMPLES = 4_000
 TASKS = {"execution": "MarS-Execution-v0", "market-making": "MarS-MarketMaking-v0"}
 
 
@@ -81,6 +85,18 @@ def play_episodes(
     return out
 
 
+def sharpe(pnl: np.ndarray) -> np.ndarray:
+    """Mean over standard deviation along the last axis (0 where the std is 0)."""
+    std = pnl.std(axis=-1, ddof=1)
+    safe = np.where(std > 0, std, 1.0)
+    return np.where(std > 0, pnl.mean(axis=-1) / safe, 0.0)
+
+
+def _percentile_interval(samples: np.ndarray) -> list[float]:
+    lo, hi = np.percentile(samples, [2.5, 97.5])
+    return [float(lo), float(hi)]
+
+
 @dataclass
 class League:
     """A league table: per policy, the score of every seed (paired across policies)."""
@@ -92,10 +108,12 @@ class League:
     extra: dict[str, dict[str, float]]
     reference: str
     seconds: float
+    seeds: list[int] | None = None  # the seed of each score, when known
 
     def rows(self) -> list[dict]:
         """Per policy: mean, std, 95% CI, paired difference to the reference, extras."""
         ref = self.scores[self.reference]
+        ratios = self._pnl_per_std() if self.task == "market-making" and len(ref) > 1 else {}
         rows = []
         for name, s in self.scores.items():
             n = len(s)
@@ -115,10 +133,29 @@ class League:
                         float(diff.mean() + diff_half),
                     ],
                     **self.extra.get(name, {}),
+                    **ratios.get(name, {}),
                 }
             )
         rows.sort(key=lambda r: r["mean"], reverse=not self.lower_is_better)
         return rows
+
+    def _pnl_per_std(self) -> dict[str, dict]:
+        """Per policy: PnL per std, its bootstrap 95% interval, and the paired difference
+        to the reference's with its interval (the same resampled seeds for all)."""
+        ref = self.scores[self.reference]
+        rng = np.random.default_rng(0)
+        resampled = rng.integers(len(ref), size=(BOOTSTRAP_RESAMPLES, len(ref)))
+        ref_boot = sharpe(ref[resampled])
+        out = {}
+        for name, s in self.scores.items():
+            boot = sharpe(s[resampled])
+            out[name] = {
+                "pnl_per_std": float(sharpe(s)),
+                "pnl_per_std_ci95": _percentile_interval(boot),
+                f"pnl_per_std_vs_{self.reference}": float(sharpe(s) - sharpe(ref)),
+                f"pnl_per_std_vs_{self.reference}_ci95": _percentile_interval(boot - ref_boot),
+            }
+        return out
 
     def table(self) -> str:
         """The league as text, columns as wide as their widest cell."""
@@ -127,7 +164,12 @@ class League:
         cells = [["policy", "n", "mean", "std", "95% CI", f"vs {ref}", ""]]
         for r in self.rows():
             lo, hi = r[f"vs_{ref}_ci95"]
-            extra = self.extra.get(r["policy"], {})
+            notes = [f"{k}={v:.2f}" for k, v in self.extra.get(r["policy"], {}).items()]
+            if "pnl_per_std" in r:
+                (a, b), (c, d) = r["pnl_per_std_ci95"], r[f"pnl_per_std_vs_{ref}_ci95"]
+                diff = r[f"pnl_per_std_vs_{ref}"]
+                ratio = f"pnl/std={r['pnl_per_std']:.2f} [{a:.2f}, {b:.2f}]"
+                notes.insert(0, f"{ratio} ({diff:+.2f} [{c:+.2f}, {d:+.2f}])")
             cells.append(
                 [
                     r["policy"],
@@ -136,7 +178,7 @@ class League:
                     f"{r['std']:.2f}",
                     f"[{r['ci95'][0]:.2f}, {r['ci95'][1]:.2f}]",
                     f"{r[f'vs_{ref}']:+.2f} [{lo:+.2f}, {hi:+.2f}]",
-                    "  ".join(f"{k}={v:.2f}" for k, v in extra.items()),
+                    "  ".join(notes),
                 ]
             )
         widths = [max(len(row[c]) for row in cells) for c in range(len(cells[0]))]
@@ -156,23 +198,39 @@ class League:
             "reference": self.reference,
             "seconds": self.seconds,
             "rows": self.rows(),
+            "seeds": self.seeds,
+            "scores": {name: s.tolist() for name, s in self.scores.items()},
         }
 
     def plot(self, path: str | Path) -> None:
-        """Bar chart of means with 95% intervals, saved as PNG (folders are created)."""
+        """Bar chart of means with 95% intervals (and, for market making, of PnL per std
+        beside it), saved as PNG (folders are created)."""
         import matplotlib
 
         matplotlib.use("Agg")
         import matplotlib.pyplot as plt
 
         rows = self.rows()
-        fig, ax = plt.subplots(figsize=(8, 0.45 * len(rows) + 1.5))
-        means = [r["mean"] for r in rows]
-        errs = [r["mean"] - r["ci95"][0] for r in rows]
-        ax.barh([r["policy"] for r in rows], means, xerr=errs, color="#4c72b0", capsize=3)
-        ax.invert_yaxis()
-        ax.set_xlabel(f"{self.metric} ({'lower' if self.lower_is_better else 'higher'} is better)")
-        ax.set_title(f"{self.task} league, {rows[0]['episodes']} held-out episodes per policy")
+        panels = [
+            (
+                "mean",
+                "ci95",
+                f"{self.metric} ({'lower' if self.lower_is_better else 'higher'} is better)",
+            )
+        ]
+        if "pnl_per_std" in rows[0]:
+            panels.append(("pnl_per_std", "pnl_per_std_ci95", "PnL / std (higher is better)"))
+        fig, axes = plt.subplots(
+            1, len(panels), figsize=(7 * len(panels), 0.45 * len(rows) + 1.5), squeeze=False
+        )
+        names = [r["policy"] for r in rows]
+        for ax, (key, ci, label) in zip(axes[0], panels, strict=True):
+            values = np.array([r[key] for r in rows])
+            errs = np.abs(np.array([r[ci] for r in rows]).T - values)
+            ax.barh(names, values, xerr=errs, color="#4c72b0", capsize=3)
+            ax.invert_yaxis()
+            ax.set_xlabel(label)
+        fig.suptitle(f"{self.task} league, {rows[0]['episodes']} held-out episodes per policy")
         fig.tight_layout()
         Path(path).parent.mkdir(parents=True, exist_ok=True)
         fig.savefig(path, dpi=110)
@@ -207,13 +265,9 @@ def run_league(
             scores[name] = np.array([r["shortfall_bp"] for r in results])
             extra[name] = {"forced_fraction": float(np.mean([r["forced"] > 0 for r in results]))}
         else:
-            pnl = np.array([r["pnl"] for r in results])
-            scores[name] = pnl
+            scores[name] = np.array([r["pnl"] for r in results])
             extra[name] = {
-                "pnl_per_std": float(pnl.mean() / pnl.std(ddof=1))
-                if len(pnl) > 1 and pnl.std() > 0
-                else 0.0,
-                "mean_abs_inventory": float(np.mean([r["mean_abs_inventory"] for r in results])),
+                "mean_abs_inventory": float(np.mean([r["mean_abs_inventory"] for r in results]))
             }
     if reference is None:
         reference = (
@@ -229,4 +283,5 @@ def run_league(
         extra=extra,
         reference=reference,
         seconds=time.perf_counter() - start,
+        seeds=seeds,
     )
