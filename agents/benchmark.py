@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -26,6 +26,7 @@ import gymnasium as gym
 import numpy as np
 
 import mars_gym  # noqa: F401  (registers the environments)
+from lmm.checkpoint import fingerprint
 from mars_gym.envs.core import sub_env_info
 
 __all__ = ["EVALUATION_SEED_BASE", "League", "play_episodes", "run_league"]
@@ -109,6 +110,7 @@ class League:
     reference: str
     seconds: float
     seeds: list[int] | None = None  # the seed of each score, when known
+    market: str = ""  # fingerprint of the LMM checkpoint that generated the markets
 
     def rows(self) -> list[dict]:
         """Per policy: mean, std, 95% CI, paired difference to the reference, extras."""
@@ -199,8 +201,54 @@ class League:
             "seconds": self.seconds,
             "rows": self.rows(),
             "seeds": self.seeds,
+            "market": self.market,
             "scores": {name: s.tolist() for name, s in self.scores.items()},
+            "extra": self.extra,
         }
+
+    @classmethod
+    def from_dict(cls, d: dict) -> League:
+        """A league back from :meth:`to_dict`'s JSON; ValueError if it lacks the scores."""
+        missing = [k for k in ("task", "seeds", "scores", "extra", "market") if k not in d]
+        if missing:
+            raise ValueError(f"not a saved league with per-seed scores (no {missing})")
+        league = cls(
+            task=d["task"],
+            metric=d["metric"],
+            lower_is_better=d["lower_is_better"],
+            scores={name: np.asarray(s, dtype=np.float64) for name, s in d["scores"].items()},
+            extra=d["extra"],
+            reference=d["reference"],
+            seconds=d["seconds"],
+            seeds=list(d["seeds"]),
+            market=d["market"],
+        )
+        return league.with_reference(league.reference)
+
+    def with_reference(self, reference: str) -> League:
+        """The same league compared with another of its policies."""
+        if reference not in self.scores:
+            raise ValueError(f"reference {reference!r} is not in the league {sorted(self.scores)}")
+        return replace(self, reference=reference)
+
+    def join(self, other: League) -> League:
+        """This league with ``other``'s policies added (their scores were measured on the
+        same task, seeds and markets, so pairing still holds); ``self``'s reference."""
+        for what in ("task", "seeds", "market"):
+            if getattr(self, what) != getattr(other, what):
+                raise ValueError(
+                    f"cannot join leagues with different {what}: "
+                    f"{getattr(self, what)!r} and {getattr(other, what)!r}"
+                )
+        shared = sorted(set(self.scores) & set(other.scores))
+        if shared:
+            raise ValueError(f"both leagues play {shared}")
+        return replace(
+            self,
+            scores={**self.scores, **other.scores},
+            extra={**self.extra, **other.extra},
+            seconds=self.seconds + other.seconds,
+        )
 
     def plot(self, path: str | Path) -> None:
         """Bar chart of means with 95% intervals (and, for market making, of PnL per std
@@ -269,19 +317,16 @@ def run_league(
             extra[name] = {
                 "mean_abs_inventory": float(np.mean([r["mean_abs_inventory"] for r in results]))
             }
-    if reference is None:
-        reference = (
-            "twap_passive"
-            if task == "execution" and "twap_passive" in scores
-            else next(iter(scores))
-        )
-    return League(
+    default = "twap_passive" if task == "execution" and "twap_passive" in scores else None
+    league = League(
         task=task,
         metric="implementation shortfall (bp)" if task == "execution" else "PnL ($)",
         lower_is_better=task == "execution",
         scores=scores,
         extra=extra,
-        reference=reference,
+        reference=default or next(iter(scores)),
         seconds=time.perf_counter() - start,
         seeds=seeds,
+        market=fingerprint(env_kwargs.get("checkpoint")),
     )
+    return league.with_reference(reference) if reference is not None else league

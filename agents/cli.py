@@ -8,11 +8,13 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import json
 from collections.abc import Callable, Sequence
+from pathlib import Path
 from typing import Any
 
 from agents.baselines import BASELINES
-from agents.benchmark import run_league
+from agents.benchmark import League, run_league
 from agents.trained import trained_policies
 from mars_gym.cli import common_flags
 from mars_gym.cli import main as mars_gym_main
@@ -39,7 +41,11 @@ def _add_benchmark(sub: argparse._SubParsersAction) -> None:
         "reset() and __call__(obs) -> action).",
     )
     p.add_argument("--task", choices=["execution", "market-making"], required=True)
-    p.add_argument("--episodes", type=int, default=200, help="held-out episodes per policy")
+    p.add_argument(
+        "--episodes",
+        type=int,
+        help="held-out episodes per policy (default: 200, or as many as the --join league's)",
+    )
     p.add_argument(
         "--policies",
         nargs="+",
@@ -56,6 +62,13 @@ def _add_benchmark(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--reference", help="policy the others are compared with, paired by seed")
     p.add_argument("--batch", type=int, default=64, help="environments per vector env")
     p.add_argument("--plot", help="save the league as a PNG bar chart")
+    p.add_argument(
+        "--join",
+        metavar="LEAGUE_JSON",
+        help="a league saved by --out on the same task, seeds and LMM checkpoint: its "
+        "policies join the table with their stored per-seed scores, without being played "
+        "again (default --policies: the built-in ones it lacks)",
+    )
     p.add_argument("--checkpoint", help="LMM checkpoint folder (default: the packaged one)")
     common_flags(p)
     p.set_defaults(func=_cmd_benchmark)
@@ -64,7 +77,8 @@ def _add_benchmark(sub: argparse._SubParsersAction) -> None:
 def _cmd_benchmark(args: argparse.Namespace) -> dict:
     baselines = BASELINES[args.task]
     builtin = {**baselines, **trained_policies(args.task)}
-    names = args.policies or list(builtin)
+    joined = _load_league(args.join, args.task) if args.join else None
+    names = args.policies or [n for n in builtin if joined is None or n not in joined.scores]
     unknown = [n for n in names if n not in builtin]
     if unknown:
         raise ValueError(f"unknown policies {unknown}; known: {sorted(builtin)}")
@@ -73,14 +87,41 @@ def _cmd_benchmark(args: argparse.Namespace) -> dict:
         name, _, target = spec.partition("=")
         policies[name] = _load(target or name)
     env_kwargs = {"checkpoint": args.checkpoint} if args.checkpoint else {}
-    league = run_league(
-        args.task, policies, args.episodes, args.reference, args.batch, not args.quiet, **env_kwargs
-    )
+    episodes = args.episodes or (len(joined.seeds) if joined else 200)
+    if joined is None:
+        league = run_league(
+            args.task, policies, episodes, args.reference, args.batch, not args.quiet, **env_kwargs
+        )
+    else:
+        if episodes != len(joined.seeds):
+            raise ValueError(f"--episodes {episodes}: the joined league has {len(joined.seeds)}")
+        played = run_league(
+            args.task,
+            policies,
+            episodes,
+            batch=args.batch,
+            progress=not args.quiet,
+            seed_base=joined.seeds[0],
+            **env_kwargs,
+        )
+        league = joined.join(played)
+        if args.reference:
+            league = league.with_reference(args.reference)
     print(league.table())
     if args.plot:
         league.plot(args.plot)
         print(f"wrote {args.plot}")
     return league.to_dict()
+
+
+def _load_league(path: str, task: str) -> League:
+    try:
+        league = League.from_dict(json.loads(Path(path).read_text()))
+    except (OSError, ValueError) as exc:
+        raise ValueError(f"--join {path}: {exc}") from None
+    if league.task != task:
+        raise ValueError(f"--join {path} is a {league.task} league, not {task}")
+    return league
 
 
 def _load(target: str) -> Callable[[Any], Any]:

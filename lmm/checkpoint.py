@@ -12,6 +12,7 @@ The default checkpoint ships inside the package (:data:`DEFAULT_CHECKPOINT`).
 
 from __future__ import annotations
 
+import hashlib
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -25,6 +26,7 @@ __all__ = [
     "DEFAULT_CHECKPOINT",
     "Checkpoint",
     "CheckpointError",
+    "fingerprint",
     "load_checkpoint",
     "save_checkpoint",
 ]
@@ -48,6 +50,19 @@ class Checkpoint:
     tokenizer: OrderTokenizer
     metadata: dict = field(default_factory=dict)
     path: Path | None = None
+
+
+def fingerprint(path: str | Path | None = None) -> str:
+    """A short hash of a checkpoint folder's files (the packaged default when ``path`` is
+    None): results generated with different checkpoints never share one."""
+    path = Path(path) if path is not None else DEFAULT_CHECKPOINT
+    digest = hashlib.sha256()
+    for name in (_META, _WEIGHTS):
+        try:
+            digest.update((path / name).read_bytes())
+        except OSError as exc:
+            raise CheckpointError(f"cannot read checkpoint file {path / name}: {exc}") from None
+    return digest.hexdigest()[:16]
 
 
 def save_checkpoint(

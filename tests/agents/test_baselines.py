@@ -109,3 +109,24 @@ def test_benchmark_command_with_a_user_policy(tiny_checkpoint_dir: Path, tmp_pat
     rows = json.loads(out.read_text())["rows"]
     assert {r["policy"] for r in rows} == {"symmetric_1", "mine"}
     assert all("pnl_per_std" in r and "mean_abs_inventory" in r for r in rows)
+
+
+def test_benchmark_joins_a_saved_league(
+    tiny_checkpoint_dir: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    common = ["--task", "market-making", "--checkpoint", str(tiny_checkpoint_dir), "--quiet"]
+    first, second = tmp_path / "first.json", tmp_path / "second.json"
+    assert main(["benchmark", *common, "--episodes", "2", "--policies", "symmetric_1",
+                 "--out", str(first)]) == 0  # fmt: skip
+    assert main(["benchmark", *common, "--join", str(first), "--policies", "symmetric_3",
+                 "--reference", "symmetric_3", "--out", str(second)]) == 0  # fmt: skip
+    saved, joined = json.loads(first.read_text()), json.loads(second.read_text())
+    assert joined["seeds"] == saved["seeds"] and joined["reference"] == "symmetric_3"
+    assert joined["scores"]["symmetric_1"] == saved["scores"]["symmetric_1"]  # not replayed
+    assert set(joined["scores"]) == {"symmetric_1", "symmetric_3"}
+    # the joined policies pair with the new ones: same seeds, same markets
+    capsys.readouterr()
+    assert main(["benchmark", *common, "--join", str(first), "--episodes", "3"]) == 2
+    assert "--episodes 3: the joined league has 2" in capsys.readouterr().err
+    assert main(["benchmark", "--task", "execution", "--join", str(first), "--quiet"]) == 2
+    assert "is a market-making league, not execution" in capsys.readouterr().err

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
+import pytest
 
 from agents.benchmark import League, sharpe
 
@@ -88,3 +90,24 @@ def test_json_keeps_every_seed_score() -> None:
     d = league.to_dict()
     assert d["seeds"] == league.seeds
     assert d["scores"]["symmetric_1"] == league.scores["symmetric_1"].tolist()
+
+
+def test_leagues_join_only_on_the_same_seeds_and_markets() -> None:
+    league = _league()
+    league.seeds, league.market = list(range(40)), "abc"
+    other = League.from_dict(league.to_dict())  # a saved league comes back whole
+    assert other.scores.keys() == league.scores.keys() and other.market == "abc"
+    other.scores = {"random": league.scores["symmetric_1"] - 50}
+    joined = league.join(other)
+    assert list(joined.scores) == ["avellaneda_stoikov", "symmetric_1", "random"]
+    assert joined.reference == "avellaneda_stoikov"
+    with pytest.raises(ValueError, match="both leagues play"):
+        league.join(league)
+    for field, value in (("seeds", list(range(1, 41))), ("market", "other")):
+        moved = replace(other, **{field: value})
+        with pytest.raises(ValueError, match=f"different {field}"):
+            league.join(moved)
+    with pytest.raises(ValueError, match="per-seed scores"):
+        League.from_dict({k: v for k, v in league.to_dict().items() if k != "scores"})
+    with pytest.raises(ValueError, match="reference 'nobody'"):
+        league.with_reference("nobody")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import json
 from pathlib import Path
 
@@ -12,6 +13,7 @@ from lmm.checkpoint import (
     DEFAULT_CHECKPOINT,
     Checkpoint,
     CheckpointError,
+    fingerprint,
     load_checkpoint,
     save_checkpoint,
 )
@@ -76,3 +78,16 @@ def test_the_packaged_default_loads_without_data() -> None:
     ck = load_checkpoint()  # DEFAULT_CHECKPOINT, inside the package
     assert ck.metadata["best_validation_bits"] > 0
     assert sum(f.stat().st_size for f in DEFAULT_CHECKPOINT.iterdir()) <= 25 * 2**20
+
+
+def test_fingerprint_tells_checkpoints_apart(tiny_checkpoint: Checkpoint, tmp_path: Path) -> None:
+    a = save_checkpoint(tmp_path / "a", tiny_checkpoint.model, tiny_checkpoint.tokenizer)
+    b = save_checkpoint(tmp_path / "b", tiny_checkpoint.model, tiny_checkpoint.tokenizer)
+    assert fingerprint(a) == fingerprint(b) != fingerprint(None)
+    changed = copy.deepcopy(tiny_checkpoint.model)
+    with torch.no_grad():
+        next(changed.parameters()).add_(1.0)
+    c = save_checkpoint(tmp_path / "c", changed, tiny_checkpoint.tokenizer)
+    assert fingerprint(c) != fingerprint(a)
+    with pytest.raises(CheckpointError, match="cannot read checkpoint file"):
+        fingerprint(tmp_path)

@@ -1,0 +1,113 @@
+"""What keeps the spread where it is? Real and generated flow compared order by order.
+
+From start states in the held-out window (as ``mars-gym evaluate-lmm`` uses them), the
+LMM generates a few minutes of flow; for it and for the real flow that followed the same
+starts, this prints the spread's percentiles and the events that move it: limit orders
+placed inside the spread (which narrow it) and how soon they are cancelled, cancels that
+take the best quote (which may empty it), and market orders that widen the spread:
+
+    python scripts/spread_dynamics.py [--checkpoint FOLDER]
+
+The spread is set by a balance: inside-spread limits narrow it, cancels and market orders
+that empty the best widen it. A model can match each order's distribution and still get
+the balance wrong, which this shows.
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+import numpy as np
+
+from lmm.checkpoint import load_checkpoint
+from lmm.data.orderflow import OrderKind
+from lmm.dataset import build_dataset
+from lmm.evaluate import NS, generate_records, held_out_open, start_windows
+from lmm.generate import LMMMarkets
+from mars_gym.cli import days_flags, days_from_args
+
+_LIMIT = np.array([OrderKind.LIMIT_BUY, OrderKind.LIMIT_SELL])
+_CANCEL = np.array([OrderKind.CANCEL_BUY, OrderKind.CANCEL_SELL])
+_MARKET = np.array([OrderKind.MARKET_BUY, OrderKind.MARKET_SELL])
+
+
+def spread_balance(r: np.ndarray) -> dict[str, float]:
+    """The spread and the events that move it, from evaluation records
+    (:data:`lmm.evaluate.RECORD_DTYPE`)."""
+    two_sided = (r["bid_before"] > 0) & (r["ask_before"] > 0) & (r["bid_after"] > 0)
+    two_sided &= r["ask_after"] > 0
+    r = r[two_sided]
+    kind, price = r["kind"], r["price"]
+    before = r["ask_before"] - r["bid_before"]
+    change = (r["ask_after"] - r["bid_after"]) - before
+    buy_side = np.isin(kind, [OrderKind.LIMIT_BUY, OrderKind.CANCEL_BUY])
+    best = np.where(buy_side, r["bid_before"], r["ask_before"])
+    limit, cancel, market = np.isin(kind, _LIMIT), np.isin(kind, _CANCEL), np.isin(kind, _MARKET)
+    inside = limit & (price > r["bid_before"]) & (price < r["ask_before"])
+    # when each (rollout, order) was first cancelled
+    cancelled: dict[tuple[int, int], int] = {}
+    for key, t in zip(
+        zip(r["rollout"][cancel].tolist(), r["order_id"][cancel].tolist(), strict=True),
+        r["time"][cancel].tolist(),
+        strict=True,
+    ):
+        cancelled.setdefault(key, t)
+    inside_keys = zip(r["rollout"][inside].tolist(), r["order_id"][inside].tolist(), strict=True)
+    lives = np.array(
+        [
+            (cancelled[key] - t) / NS
+            for key, t in zip(inside_keys, r["time"][inside].tolist(), strict=True)
+            if key in cancelled
+        ]
+    )
+    at_best_cancel = cancel & (price == best)
+    widening_market = market & (change > 0)
+    p10, p50, p90 = np.percentile(before + change, [10, 50, 90])
+    return {
+        "orders": float(len(r)),
+        "spread_p10": p10,
+        "spread_median": p50,
+        "spread_p90": p90,
+        "market_share": float(market.mean()),
+        "limits_inside_spread": float(inside.sum() / limit.sum()),
+        "inside_cancelled_later": float(len(lives) / max(inside.sum(), 1)),
+        "inside_cancelled_within_1s": float((lives < 1).sum() / max(inside.sum(), 1)),
+        "cancels_at_best": float(at_best_cancel.sum() / cancel.sum()),
+        "best_cancels_emptying_it": float(
+            (at_best_cancel & (change > 0)).sum() / max(at_best_cancel.sum(), 1)
+        ),
+        "markets_widening": float(widening_market.sum() / market.sum()),
+        "mean_widening_by_market": float(change[widening_market].mean()),
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    days_flags(parser)
+    parser.add_argument("--checkpoint", help="LMM checkpoint folder (default: the packaged one)")
+    parser.add_argument("--minutes", type=int, default=5, help="length of each rollout")
+    parser.add_argument("--rollouts", type=int, default=2, help="rollouts per start")
+    args = parser.parse_args()
+    checkpoint = load_checkpoint(Path(args.checkpoint) if args.checkpoint else None)
+    dataset = build_dataset(days_from_args(args), progress=False, tokenizer=checkpoint.tokenizer)
+    horizon = args.minutes * 60 * NS
+    starts = [[held_out_open(d) + m * 60 * NS for m in (0, 20, 40, 60)] for d in dataset.days]
+    windows = start_windows(
+        dataset.days, starts, horizon, args.rollouts, 0, checkpoint.model.config.context
+    )
+    generated, _ = generate_records(
+        LMMMarkets(checkpoint, len(windows.starts)),
+        list(windows.starts),
+        list(windows.seeds),
+        horizon,
+        progress=True,
+    )
+    real, model = spread_balance(windows.real), spread_balance(generated)
+    print(f"{'':28}{'real':>10}{'LMM':>10}")
+    for name in real:
+        print(f"{name:28}{real[name]:>10.3f}{model[name]:>10.3f}")
+
+
+if __name__ == "__main__":
+    main()
