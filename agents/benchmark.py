@@ -29,10 +29,13 @@ import mars_gym  # noqa: F401  (registers the environments)
 from lmm.checkpoint import fingerprint
 from mars_gym.envs.core import sub_env_info
 
-__all__ = ["EVALUATION_SEED_BASE", "League", "play_episodes", "run_league"]
+__all__ = ["CALIBRATION_SEED_BASE", "EVALUATION_SEED_BASE", "League", "play_episodes", "run_league"]
 
 #: First evaluation seed; training scripts use seeds below it.
 EVALUATION_SEED_BASE = 1_000_000
+#: First seed for choosing among configurations or checkpoints (calibration, model
+#: selection): above the training seeds, below the evaluation seeds.
+CALIBRATION_SEED_BASE = EVALUATION_SEED_BASE // 2
 #: Bootstrap resamples of the seeds for the intervals of PnL per std.
 BOOTSTRAP_RESAMPLES = 4_000
 TASKS = {"execution": "MarS-Execution-v0", "market-making": "MarS-MarketMaking-v0"}

@@ -20,10 +20,7 @@ import itertools
 import json
 
 from agents.baselines import AvellanedaStoikov
-from agents.benchmark import EVALUATION_SEED_BASE, run_league
-
-#: First calibration seed: above the training seeds, below the evaluation seeds.
-CALIBRATION_SEED_BASE = EVALUATION_SEED_BASE // 2
+from agents.benchmark import CALIBRATION_SEED_BASE, run_league
 
 
 def main() -> None:
