@@ -45,31 +45,13 @@ def test_compare_strategies(tiny_checkpoint_dir: Path) -> None:
     assert {r["policy"] for r in result["rows"]} == {"twap_passive", "all_at_market"}
 
 
-def test_train_execution(tiny_checkpoint_dir: Path, tmp_path: Path) -> None:
+def test_train_execution(tiny_ppo_flags: list[str], tmp_path: Path) -> None:
     from agents.train_ppo import main
 
     model = main(
-        [
-            "--task",
-            "execution",
-            "--num-envs",
-            "2",
-            "--total-timesteps",
-            "64",
-            "--n-steps",
-            "16",
-            "--batch-size",
-            "16",
-            "--n-epochs",
-            "1",
-            "--checkpoint-every",
-            "0",
-            "--out",
-            str(tmp_path / "ppo"),
-            "--lmm-checkpoint",
-            str(tiny_checkpoint_dir),
-        ]
-    )
+        ["--task", "execution", "--total-timesteps", "64", "--checkpoint-every", "0",
+         "--out", str(tmp_path / "ppo"), *tiny_ppo_flags]
+    )  # fmt: skip
     assert model.exists()
     # the observation statistics it trained with travel beside it, as JSON
     normalizer = ObsNormalizer.load(normalizer_path(model))

@@ -49,38 +49,15 @@ def test_cloning_makes_the_policy_act_as_the_baseline(tiny_checkpoint_dir: Path)
 
 
 def test_train_ppo_clones_first_and_checkpoints_the_clone(
-    tiny_checkpoint_dir: Path, tmp_path: Path
+    tiny_ppo_flags: list[str], tmp_path: Path
 ) -> None:
     from agents.train_ppo import main
 
     main(
-        [
-            "--task",
-            "market-making",
-            "--num-envs",
-            "2",
-            "--total-timesteps",
-            "32",
-            "--n-steps",
-            "16",
-            "--batch-size",
-            "16",
-            "--n-epochs",
-            "1",
-            "--imitate",
-            "avellaneda_stoikov",
-            "--imitation-steps",
-            "8",
-            "--imitation-epochs",
-            "1",
-            "--checkpoint-every",
-            "32",
-            "--out",
-            str(tmp_path / "ppo"),
-            "--lmm-checkpoint",
-            str(tiny_checkpoint_dir),
-        ]
-    )
+        ["--task", "market-making", "--total-timesteps", "32", "--imitate", "avellaneda_stoikov",
+         "--imitation-steps", "8", "--imitation-epochs", "1", "--checkpoint-every", "32",
+         "--out", str(tmp_path / "ppo"), *tiny_ppo_flags]
+    )  # fmt: skip
     checkpoints = sorted(p.name for p in (tmp_path / "ppo" / "checkpoints").glob("*.zip"))
     assert checkpoints == ["ppo_0_steps.zip", "ppo_32_steps.zip"]
     for name in checkpoints:  # each plays as the final model does
