@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from agents.baselines import BASELINES
-from agents.benchmark import League, run_league
+from agents.benchmark import EVALUATION_SEED_BASE, League, run_league
 from agents.trained import trained_policies
 from mars_gym.cli import common_flags
 from mars_gym.cli import main as mars_gym_main
@@ -64,10 +64,13 @@ def _add_benchmark(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--plot", help="save the league as a PNG bar chart")
     p.add_argument(
         "--join",
+        action="append",
+        default=[],
         metavar="LEAGUE_JSON",
-        help="a league saved by --out on the same task, seeds and LMM checkpoint: its "
-        "policies join the table with their stored per-seed scores, without being played "
-        "again (default --policies: the built-in ones it lacks)",
+        help="a league saved by --out on the same task, seeds and LMM checkpoint (repeatable): "
+        "its policies join the table with their stored per-seed scores, without being "
+        "played again (default --policies: the built-in ones the joined leagues lack; "
+        "none left, nothing is played: leagues run in parts are merged)",
     )
     p.add_argument("--checkpoint", help="LMM checkpoint folder (default: the packaged one)")
     common_flags(p)
@@ -75,9 +78,8 @@ def _add_benchmark(sub: argparse._SubParsersAction) -> None:
 
 
 def _cmd_benchmark(args: argparse.Namespace) -> dict:
-    baselines = BASELINES[args.task]
-    builtin = {**baselines, **trained_policies(args.task)}
-    joined = _load_league(args.join, args.task) if args.join else None
+    builtin = {**BASELINES[args.task], **trained_policies(args.task)}
+    joined = _load_leagues(args.join, args.task)
     names = args.policies or [n for n in builtin if joined is None or n not in joined.scores]
     unknown = [n for n in names if n not in builtin]
     if unknown:
@@ -86,27 +88,23 @@ def _cmd_benchmark(args: argparse.Namespace) -> dict:
     for spec in args.policy:
         name, _, target = spec.partition("=")
         policies[name] = _load(target or name)
-    env_kwargs = {"checkpoint": args.checkpoint} if args.checkpoint else {}
-    episodes = args.episodes or (len(joined.seeds) if joined else 200)
-    if joined is None:
-        league = run_league(
-            args.task, policies, episodes, args.reference, args.batch, not args.quiet, **env_kwargs
-        )
-    else:
-        if episodes != len(joined.seeds):
-            raise ValueError(f"--episodes {episodes}: the joined league has {len(joined.seeds)}")
+    if joined is not None and args.episodes not in (None, len(joined.seeds)):
+        raise ValueError(f"--episodes {args.episodes}: the joined league has {len(joined.seeds)}")
+    league = joined
+    if policies:
         played = run_league(
             args.task,
             policies,
-            episodes,
+            len(joined.seeds) if joined else args.episodes or 200,
             batch=args.batch,
             progress=not args.quiet,
-            seed_base=joined.seeds[0],
-            **env_kwargs,
+            seed_base=joined.seeds[0] if joined else EVALUATION_SEED_BASE,
+            **({"checkpoint": args.checkpoint} if args.checkpoint else {}),
         )
-        league = joined.join(played)
-        if args.reference:
-            league = league.with_reference(args.reference)
+        league = played if joined is None else joined.join(played)
+    assert league is not None, "no joined league means the built-in policies are played"
+    if args.reference:
+        league = league.with_reference(args.reference)
     print(league.table())
     if args.plot:
         league.plot(args.plot)
@@ -114,14 +112,18 @@ def _cmd_benchmark(args: argparse.Namespace) -> dict:
     return league.to_dict()
 
 
-def _load_league(path: str, task: str) -> League:
-    try:
-        league = League.from_dict(json.loads(Path(path).read_text()))
-    except (OSError, ValueError) as exc:
-        raise ValueError(f"--join {path}: {exc}") from None
-    if league.task != task:
-        raise ValueError(f"--join {path} is a {league.task} league, not {task}")
-    return league
+def _load_leagues(paths: list[str], task: str) -> League | None:
+    """The saved leagues at ``paths`` joined into one (None for no paths)."""
+    joined = None
+    for path in paths:
+        try:
+            league = League.from_dict(json.loads(Path(path).read_text()))
+        except (OSError, ValueError) as exc:
+            raise ValueError(f"--join {path}: {exc}") from None
+        if league.task != task:
+            raise ValueError(f"--join {path} is a {league.task} league, not {task}")
+        joined = league if joined is None else joined.join(league)
+    return joined
 
 
 def _load(target: str) -> Callable[[Any], Any]:

@@ -8,6 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from agents import cli
 from agents.baselines import (
     EXECUTION_BASELINES,
     TWAP,
@@ -130,3 +131,22 @@ def test_benchmark_joins_a_saved_league(
     assert "--episodes 3: the joined league has 2" in capsys.readouterr().err
     assert main(["benchmark", "--task", "execution", "--join", str(first), "--quiet"]) == 2
     assert "is a market-making league, not execution" in capsys.readouterr().err
+
+
+def test_benchmark_merges_leagues_run_in_parts(
+    tiny_checkpoint_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    common = ["--task", "market-making", "--checkpoint", str(tiny_checkpoint_dir), "--quiet"]
+    parts = {"symmetric_1": tmp_path / "a.json", "random": tmp_path / "b.json"}
+    for name, path in parts.items():
+        assert main(["benchmark", *common, "--episodes", "2", "--policies", name,
+                     "--out", str(path)]) == 0  # fmt: skip
+    # with every built-in policy in a part, merging plays nothing
+    monkeypatch.setitem(cli.BASELINES, "market-making", {n: None for n in parts})
+    monkeypatch.setattr(cli, "trained_policies", lambda task: {})
+    monkeypatch.setattr(cli, "run_league", lambda *a, **k: pytest.fail("played again"))
+    merged = tmp_path / "merged.json"
+    args = ["--join", str(parts["symmetric_1"]), "--join", str(parts["random"])]
+    assert main(["benchmark", *common, *args, "--out", str(merged)]) == 0
+    saved = {n: json.loads(p.read_text())["scores"][n] for n, p in parts.items()}
+    assert json.loads(merged.read_text())["scores"] == saved
