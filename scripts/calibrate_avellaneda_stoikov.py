@@ -8,9 +8,10 @@ PnL per unit of PnL standard deviation (the league's criterion) and inventory:
 
     python scripts/calibrate_avellaneda_stoikov.py --episodes 32 --out as_grid.json
 
-``docs/results/avellaneda_stoikov_grid.json`` holds this default grid but for (0.0003, 2)
-and (0.001, 2), which were not run (kappa 2 lost to kappa 0.5 at every other gamma). The
-best pair became :class:`agents.baselines.AvellanedaStoikov`'s default.
+``docs/results/avellaneda_stoikov_grid.json`` holds the grid
+``--gammas 0.0003 0.003 0.01 0.03 0.1 --kappas 0.5`` (kappa matters little once gamma is
+large; kappa 2 lost to 0.5 at every gamma on the previous default market). The best pair
+became :class:`agents.baselines.AvellanedaStoikov`'s default.
 """
 
 from __future__ import annotations
