@@ -165,10 +165,10 @@ def train(args: Args) -> Path:
         verbose=0,
     )
     out = Path(args.out)
-    callbacks: list[BaseCallback] = []
+    checkpoint = None
     if args.checkpoint_every:
         every = max(args.checkpoint_every // args.num_envs, 1)
-        callbacks.append(_Checkpoint(out / "checkpoints", every))
+        checkpoint = _Checkpoint(out / "checkpoints", every)
     start = time.perf_counter()
     if args.imitate:
         report = clone_baseline(
@@ -180,10 +180,11 @@ def train(args: Args) -> Path:
             args.batch_size,
         )
         print(f"cloned {args.imitate}: {report}")
-        if callbacks:  # the cloned policy, before any PPO update
-            callbacks[0].init_callback(model)
-            callbacks[0].save()
-    callbacks.append(_ProgressAndBudget(args.total_timesteps, 60 * args.max_minutes, start))
+        if checkpoint is not None:  # the cloned policy, before any PPO update
+            checkpoint.init_callback(model)
+            checkpoint.save()
+    budget = _ProgressAndBudget(args.total_timesteps, 60 * args.max_minutes, start)
+    callbacks = [budget] if checkpoint is None else [checkpoint, budget]
     model.learn(total_timesteps=args.total_timesteps, callback=callbacks, progress_bar=False)
     out.mkdir(parents=True, exist_ok=True)
     model.save(out / "model.zip")

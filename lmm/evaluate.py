@@ -27,7 +27,7 @@ import torch
 
 from lmm.baselines import FrequencyModel, ZeroIntelligenceMarkets, ZeroIntelligenceParams
 from lmm.checkpoint import Checkpoint
-from lmm.data.orderflow import OrderKind
+from lmm.data.orderflow import CANCEL_KINDS, LIMIT_KINDS, MARKET_KINDS
 from lmm.dataset import DayData, build_dataset
 from lmm.generate import LMMMarkets, StartState
 from lmm.stylized import depth_from_best, mid_returns
@@ -68,9 +68,6 @@ RECORD_DTYPE = np.dtype(
         ("traded", np.int64),  # shares the order traded on arrival
     ]
 )
-_LIMIT = (OrderKind.LIMIT_BUY, OrderKind.LIMIT_SELL)
-_CANCEL = (OrderKind.CANCEL_BUY, OrderKind.CANCEL_SELL)
-_MARKET = (OrderKind.MARKET_BUY, OrderKind.MARKET_SELL)
 
 
 # ---------------------------------------------------------------------- metrics
@@ -106,9 +103,9 @@ METRICS: dict[str, tuple[Callable[[np.ndarray], np.ndarray], bool]] = {
     "imbalance": (_imbalance, False),
     "best_ask_size": (lambda r: r["ask_size_after"][r["ask_size_after"] > 0].astype(float), False),
     "best_bid_size": (lambda r: r["bid_size_after"][r["bid_size_after"] > 0].astype(float), False),
-    "order_size": (lambda r: r["size"][np.isin(r["kind"], _LIMIT)].astype(float), False),
-    "limit_depth": (lambda r: depth_from_best(r, _LIMIT), False),
-    "cancel_depth": (lambda r: depth_from_best(r, _CANCEL), False),
+    "order_size": (lambda r: r["size"][np.isin(r["kind"], LIMIT_KINDS)].astype(float), False),
+    "limit_depth": (lambda r: depth_from_best(r, LIMIT_KINDS), False),
+    "cancel_depth": (lambda r: depth_from_best(r, CANCEL_KINDS), False),
     "order_type": (lambda r: r["kind"].astype(float), True),
     "returns_1min": (_returns_1min, False),
 }
@@ -150,7 +147,7 @@ def real_records(day: DayData, start: int, end_ns: int, rollout: int) -> np.ndar
     out["rollout"] = rollout
     out["time"], out["kind"] = flow["time"], flow["kind"]
     out["price"], out["size"], out["order_id"] = flow["price"], flow["size"], flow["order_id"]
-    out["traded"] = np.where(np.isin(flow["kind"], _MARKET), flow["size"], 0)
+    out["traded"] = np.where(np.isin(flow["kind"], MARKET_KINDS), flow["size"], 0)
     out["ask_before"], out["bid_before"] = before[:, 0, 0], before[:, 0, 2]
     out["ask_after"], out["bid_after"] = after[:, 0, 0], after[:, 0, 2]
     out["ask_size_after"], out["bid_size_after"] = after[:, 0, 1], after[:, 0, 3]

@@ -26,7 +26,7 @@ import numpy as np
 import torch
 
 from lmm.checkpoint import Checkpoint
-from lmm.data.orderflow import OrderKind
+from lmm.data.orderflow import CANCEL_KINDS, OrderKind
 from lmm.features import FEATURE_LEVELS, book_features, mid_x2
 from lmm.market import Realized, apply_order, cancel_order, cancellable_levels
 from lmm.model import KVCache
@@ -36,8 +36,6 @@ from lmm.replay import seed_book
 from lmm.tokenizer import OrderTokenizer
 
 __all__ = ["GeneratedOrder", "LMMMarkets", "OutsideOrder", "StartState", "synthetic_start"]
-
-_CANCEL_KINDS = (OrderKind.CANCEL_BUY, OrderKind.CANCEL_SELL)
 
 
 @dataclass(frozen=True)
@@ -364,7 +362,7 @@ class LMMMarkets:
                     if o.in_context:
                         happened.append(event)
                     r = event.realized
-                    if o.kind not in _CANCEL_KINDS and r.order_id in m.book:
+                    if o.kind not in CANCEL_KINDS and r.order_id in m.book:
                         m.protected.add(r.order_id)
             self._advance_context(happened)
             remaining = later
@@ -388,7 +386,7 @@ class LMMMarkets:
             realized = cancel_order(m.book, kind, target, size)
         else:
             price_range = None
-            if kind in _CANCEL_KINDS and bucket is not None:
+            if kind in CANCEL_KINDS and bucket is not None:
                 price_range = self.tokenizer.price_range(bucket, before // 2)
             realized = apply_order(
                 m.book,
@@ -465,12 +463,12 @@ class LMMMarkets:
         """
         n_price = self.tokenizer.n_price
         allowed = np.ones((len(markets), self.model.config.n_kp), dtype=bool)
-        for kind in _CANCEL_KINDS:
+        for kind in CANCEL_KINDS:
             allowed[:, self._block[kind]] = False
         prices: list[int] = []
         counts: list[int] = []  # per (market, cancel kind), in that order
         for k, m in enumerate(markets):
-            for kind in _CANCEL_KINDS:
+            for kind in CANCEL_KINDS:
                 levels = cancellable_levels(m.book, kind.side, m.protected)
                 prices.extend(levels)
                 counts.append(len(levels))
@@ -480,9 +478,9 @@ class LMMMarkets:
             if m.book.best_bid is None:
                 allowed[k, self._block[OrderKind.MARKET_SELL]] = False
         if prices:
-            n = np.asarray(counts).reshape(len(markets), len(_CANCEL_KINDS))
+            n = np.asarray(counts).reshape(len(markets), len(CANCEL_KINDS))
             rows = np.repeat(np.arange(len(markets)), n.sum(1))
-            first = np.array([int(kind) * n_price for kind in _CANCEL_KINDS])
+            first = np.array([int(kind) * n_price for kind in CANCEL_KINDS])
             classes = np.repeat(np.tile(first, len(markets)), n.ravel())
             refs = np.array([m.mid_x2 // 2 for m in markets], dtype=np.int64)
             buckets = self.tokenizer.price_bucket(np.asarray(prices, dtype=np.int64) - refs[rows])

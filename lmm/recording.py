@@ -30,13 +30,12 @@ from __future__ import annotations
 import numpy as np
 
 from lmm.data.lobster import DEFAULT_TICK_SIZE, MESSAGE_DTYPE, EventType, LobsterDay
-from lmm.data.orderflow import OrderKind
+from lmm.data.orderflow import CANCEL_KINDS, OrderKind
 from lmm.market import Realized
 from lmm.orderbook import EMPTY_PRICE, OrderBook, Side
 
 __all__ = ["SessionRecorder"]
 
-_CANCEL_KINDS = (OrderKind.CANCEL_BUY, OrderKind.CANCEL_SELL)
 
 Levels = list[tuple[int, int]]
 
@@ -73,7 +72,7 @@ class SessionRecorder:
         # tells whether the first row shows the whole book
         depth = self.levels + 2
         bids, asks = book.levels(Side.BUY, depth), book.levels(Side.SELL, depth)
-        if kind in _CANCEL_KINDS:
+        if kind in CANCEL_KINDS:
             etype = EventType.CANCEL if oid in book else EventType.DELETE
             self._add((time_ns, etype, oid, realized.size, realized.price, side), bids, asks)
             return

@@ -28,7 +28,7 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
-from lmm.data.orderflow import OrderKind
+from lmm.data.orderflow import CANCEL_KINDS, LIMIT_KINDS, MARKET_KINDS, OrderKind
 
 __all__ = [
     "ABS_LAGS",
@@ -76,9 +76,6 @@ MIDDAY_PERIOD = (43_200 * NS, 50_400 * NS)  # 12:00-14:00
 CLOSE_PERIOD = (54_000 * NS, 57_600 * NS)  # 15:00-16:00
 
 _BUY_KINDS = (OrderKind.LIMIT_BUY, OrderKind.MARKET_BUY, OrderKind.CANCEL_BUY)
-_LIMIT = (OrderKind.LIMIT_BUY, OrderKind.LIMIT_SELL)
-_MARKET = (OrderKind.MARKET_BUY, OrderKind.MARKET_SELL)
-_CANCEL = (OrderKind.CANCEL_BUY, OrderKind.CANCEL_SELL)
 
 
 # ---------------------------------------------------------------------- records
@@ -130,8 +127,8 @@ def depth_from_best(records: np.ndarray, kinds: tuple[OrderKind, ...]) -> np.nda
 
 def _cancel_ages(rows: np.ndarray) -> np.ndarray:
     """Seconds from submission to each cancel, for orders submitted within the session."""
-    limit = rows[np.isin(rows["kind"], _LIMIT) & (rows["order_id"] >= 0)]
-    cancel = rows[np.isin(rows["kind"], _CANCEL)]
+    limit = rows[np.isin(rows["kind"], LIMIT_KINDS) & (rows["order_id"] >= 0)]
+    cancel = rows[np.isin(rows["kind"], CANCEL_KINDS)]
     if len(limit) == 0 or len(cancel) == 0:
         return np.zeros(0)
     order = np.argsort(limit["order_id"], kind="stable")
@@ -220,7 +217,7 @@ def session_series(rows: np.ndarray, group: int = 0, start_ns: int | None = None
             at = cum[np.searchsorted(rows["time"], grid, side="right")]
             volume = np.diff(at).astype(np.float64)
     kind = rows["kind"]
-    market = np.isin(kind, _MARKET)
+    market = np.isin(kind, MARKET_KINDS)
     sums, counts = _response(rows)
     two_sided = (rows["bid_after"] > 0) & (rows["ask_after"] > 0)
     spread = (rows["ask_after"] - rows["bid_after"])[two_sided]
@@ -231,9 +228,9 @@ def session_series(rows: np.ndarray, group: int = 0, start_ns: int | None = None
         volume=volume,
         signs=np.where(kind[market] == OrderKind.MARKET_BUY, 1.0, -1.0),
         interarrival=np.diff(rows["time"]) / NS,
-        sizes=rows["size"][np.isin(kind, _LIMIT)],
+        sizes=rows["size"][np.isin(kind, LIMIT_KINDS)],
         cancel_ages=_cancel_ages(rows),
-        cancel_depth=depth_from_best(rows, _CANCEL),
+        cancel_depth=depth_from_best(rows, CANCEL_KINDS),
         response_sums=sums,
         response_counts=counts,
         start_ns=start,
@@ -504,7 +501,7 @@ def _response_values(t: np.ndarray) -> np.ndarray:
     sums = t[:half].reshape(len(OrderKind), len(RESPONSE_LAGS))
     counts = t[half:].reshape(len(OrderKind), len(RESPONSE_LAGS))
     mean = np.divide(sums, counts, out=np.full_like(sums, np.nan), where=counts > 0)
-    market = (sums[_MARKET, :].sum(0)) / np.maximum(counts[_MARKET, :].sum(0), 1)
+    market = (sums[MARKET_KINDS, :].sum(0)) / np.maximum(counts[MARKET_KINDS, :].sum(0), 1)
     return np.concatenate([[market[-1], market[0]], mean.ravel()])
 
 

@@ -21,15 +21,11 @@ from pathlib import Path
 import numpy as np
 
 from lmm.checkpoint import load_checkpoint
-from lmm.data.orderflow import OrderKind
+from lmm.data.orderflow import CANCEL_KINDS, LIMIT_KINDS, MARKET_KINDS, OrderKind
 from lmm.dataset import build_dataset
 from lmm.evaluate import NS, generate_records, held_out_open, start_windows
 from lmm.generate import LMMMarkets
 from mars_gym.cli import days_flags, days_from_args
-
-_LIMIT = np.array([OrderKind.LIMIT_BUY, OrderKind.LIMIT_SELL])
-_CANCEL = np.array([OrderKind.CANCEL_BUY, OrderKind.CANCEL_SELL])
-_MARKET = np.array([OrderKind.MARKET_BUY, OrderKind.MARKET_SELL])
 
 
 def spread_balance(r: np.ndarray) -> dict[str, float]:
@@ -43,7 +39,11 @@ def spread_balance(r: np.ndarray) -> dict[str, float]:
     change = (r["ask_after"] - r["bid_after"]) - before
     buy_side = np.isin(kind, [OrderKind.LIMIT_BUY, OrderKind.CANCEL_BUY])
     best = np.where(buy_side, r["bid_before"], r["ask_before"])
-    limit, cancel, market = np.isin(kind, _LIMIT), np.isin(kind, _CANCEL), np.isin(kind, _MARKET)
+    limit, cancel, market = (
+        np.isin(kind, LIMIT_KINDS),
+        np.isin(kind, CANCEL_KINDS),
+        np.isin(kind, MARKET_KINDS),
+    )
     inside = limit & (price > r["bid_before"]) & (price < r["ask_before"])
     # when each (rollout, order) was first cancelled
     cancelled: dict[tuple[int, int], int] = {}

@@ -25,7 +25,14 @@ import numpy as np
 
 from lmm.data.lobster import EventType, LobsterDay, aggressive_orders
 
-__all__ = ["ORDER_DTYPE", "OrderKind", "order_flow"]
+__all__ = [
+    "CANCEL_KINDS",
+    "LIMIT_KINDS",
+    "MARKET_KINDS",
+    "ORDER_DTYPE",
+    "OrderKind",
+    "order_flow",
+]
 
 
 class OrderKind(IntEnum):
@@ -42,6 +49,12 @@ class OrderKind(IntEnum):
     def side(self) -> int:
         """+1 for the buy side, -1 for the sell side (LOBSTER's direction convention)."""
         return 1 if self.value % 2 == 0 else -1
+
+
+#: the kinds of each action, buy side first
+LIMIT_KINDS = (OrderKind.LIMIT_BUY, OrderKind.LIMIT_SELL)
+MARKET_KINDS = (OrderKind.MARKET_BUY, OrderKind.MARKET_SELL)
+CANCEL_KINDS = (OrderKind.CANCEL_BUY, OrderKind.CANCEL_SELL)
 
 
 #: One trader action in exact units.
