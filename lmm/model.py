@@ -30,7 +30,11 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-__all__ = ["LMM", "KVCache", "LMMConfig", "sample"]
+__all__ = ["LMM", "KVCache", "LMMConfig", "RowInvariantLinear", "sample"]
+
+#: Linear layers compute rows in multiples of this many (padding with zeros), see
+#: :class:`RowInvariantLinear`.
+ROW_MULTIPLE = 16
 
 
 @dataclass(frozen=True)
@@ -129,7 +133,9 @@ class CacheStep:
     Attributes:
         rows: (B,) cached sequences the inputs continue.
         pos: (B, T) cache positions of the new inputs.
-        span: positions attended over (the filled part of the longest sequence).
+        span: positions attended over: the cache's whole capacity, whatever the sequences'
+            lengths, since the attention's sums are rounded differently over another span,
+            and a sequence's result must not depend on the longest one beside it.
         allowed: (B, 1, T, span) attention mask (a position sees itself and its past).
         all_rows: whether ``rows`` is every sequence in order (no gather needed).
     """
@@ -144,12 +150,35 @@ class CacheStep:
     def plan(cls, cache: KVCache, rows: torch.Tensor, T: int) -> CacheStep:
         """The step that appends ``T`` positions to sequences ``rows``."""
         pos = cache.lengths[rows][:, None] + torch.arange(T, device=rows.device)  # (B, T)
-        span = int(pos.max()) + 1
+        span = cache.capacity
         allowed = torch.arange(span, device=rows.device)[None, None, :] <= pos[:, :, None]
         all_rows = len(rows) == cache.batch and bool(
             (rows == torch.arange(cache.batch, device=rows.device)).all()
         )
         return cls(rows, pos, span, allowed[:, None], all_rows)
+
+
+class RowInvariantLinear(nn.Linear):
+    """``nn.Linear`` whose result for a row is bit for bit the same however many rows share
+    the call.
+
+    BLAS picks its kernel by the number of rows: on this project's CPUs a product of one to
+    three rows (up to eleven with two threads) is rounded differently from one of many. A
+    simulated market's next order would then depend on how many other markets happen to be
+    generating in the same call, and a native vector env would drift away from
+    ``SyncVectorEnv`` with the same seeds. Padding the rows with zeros to a multiple of
+    :data:`ROW_MULTIPLE` keeps every call on the many-row kernel (checked by
+    ``tests/lmm/test_model.py``); training batches are multiples already. Parameters and
+    state-dict keys are those of ``nn.Linear``.
+    """
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        rows = x.reshape(-1, self.in_features)  # (N, in)
+        pad = -len(rows) % ROW_MULTIPLE
+        if pad:
+            rows = torch.cat([rows, rows.new_zeros(pad, self.in_features)])
+        out = F.linear(rows, self.weight, self.bias)  # (N + pad, out)
+        return out[: len(out) - pad].view(*x.shape[:-1], self.out_features)
 
 
 class CausalSelfAttention(nn.Module):
@@ -158,8 +187,8 @@ class CausalSelfAttention(nn.Module):
     def __init__(self, config: LMMConfig) -> None:
         super().__init__()
         self.n_head = config.n_head
-        self.qkv = nn.Linear(config.n_embd, 3 * config.n_embd)
-        self.proj = nn.Linear(config.n_embd, config.n_embd)
+        self.qkv = RowInvariantLinear(config.n_embd, 3 * config.n_embd)
+        self.proj = RowInvariantLinear(config.n_embd, config.n_embd)
         self.dropout = config.dropout
 
     def forward(
@@ -208,9 +237,9 @@ class Block(nn.Module):
         self.attn = CausalSelfAttention(config)
         self.ln2 = nn.LayerNorm(config.n_embd)
         self.mlp = nn.Sequential(
-            nn.Linear(config.n_embd, 4 * config.n_embd),
+            RowInvariantLinear(config.n_embd, 4 * config.n_embd),
             nn.GELU(),
-            nn.Linear(4 * config.n_embd, config.n_embd),
+            RowInvariantLinear(4 * config.n_embd, config.n_embd),
             nn.Dropout(config.dropout),
         )
 
@@ -232,18 +261,18 @@ class LMM(nn.Module):
         self.size_emb = nn.Embedding(config.n_size, C)
         self.time_emb = nn.Embedding(config.n_time, C)
         self.book_proj = nn.Sequential(
-            nn.Linear(config.n_book_features, C), nn.GELU(), nn.Linear(C, C)
+            RowInvariantLinear(config.n_book_features, C), nn.GELU(), RowInvariantLinear(C, C)
         )
         self.pos_emb = nn.Embedding(config.context, C)
         self.drop = nn.Dropout(config.dropout)
         self.blocks = nn.ModuleList(Block(config) for _ in range(config.n_layer))
         self.ln_f = nn.LayerNorm(C)
         # output heads: kp from the hidden state; size given kp; time given kp and size
-        self.kp_head = nn.Linear(C, config.n_kp)
+        self.kp_head = RowInvariantLinear(C, config.n_kp)
         self.kp_out = nn.Embedding(config.n_kp, C)
-        self.size_head = nn.Sequential(nn.GELU(), nn.Linear(C, config.n_size))
+        self.size_head = nn.Sequential(nn.GELU(), RowInvariantLinear(C, config.n_size))
         self.size_out = nn.Embedding(config.n_size, C)
-        self.time_head = nn.Sequential(nn.GELU(), nn.Linear(C, config.n_time))
+        self.time_head = nn.Sequential(nn.GELU(), RowInvariantLinear(C, config.n_time))
         self.apply(_init_weights)
 
     # ------------------------------------------------------------------ tokens

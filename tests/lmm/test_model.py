@@ -105,6 +105,34 @@ def test_sequences_of_different_lengths_decode_independently(model: LMM) -> None
 
 
 @torch.no_grad()
+def test_a_sequence_is_computed_bit_for_bit_alike_in_any_batch(model: LMM) -> None:
+    # BLAS takes another code path for a few rows than for many, and attention sums round
+    # differently over other spans: before the model padded its rows and attended over the
+    # whole cache, a simulated market's path depended on how many other markets were still
+    # generating and how long their contexts were (a native vector env drifted from
+    # SyncVectorEnv with the same seeds)
+    tokens, book = _inputs(8, 7, seed=9)
+    many, alone = KVCache(CONFIG, batch=8), KVCache(CONFIG, batch=8)
+    model(tokens[:, :6], book[:, :6], many)
+    model(tokens[:, :6], book[:, :6], alone)
+    longer_tokens, longer_book = _inputs(1, 9, seed=8)  # another row runs further ahead
+    model(longer_tokens, longer_book, many, rows=torch.tensor([5]))
+    h_many = model(tokens[:, 6:], book[:, 6:], many)[:, -1]  # 8 rows in one call
+    h_alone = model(tokens[3:4, 6:], book[3:4, 6:], alone, rows=torch.tensor([3]))[:, -1]
+    assert torch.equal(h_alone[0], h_many[3])
+    first = model(tokens[:, :1], book[:, :1])  # without a cache: 8 rows, then one
+    assert torch.equal(model(tokens[3:4, :1], book[3:4, :1]), first[3:4])
+    kp = torch.arange(8) % CONFIG.n_kp
+    size = torch.arange(8) % CONFIG.n_size
+    assert torch.equal(model.kp_logits(h_many)[3], model.kp_logits(h_many[3:4])[0])
+    assert torch.equal(model.size_logits(h_many, kp)[3], model.size_logits(h_many[3:4], kp[3:4])[0])
+    assert torch.equal(
+        model.time_logits(h_many, kp, size)[3],
+        model.time_logits(h_many[3:4], kp[3:4], size[3:4])[0],
+    )
+
+
+@torch.no_grad()
 def test_same_seeds_same_samples_whatever_the_batch(model: LMM) -> None:
     tokens, book = _inputs(4, 6, seed=7)
     h = model(tokens, book)[:, -1]
