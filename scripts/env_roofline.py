@@ -1,0 +1,134 @@
+"""How fast could MarS-Execution-v0 run at 256 environments on this machine? A roofline.
+
+Every generated order makes the model read its market's whole key/value cache (attention
+spans the cache's capacity) and do ``lmm.bench.flops_per_order`` floating-point operations.
+With 256 markets the caches are far larger than the CPU's caches, so those reads come from
+memory. This script measures, in one run and on the current torch threads:
+
+* the machine: memory read bandwidth (a sum over an array much larger than the L3 cache)
+  and the float32 matmul peak;
+* the environment: env steps/s, generated orders per env step, and how the wall time
+  splits between the model's forward passes and everything else (engine, masks, features,
+  sampling, decoding, the environment itself);
+
+and prints the env steps/s that each cost alone would allow:
+
+    python scripts/env_roofline.py --out docs/results/env_roofline.json
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import time
+from pathlib import Path
+
+import gymnasium as gym
+import numpy as np
+import torch
+
+import mars_gym  # noqa: F401  (registers the environments)
+from lmm.bench import flops_per_order, matmul_peak_gflops
+
+ENV_ID = "MarS-Execution-v0"
+ACTION = (4, 0)  # a TWAP-paced passive child order, as `mars-gym bench` takes
+
+
+def read_bandwidth_gbs(megabytes: int = 512, repeats: int = 5) -> float:
+    """GB/s of summing a float64 array of ``megabytes`` (best of ``repeats``)."""
+    a = np.ones(megabytes * 2**20 // 8)
+    a.sum()
+    best = min(_timed(a.sum) for _ in range(repeats))
+    return a.nbytes / best / 1e9
+
+
+def _timed(fn) -> float:
+    start = time.perf_counter()
+    fn()
+    return time.perf_counter() - start
+
+
+def measure_env(num_envs: int, steps: int, seed: int) -> dict:
+    """Env steps/s of the native vector env, with the model's forward time apart."""
+    env = gym.make_vec(ENV_ID, num_envs=num_envs, vectorization_mode="vector_entry_point")
+    env.reset(seed=seed)
+    sim = env.unwrapped.runner.sim
+    model = sim.markets.model
+    forward_s, started = [0.0], [0.0]
+    model.register_forward_pre_hook(lambda *_: started.__setitem__(0, time.perf_counter()))
+    model.register_forward_hook(
+        lambda *_: forward_s.__setitem__(0, forward_s[0] + time.perf_counter() - started[0])
+    )
+    actions = np.tile(np.asarray(ACTION), (num_envs, 1))
+    env.step(actions)  # the first step after a reset is not typical
+    orders0, forward_s[0] = sim.orders_generated, 0.0
+    start = time.perf_counter()
+    for _ in range(steps):
+        env.step(actions)
+    elapsed = time.perf_counter() - start
+    orders = sim.orders_generated - orders0
+    env.close()
+    return {
+        "num_envs": num_envs,
+        "vector_steps": steps,
+        "env_steps_per_second": num_envs * steps / elapsed,
+        "orders_per_env_step": orders / (num_envs * steps),
+        "model_forward_share": forward_s[0] / elapsed,
+        "us_per_order_model": 1e6 * forward_s[0] / orders,
+        "us_per_order_rest": 1e6 * (elapsed - forward_s[0]) / orders,
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--num-envs", type=int, default=256, help="environments (default: 256)")
+    parser.add_argument("--steps", type=int, default=5, help="timed vector steps (default: 5)")
+    parser.add_argument("--seed", type=int, default=0, help="reset seed (default: 0)")
+    parser.add_argument("--out", help="write the figures as JSON")
+    args = parser.parse_args()
+
+    bandwidth = read_bandwidth_gbs()
+    peak = matmul_peak_gflops()
+    env = measure_env(args.num_envs, args.steps, args.seed)
+    config = gym.make(ENV_ID).unwrapped.runner.sim.markets.model.config
+    kv_bytes = config.n_layer * 2 * config.context * config.n_embd * 4  # float32 keys + values
+    flops = flops_per_order(config)
+    per_step = env["orders_per_env_step"]
+    bounds = {
+        "memory: reading each order's key/value cache": bandwidth * 1e9 / kv_bytes / per_step,
+        "compute: model FLOPs at the matmul peak": peak * 1e9 / flops / per_step,
+        "everything but the model, as measured": 1e6 / env["us_per_order_rest"] / per_step,
+    }
+    # one core does both in turn: the model at its roofline, everything else free
+    memory, compute = list(bounds.values())[:2]
+    bounds["the model at its roofline (memory, then compute)"] = 1 / (1 / memory + 1 / compute)
+    print(f"torch threads: {torch.get_num_threads()}")
+    print(f"memory read bandwidth: {bandwidth:.1f} GB/s; float32 matmul peak: {peak:.1f} GFLOP/s")
+    print(
+        f"per order: {kv_bytes / 1e3:.0f} kB of key/value cache read, {flops / 1e6:.2f} MFLOP; "
+        f"{args.num_envs} markets hold {args.num_envs * kv_bytes / 2**20:.0f} MiB of cache"
+    )
+    print(
+        f"{ENV_ID}, {args.num_envs} envs: {env['env_steps_per_second']:,.0f} env steps/s, "
+        f"{per_step:.1f} orders per env step; per order {env['us_per_order_model']:.0f} us in "
+        f"the model's forward passes, {env['us_per_order_rest']:.0f} us in the rest"
+    )
+    print("env steps/s that each cost alone would allow (the target is 2,000):")
+    for name, bound in bounds.items():
+        print(f"  {bound:>8,.0f}  {name}")
+    if args.out:
+        Path(args.out).parent.mkdir(parents=True, exist_ok=True)
+        figures = {
+            "torch_threads": torch.get_num_threads(),
+            "read_bandwidth_gbs": bandwidth,
+            "matmul_peak_gflops": peak,
+            "kv_bytes_per_order": kv_bytes,
+            "flops_per_order": flops,
+            "env": env,
+            "env_steps_per_second_bounds": bounds,
+        }
+        Path(args.out).write_text(json.dumps(figures, indent=1))
+
+
+if __name__ == "__main__":
+    main()
