@@ -392,12 +392,8 @@ class LMMMarkets:
         """Realise an order in market ``i``'s book (None if the book cannot take it)."""
         m = self._market(i)
         before = m.mid_x2
-        ref, sign = (
-            int(x)
-            for x in reference_price(
-                self.tokenizer.config.price_reference, kind, *_quotes(m.book), before
-            )
-        )
+        reference = self.tokenizer.config.price_reference
+        ref, sign = map(int, reference_price(reference, kind, *_quotes(m.book), before))
         if target is not None:  # an outside cancel of its own order
             realized = cancel_order(m.book, kind, target, size)
         else:
