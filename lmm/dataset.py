@@ -18,10 +18,10 @@ import numpy as np
 
 from lmm.data.lobster import LobsterDay, read_lobster
 from lmm.data.orderflow import order_flow
-from lmm.features import SESSION_CLOSE_NS, book_features, mid_x2
+from lmm.features import SESSION_CLOSE_NS, best_quotes, book_features, mid_x2
 from lmm.generate import StartState
 from lmm.replay import replay
-from lmm.tokenizer import OrderTokenizer, TokenizerConfig
+from lmm.tokenizer import OrderTokenizer, PriceReference, TokenizerConfig, reference_price
 
 __all__ = ["DayData", "OrderDataset", "build_dataset", "day_orders"]
 
@@ -35,7 +35,8 @@ class DayData:
     Attributes:
         name: where the day came from.
         flow: the orders (:data:`lmm.data.orderflow.ORDER_DTYPE`).
-        price_offset: ticks from ``mid_x2 // 2`` of the book each order met.
+        price_offset: ticks from each order's reference price in the book it met
+            (:func:`lmm.tokenizer.reference_price`).
         dt: ns since the previous order (0 for the first).
         features: float32 ``(n, N_BOOK_FEATURES)``: the book after each order.
         book_after: int ``(n, L, 4)``: the top-L book after each order (ticks, shares).
@@ -91,8 +92,13 @@ class OrderDataset:
         return int(sum(d.is_validation.sum() for d in self.days))
 
 
-def day_orders(day: LobsterDay, validation_minutes: int = 90) -> DayData:
-    """Orders of one verified day with offsets, inter-arrival times and book features.
+def day_orders(
+    day: LobsterDay,
+    validation_minutes: int = 90,
+    price_reference: PriceReference = PriceReference.MID,
+) -> DayData:
+    """Orders of one verified day with price offsets (measured from ``price_reference``),
+    inter-arrival times and book features.
 
     Raises:
         ValueError: the engine's replay does not reproduce the file's books.
@@ -105,14 +111,16 @@ def day_orders(day: LobsterDay, validation_minutes: int = 90) -> DayData:
             "to train on books the simulator could not produce"
         )
     flow = order_flow(day)
-    before = mid_x2(day.book[flow["row"] - 1])
+    met = day.book[flow["row"] - 1]  # the book each order met
+    before = mid_x2(met)
+    ref, sign = reference_price(price_reference, flow["kind"], *best_quotes(met), before)
     after = day.book[flow["last_row"]]
     dt = np.diff(flow["time"], prepend=flow["time"][:1])
     cut = SESSION_CLOSE_NS - validation_minutes * NS_PER_MINUTE
     return DayData(
         name=Path(day.source).name,
         flow=flow,
-        price_offset=flow["price"] - before // 2,
+        price_offset=sign * (flow["price"] - ref),
         dt=dt,
         features=book_features(after, before, flow["time"]),
         book_after=after,
@@ -130,7 +138,8 @@ def build_dataset(
     """Read, verify and tokenize LOBSTER days.
 
     The tokenizer is fitted on the training orders only, unless one is given (a trained
-    model's, to evaluate it on the same tokens it was trained with).
+    model's, to evaluate it on the same tokens it was trained with); prices are measured
+    from the given tokenizer's or config's reference.
     """
     if not paths:
         raise ValueError("no LOBSTER files given")
@@ -139,7 +148,10 @@ def build_dataset(
         from tqdm import tqdm
 
         iterator = tqdm(paths, desc="reading and verifying days", unit="day")
-    days = [day_orders(read_lobster(p), validation_minutes) for p in iterator]
+    reference = (
+        tokenizer.config if tokenizer else tokenizer_config or TokenizerConfig()
+    ).price_reference
+    days = [day_orders(read_lobster(p), validation_minutes, reference) for p in iterator]
     if tokenizer is None:
         train = [~d.is_validation for d in days]
         tokenizer = OrderTokenizer.fit(

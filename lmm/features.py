@@ -11,9 +11,11 @@ import numpy as np
 
 __all__ = [
     "FEATURE_LEVELS",
+    "NO_QUOTE",
     "N_BOOK_FEATURES",
     "SESSION_CLOSE_NS",
     "SESSION_OPEN_NS",
+    "best_quotes",
     "book_features",
     "mid_x2",
 ]
@@ -27,6 +29,8 @@ SESSION_CLOSE_NS = 57_600 * 1_000_000_000
 N_BOOK_FEATURES = 1 + 4 * FEATURE_LEVELS + 3
 
 _MID_MOVE_CLIP = 10  # ticks
+#: Best quote standing for an empty side (prices are positive ticks).
+NO_QUOTE = 0
 
 
 def mid_x2(book: np.ndarray) -> np.ndarray:
@@ -43,6 +47,14 @@ def mid_x2(book: np.ndarray) -> np.ndarray:
         ask + bid,
         np.where(ask_size > 0, 2 * ask - 2, np.where(bid_size > 0, 2 * bid + 2, 0)),
     ).astype(np.int64)
+
+
+def best_quotes(book: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Best bid and best ask in ticks of ``(..., L, 4)`` books, :data:`NO_QUOTE` for an
+    empty side."""
+    ask = np.where(book[..., 0, 1] > 0, book[..., 0, 0], NO_QUOTE).astype(np.int64)
+    bid = np.where(book[..., 0, 3] > 0, book[..., 0, 2], NO_QUOTE).astype(np.int64)
+    return bid, ask
 
 
 def book_features(book: np.ndarray, mid_x2_before: np.ndarray, time_ns: np.ndarray) -> np.ndarray:

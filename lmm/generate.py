@@ -27,13 +27,13 @@ import torch
 
 from lmm.checkpoint import Checkpoint
 from lmm.data.orderflow import CANCEL_KINDS, OrderKind
-from lmm.features import FEATURE_LEVELS, book_features, mid_x2
+from lmm.features import FEATURE_LEVELS, NO_QUOTE, book_features, mid_x2
 from lmm.market import Realized, apply_order, cancel_order, cancellable_levels
 from lmm.model import KVCache
 from lmm.orderbook import OrderBook
 from lmm.recording import SessionRecorder
 from lmm.replay import seed_book
-from lmm.tokenizer import OrderTokenizer
+from lmm.tokenizer import OrderTokenizer, reference_price
 
 __all__ = ["GeneratedOrder", "LMMMarkets", "OutsideOrder", "StartState", "synthetic_start"]
 
@@ -82,9 +82,9 @@ def synthetic_start(
     book[:, 2] = bid - np.arange(levels)
     book[:, 3] = size
     m2 = int(mid_x2(book))
-    token = tokenizer.encode(
-        np.array([OrderKind.LIMIT_BUY]), np.array([bid - m2 // 2]), np.array([size]), np.array([0])
-    )
+    kind = np.array([OrderKind.LIMIT_BUY])
+    offset = tokenizer.offsets(kind, bid, bid, ask, m2)
+    token = tokenizer.encode(kind, offset, np.array([size]), np.array([0]))
     features = book_features(book, np.int64(m2), np.int64(time_ns))[None]
     return StartState(book=book, time_ns=time_ns, tokens=token, features=features)
 
@@ -105,6 +105,7 @@ class _Happened:
     market: int
     realized: Realized
     mid_x2_before: int
+    price_offset: int  # from the reference price in the book the order met
     dt: int
     time_ns: int
     snapshot: np.ndarray
@@ -160,6 +161,12 @@ class _Market:
     next_id: int = 1
     protected: set[int] = field(default_factory=set)
     proposal: _Proposal | None = None
+
+
+def _quotes(book: OrderBook) -> tuple[int, int]:
+    """Best bid and best ask, :data:`lmm.features.NO_QUOTE` for an empty side."""
+    bid, ask = book.best_bid, book.best_ask
+    return (NO_QUOTE if bid is None else bid), (NO_QUOTE if ask is None else ask)
 
 
 def _one_sided_mid_x2(book: OrderBook, previous: int) -> int:
@@ -287,10 +294,13 @@ class LMMMarkets:
         )
         decoded = self.tokenizer.decode(tokens, np.stack([m.np_gen.random(3) for m in markets]))
         _, buckets, _, _ = self.tokenizer.fields(tokens)
+        bid, ask = np.array([_quotes(m.book) for m in markets]).T
+        mids = np.array([m.mid_x2 for m in markets])
+        prices = self.tokenizer.prices(decoded.kind, decoded.price_offset, bid, ask, mids)
         for k, m in enumerate(markets):
             m.proposal = _Proposal(
                 kind=OrderKind(int(decoded.kind[k])),
-                price=m.mid_x2 // 2 + int(decoded.price_offset[k]),
+                price=int(prices[k]),
                 size=int(decoded.size[k]),
                 dt=int(decoded.dt[k]),
                 bucket=int(buckets[k]),
@@ -382,12 +392,14 @@ class LMMMarkets:
         """Realise an order in market ``i``'s book (None if the book cannot take it)."""
         m = self._market(i)
         before = m.mid_x2
+        reference = self.tokenizer.config.price_reference
+        ref, sign = map(int, reference_price(reference, kind, *_quotes(m.book), before))
         if target is not None:  # an outside cancel of its own order
             realized = cancel_order(m.book, kind, target, size)
         else:
             price_range = None
             if kind in CANCEL_KINDS and bucket is not None:
-                price_range = self.tokenizer.price_range(bucket, before // 2)
+                price_range = self.tokenizer.price_range(bucket, ref, sign)
             realized = apply_order(
                 m.book,
                 kind,
@@ -409,7 +421,8 @@ class LMMMarkets:
         snapshot = m.book.snapshot(FEATURE_LEVELS)
         after = m.book.mid_x2()
         m.mid_x2 = after if after is not None else _one_sided_mid_x2(m.book, before)
-        return _Happened(i, realized, before, dt, m.time_ns, snapshot)
+        offset = sign * (realized.price - ref)
+        return _Happened(i, realized, before, offset, dt, m.time_ns, snapshot)
 
     def _advance_context(self, happened: list[_Happened]) -> None:
         """Append each market's realised order (token and features of the book it left)
@@ -423,7 +436,7 @@ class LMMMarkets:
         before = np.array([e.mid_x2_before for e in happened], dtype=np.int64)
         tokens = self.tokenizer.encode(
             np.array([int(e.realized.kind) for e in happened]),
-            np.array([e.realized.price for e in happened]) - before // 2,
+            np.array([e.price_offset for e in happened]),
             np.array([e.realized.size for e in happened]),
             np.array([e.dt for e in happened]),
         )
@@ -458,8 +471,9 @@ class LMMMarkets:
     def _kp_masks(self, markets: list[_Market]) -> np.ndarray:
         """(len(markets), n_kp) allowed kind x price-bucket classes, all markets at once.
 
-        A cancel bucket is allowed where a background order rests at a price it covers; a
-        market order needs a non-empty opposite side.
+        A cancel bucket is allowed where a background order rests at a price it covers
+        (measured from the cancel's reference price, as decoding measures it); a market
+        order needs a non-empty opposite side.
         """
         n_price = self.tokenizer.n_price
         allowed = np.ones((len(markets), self.model.config.n_kp), dtype=bool)
@@ -482,9 +496,21 @@ class LMMMarkets:
             rows = np.repeat(np.arange(len(markets)), n.sum(1))
             first = np.array([int(kind) * n_price for kind in CANCEL_KINDS])
             classes = np.repeat(np.tile(first, len(markets)), n.ravel())
-            refs = np.array([m.mid_x2 // 2 for m in markets], dtype=np.int64)
-            buckets = self.tokenizer.price_bucket(np.asarray(prices, dtype=np.int64) - refs[rows])
-            allowed[rows, classes + buckets] = True
+            # offsets of each (market, cancel kind)'s levels from that pair's reference
+            bid, ask = np.array([_quotes(m.book) for m in markets]).T
+            mids = np.array([m.mid_x2 for m in markets])
+            kinds = np.array(CANCEL_KINDS)[None, :]
+            ref, sign = reference_price(
+                self.tokenizer.config.price_reference,
+                kinds,
+                bid[:, None],
+                ask[:, None],
+                mids[:, None],
+            )
+            offsets = np.repeat(sign.ravel(), n.ravel()) * (
+                np.asarray(prices, dtype=np.int64) - np.repeat(ref.ravel(), n.ravel())
+            )
+            allowed[rows, classes + self.tokenizer.price_bucket(offsets)] = True
         return allowed
 
     @property

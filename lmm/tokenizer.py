@@ -5,18 +5,33 @@ A token combines four fields (MarS's order-level tokenization):
 * **kind**: one of six :class:`~lmm.data.orderflow.OrderKind` values (limit, market or
   cancel, on the buy or sell side). Partial cancels and deletes share a kind because they
   differ only in size; executions are grouped into the market order that caused them.
-* **price**: the offset from the mid in ticks, measured as ``price - mid_x2 // 2`` (the mid
-  rounded down to a tick, which keeps the offset an exact integer whether the spread is odd
-  or even). The distance from the mid (``offset`` above it, ``-offset - 1`` below it, so
-  that both sides start at 0) falls into quantile bins fitted on training data
-  (wide-spread stocks such as GOOG place most orders 10-50 ticks from the mid, so fixed
-  one-tick buckets would waste the vocabulary); the sign doubles them. The farthest bin on
-  each side is open-ended: the overflow bucket.
+* **price**: the signed offset in ticks from a reference price, chosen by
+  :class:`PriceReference` (saved with the checkpoint; :func:`reference_price` computes it):
+
+  - ``MID`` (the default): ``price - mid_x2 // 2`` for every kind (the mid rounded down
+    to a tick, which keeps the offset an exact integer whether the spread is odd or even);
+  - ``SAME_SIDE_BEST``: from the best quote of the side the order rests on or targets
+    (limit and cancel buy: best bid; limit and cancel sell: best ask; market buy: best
+    ask, the side it consumes; market sell: best bid), signed by aggressiveness: positive
+    toward or through the other side, for both sides (``price - best_bid`` for buy-side
+    kinds, ``best_ask - price`` for sell-side kinds). Offset 0 is the best quote itself, a
+    negative offset sits behind it, a positive one inside the spread (or, for a market
+    order, the ticks it walks beyond the touch), so one set of bins serves both sides.
+    When the reference side is empty, the reference falls back to ``mid_x2 // 2`` (with
+    :func:`lmm.features.mid_x2`'s one-sided mid, one tick beyond the other side's best),
+    keeping the side's sign.
+
+  The distance (``offset`` at or above 0, ``-offset - 1`` below, so that both halves
+  start at 0) falls into quantile bins fitted on training data (wide-spread stocks such
+  as GOOG place most orders 10-50 ticks from the mid, so fixed one-tick buckets would
+  waste the vocabulary); the sign doubles them. The farthest bin on each half is
+  open-ended: the overflow bucket.
 * **size**: quantile bins fitted on training sizes.
 * **time**: the time since the previous order, in quantile bins fitted on training data.
 
 Token id: ``((kind * P + price_bucket) * S + size_bin) * T + time_bin``, where price bucket
-``B + b`` is distance bin ``b`` above or at the mid and ``B - 1 - b`` the same bin below it.
+``B + b`` is distance bin ``b`` at or above the reference (offset >= 0) and ``B - 1 - b``
+the same bin below it.
 
 Decoding a token returns a concrete order by these documented rules, all drawn from an
 explicit ``numpy.random.Generator``:
@@ -35,16 +50,67 @@ The fitted bins travel with the model's checkpoint as JSON (:meth:`OrderTokenize
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from enum import Enum
 
 import numpy as np
 
 from lmm.data.orderflow import OrderKind
+from lmm.features import NO_QUOTE
 
-__all__ = ["DecodedOrders", "OrderTokenizer", "TokenizerConfig"]
+__all__ = [
+    "DecodedOrders",
+    "OrderTokenizer",
+    "PriceReference",
+    "TokenizerConfig",
+    "reference_price",
+]
 
 N_KINDS = len(OrderKind)
 #: Quantiles stored per time bin for decoding.
 TIME_QUANTILES = 33
+
+
+class PriceReference(str, Enum):
+    """What an order's price offset is measured from (see the module docstring)."""
+
+    MID = "mid"  #: the mid rounded down to a tick, for every kind
+    SAME_SIDE_BEST = "same_side_best"  #: the best quote of the side the order rests on or takes
+
+    def __str__(self) -> str:  # command-line choices and help show the value
+        return self.value
+
+
+def reference_price(
+    reference: PriceReference,
+    kind: np.ndarray | int,
+    best_bid: np.ndarray | int,
+    best_ask: np.ndarray | int,
+    mid_x2: np.ndarray | int,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Reference price (ticks) and sign of each order's offset, from the book it meets:
+    ``offset = sign * (price - reference)`` and ``price = reference + sign * offset``.
+
+    Args:
+        reference: which rule (see the module docstring).
+        kind: :class:`~lmm.data.orderflow.OrderKind` values.
+        best_bid, best_ask: the book's best quotes in ticks, :data:`lmm.features.NO_QUOTE`
+            for an empty side.
+        mid_x2: twice the book's mid (:func:`lmm.features.mid_x2`, one-sided books included).
+
+    Arrays broadcast; the results are int64 arrays of their common shape.
+    """
+    kind, bid, ask, m2 = np.broadcast_arrays(
+        *(np.asarray(a, dtype=np.int64) for a in (kind, best_bid, best_ask, mid_x2))
+    )
+    mid_ref = m2 // 2
+    if reference is PriceReference.MID:
+        return mid_ref, np.ones_like(kind)
+    if reference is not PriceReference.SAME_SIDE_BEST:
+        raise ValueError(f"unknown price reference {reference!r}")
+    buy_side = kind % 2 == 0  # OrderKind: even values are the buy side
+    market = (kind == OrderKind.MARKET_BUY) | (kind == OrderKind.MARKET_SELL)
+    quote = np.where(buy_side != market, bid, ask)  # market orders take the other side
+    return np.where(quote != NO_QUOTE, quote, mid_ref), np.where(buy_side, 1, -1)
 
 
 @dataclass(frozen=True)
@@ -52,23 +118,33 @@ class TokenizerConfig:
     """Resolution of the token fields.
 
     Attributes:
-        price_bins: the most distance-from-mid bins to fit per side (B). 48 keeps orders
+        price_bins: the most distance-from-reference bins to fit per side (B). 48 keeps orders
             at and near the best quote apart, one tick per bin (16 merged a third of the
             at-best orders into deeper ticks: ``python scripts/price_resolution.py``).
         size_bins: the most size bins to fit (fewer when sizes repeat a lot).
         time_bins: the most inter-arrival-time bins to fit.
         values_per_size_bin: how many of the most frequent sizes each bin keeps for decoding.
+        price_reference: what price offsets are measured from: mid (the mid rounded down
+            to a tick) or same_side_best (the best quote of the side an order rests on or
+            takes, signed so that positive is more aggressive on both sides; the mid when
+            that side is empty).
     """
 
     price_bins: int = 48
     size_bins: int = 8
     time_bins: int = 12
     values_per_size_bin: int = 32
+    price_reference: PriceReference = PriceReference.MID
 
     def __post_init__(self) -> None:
         for name in ("price_bins", "size_bins", "time_bins", "values_per_size_bin"):
             if getattr(self, name) < 1:
                 raise ValueError(f"TokenizerConfig.{name} must be >= 1, got {getattr(self, name)}")
+        if not isinstance(self.price_reference, PriceReference):
+            raise ValueError(
+                "TokenizerConfig.price_reference must be a PriceReference "
+                f"({', '.join(r.value for r in PriceReference)}), got {self.price_reference!r}"
+            )
 
 
 @dataclass(frozen=True)
@@ -76,7 +152,7 @@ class DecodedOrders:
     """Orders decoded from tokens (arrays of equal length)."""
 
     kind: np.ndarray  # int8 OrderKind
-    price_offset: np.ndarray  # int64 ticks from mid_x2 // 2
+    price_offset: np.ndarray  # int64 ticks from the reference price (config.price_reference)
     size: np.ndarray  # int64 shares, > 0
     dt: np.ndarray  # int64 ns since the previous order, >= 0
 
@@ -93,7 +169,7 @@ class OrderTokenizer:
         time_edges: ascending edges of the inter-arrival bins in ns, as for sizes.
         time_quantiles: per bin, ``TIME_QUANTILES`` evenly spaced quantiles (ns) of the
             training times in it, from its minimum to its maximum.
-        price_edges: ascending edges of the distance-from-mid bins in ticks, from 0.
+        price_edges: ascending edges of the distance-from-reference bins in ticks, from 0.
         price_tail_mean: mean excess (ticks beyond the overflow bin's lower edge) of
             distances in the overflow bins.
     """
@@ -136,7 +212,7 @@ class OrderTokenizer:
     # ----------------------------------------------------------------- shape
     @property
     def n_price(self) -> int:
-        """P: price buckets (B distance bins on each side of the mid)."""
+        """P: price buckets (B distance bins on each side of the reference price)."""
         return 2 * (len(self.price_edges) - 1)
 
     @property
@@ -166,7 +242,7 @@ class OrderTokenizer:
         """Fit the bins on training orders (never on validation data).
 
         Args:
-            price_offset: ticks from ``mid_x2 // 2``, one per order.
+            price_offset: ticks from each order's reference price (:meth:`offsets`).
             size: shares (> 0).
             dt: ns since the previous order (>= 0).
             config: resolutions (defaults: :class:`TokenizerConfig`).
@@ -226,7 +302,7 @@ class OrderTokenizer:
         return ((kind * self.n_price + p) * self.n_size + s) * self.n_time + t
 
     def price_bucket(self, price_offset: np.ndarray | int) -> np.ndarray:
-        """Price bucket of offsets from the mid (0 and P-1 are the overflow buckets)."""
+        """Price bucket of offsets from the reference (0 and P-1 are the overflow buckets)."""
         offset = np.asarray(price_offset, dtype=np.int64)
         b = np.searchsorted(self.price_edges[1:-1], _distance(offset), side="right")
         half = self.n_price // 2
@@ -285,23 +361,53 @@ class OrderTokenizer:
         dt = np.clip(value.astype(np.int64), lo, np.maximum(hi - 1, lo))
         return DecodedOrders(kind=kind.astype(np.int8), price_offset=offset, size=size, dt=dt)
 
-    def price_range(self, bucket: int, mid_ref: int) -> tuple[int, int | None]:
-        """Tick prices ``[low, high]`` a price bucket covers around ``mid_ref``
-        (``None`` for the open end of an overflow bucket)."""
+    def offsets(
+        self,
+        kind: np.ndarray | int,
+        price: np.ndarray | int,
+        best_bid: np.ndarray | int,
+        best_ask: np.ndarray | int,
+        mid_x2: np.ndarray | int,
+    ) -> np.ndarray:
+        """Price offsets (int64 ticks) of orders meeting a book, by this tokenizer's
+        reference rule (:func:`reference_price` describes the arguments)."""
+        ref, sign = reference_price(self.config.price_reference, kind, best_bid, best_ask, mid_x2)
+        return sign * (np.asarray(price, dtype=np.int64) - ref)
+
+    def prices(
+        self,
+        kind: np.ndarray | int,
+        offset: np.ndarray | int,
+        best_bid: np.ndarray | int,
+        best_ask: np.ndarray | int,
+        mid_x2: np.ndarray | int,
+    ) -> np.ndarray:
+        """Tick prices of decoded offsets, the inverse of :meth:`offsets`."""
+        ref, sign = reference_price(self.config.price_reference, kind, best_bid, best_ask, mid_x2)
+        return ref + sign * np.asarray(offset, dtype=np.int64)
+
+    def price_range(self, bucket: int, ref: int, sign: int = 1) -> tuple[int | None, int | None]:
+        """Tick prices ``[low, high]`` that a price bucket covers for the reference price
+        ``ref`` and offset sign ``sign`` (:func:`reference_price`); ``None`` for the open end
+        of an overflow bucket."""
         half = self.n_price // 2
         below = bucket < half
         b = half - 1 - bucket if below else bucket - half
         lo, hi = self.price_edges[b], self.price_edges[b + 1] - 1
         open_end = b == len(self.price_edges) - 2
+        # the bucket's offsets, then prices (a negative sign swaps the ends)
         if below:
-            return (None if open_end else mid_ref - hi - 1), mid_ref - lo - 1
-        return mid_ref + lo, (None if open_end else mid_ref + hi)
+            first, last = (None if open_end else -hi - 1), -lo - 1
+        else:
+            first, last = lo, (None if open_end else hi)
+        ends = [None if o is None else int(ref + sign * o) for o in (first, last)]
+        return (ends[0], ends[1]) if sign > 0 else (ends[1], ends[0])
 
     # ----------------------------------------------------------------- persistence
     def to_dict(self) -> dict:
         """JSON-serialisable form, saved beside the model checkpoint."""
         return {
-            "config": vars(self.config).copy(),
+            "config": {**vars(self.config), "price_reference": self.config.price_reference.value},
             "size_edges": list(self.size_edges),
             "size_values": [list(v) for v in self.size_values],
             "size_counts": [list(c) for c in self.size_counts],
@@ -315,8 +421,11 @@ class OrderTokenizer:
     def from_dict(cls, data: dict) -> OrderTokenizer:
         """Rebuild a tokenizer from :meth:`to_dict` output, checking its consistency."""
         try:
+            config = dict(data["config"])
+            # checkpoints from before the option lack it: they measured from the mid
+            config["price_reference"] = PriceReference(config.get("price_reference", "mid"))
             tok = cls(
-                config=TokenizerConfig(**data["config"]),
+                config=TokenizerConfig(**config),
                 size_edges=tuple(int(e) for e in data["size_edges"]),
                 size_values=tuple(tuple(int(v) for v in vs) for vs in data["size_values"]),
                 size_counts=tuple(tuple(int(c) for c in cs) for cs in data["size_counts"]),
@@ -331,7 +440,7 @@ class OrderTokenizer:
 
 
 def _distance(price_offset: np.ndarray) -> np.ndarray:
-    """Distance from the mid in ticks: ``offset`` at or above it, ``-offset - 1`` below it."""
+    """Distance from the reference in ticks: ``offset`` at or above it, ``-offset - 1`` below."""
     offset = np.asarray(price_offset, dtype=np.int64)
     return np.where(offset >= 0, offset, -offset - 1)
 

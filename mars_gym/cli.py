@@ -13,6 +13,7 @@ import statistics
 import sys
 from collections.abc import Callable, Collection, Sequence
 from dataclasses import asdict, fields, replace
+from enum import Enum
 from pathlib import Path
 from typing import Any, get_args, get_origin, get_type_hints
 
@@ -271,7 +272,8 @@ def _default_data_dir() -> Path:
 
 def dataclass_flags(p: argparse.ArgumentParser, cls: type, exclude: Collection[str] = ()) -> None:
     """One ``--flag`` per field of a config dataclass (but those in ``exclude``), documented
-    from its docstring; a ``tuple[T, ...]`` field takes one or more values of type T.
+    from its docstring; a ``tuple[T, ...]`` field takes one or more values of type T, an
+    Enum field one of its members' values.
 
     Flags default to None, so that only what the user gave overrides the config's defaults
     (see :func:`config_from_args`).
@@ -286,9 +288,13 @@ def dataclass_flags(p: argparse.ArgumentParser, cls: type, exclude: Collection[s
             kind, nargs, default = get_args(kind)[0], "+", " ".join(map(str, default))
         if kind is bool:  # type=bool would read "False" as True
             raise TypeError(f"{cls.__name__}.{f.name}: bool fields have no flag yet")
+        choices = None
+        if isinstance(kind, type) and issubclass(kind, Enum):  # Enum(value) parses a value
+            choices, default = list(kind), default.value
         p.add_argument(
             f"--{f.name.replace('_', '-')}",
             type=kind,
+            choices=choices,
             nargs=nargs,
             default=None,
             help=f"{docs.get(f.name, '').rstrip('.')} (default: {default})".replace("%", "%%"),

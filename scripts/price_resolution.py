@@ -4,7 +4,7 @@ Fits the tokenizer on the training orders with each ``--price-bins`` setting, en
 decodes the held-out limit orders and cancels, and compares their depth from the same-side
 best quote (0: at the best, < 0: inside the spread) before and after the round trip:
 
-    python scripts/price_resolution.py --price-bins 16 48
+    python scripts/price_resolution.py --price-bins 16 48 [--price-reference same_side_best]
 
 No model is involved: this is the floor the tokenizer sets on the limit-depth and
 cancel-depth distances of ``mars-gym evaluate-lmm``.
@@ -19,8 +19,8 @@ import numpy as np
 from lmm.data.lobster import read_lobster
 from lmm.data.orderflow import OrderKind
 from lmm.dataset import day_orders
-from lmm.features import mid_x2
-from lmm.tokenizer import OrderTokenizer, TokenizerConfig
+from lmm.features import best_quotes, mid_x2
+from lmm.tokenizer import OrderTokenizer, PriceReference, TokenizerConfig
 from mars_gym.cli import days_flags, days_from_args
 
 _DEPTH_BINS = np.arange(-20, 42)
@@ -37,8 +37,19 @@ def main() -> None:
     days_flags(parser)
     parser.add_argument("--price-bins", type=int, nargs="+", default=[16, 48])
     parser.add_argument("--seed", type=int, default=0, help="seeds the decoding draws")
+    parser.add_argument(
+        "--price-reference",
+        type=PriceReference,
+        choices=list(PriceReference),
+        default=PriceReference.MID,
+        help="what price offsets are measured from (default: %(default)s)",
+    )
     args = parser.parse_args()
-    days = [day_orders(read_lobster(f), args.validation_minutes) for f in days_from_args(args)]
+    reference = args.price_reference
+    days = [
+        day_orders(read_lobster(f), args.validation_minutes, reference)
+        for f in days_from_args(args)
+    ]
     train = [~d.is_validation for d in days]
 
     def training(values: list[np.ndarray]) -> np.ndarray:
@@ -50,7 +61,7 @@ def main() -> None:
             training([d.price_offset for d in days]),
             training([d.flow["size"] for d in days]),
             training([d.dt for d in days]),
-            TokenizerConfig(price_bins=bins),
+            TokenizerConfig(price_bins=bins, price_reference=reference),
         )
         rng = np.random.default_rng(args.seed)
         for d in days:
@@ -60,7 +71,8 @@ def main() -> None:
             tokens = tok.encode(
                 flow["kind"], d.price_offset[held_out], flow["size"], d.dt[held_out]
             )
-            decoded = tok.decode(tokens, rng).price_offset + mid_x2(before) // 2
+            offset = tok.decode(tokens, rng).price_offset
+            decoded = tok.prices(flow["kind"], offset, *best_quotes(before), mid_x2(before))
             for kind in _PASSIVE_KINDS:
                 sel = flow["kind"] == kind
                 best = before[sel, 0, 2] if kind.side == 1 else before[sel, 0, 0]

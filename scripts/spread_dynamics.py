@@ -6,7 +6,7 @@ starts, this prints the spread's percentiles and the events that move it: limit 
 placed inside the spread (which narrow it) and how soon they are cancelled, cancels that
 take the best quote (which may empty it), and market orders that widen the spread:
 
-    python scripts/spread_dynamics.py [--checkpoint FOLDER]
+    python scripts/spread_dynamics.py [--checkpoint FOLDER] [--out FILE]
 
 The spread is set by a balance: inside-spread limits narrow it, cancels and market orders
 that empty the best widen it. A model can match each order's distribution and still get
@@ -16,6 +16,7 @@ the balance wrong, which this shows.
 from __future__ import annotations
 
 import argparse
+import json
 from pathlib import Path
 
 import numpy as np
@@ -88,6 +89,7 @@ def main() -> None:
     parser.add_argument("--checkpoint", help="LMM checkpoint folder (default: the packaged one)")
     parser.add_argument("--minutes", type=int, default=5, help="length of each rollout")
     parser.add_argument("--rollouts", type=int, default=2, help="rollouts per start")
+    parser.add_argument("--out", type=Path, help="also write the figures as JSON to FILE")
     args = parser.parse_args()
     checkpoint = load_checkpoint(Path(args.checkpoint) if args.checkpoint else None)
     dataset = build_dataset(days_from_args(args), progress=False, tokenizer=checkpoint.tokenizer)
@@ -107,6 +109,10 @@ def main() -> None:
     print(f"{'':28}{'real':>10}{'LMM':>10}")
     for name in real:
         print(f"{name:28}{real[name]:>10.3f}{model[name]:>10.3f}")
+    if args.out:
+        report = {"real": real, "lmm": model, "checkpoint": str(checkpoint.path)}
+        report |= {"minutes": args.minutes, "rollouts_per_start": args.rollouts}
+        args.out.write_text(json.dumps(report, indent=1) + "\n")
 
 
 if __name__ == "__main__":

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 
+from lmm.tokenizer import PriceReference
 from mars_gym.cli import config_from_args, dataclass_flags, main
 from mars_gym.fidelity import FidelityConfig
 from mars_gym.metaorder import QUICK, MetaorderConfig
@@ -107,6 +108,8 @@ def test_train_lmm_quick_writes_a_loadable_checkpoint(lobster_dir: Path, tmp_pat
             "2",
             "--price-bins",
             "24",
+            "--price-reference",
+            "same_side_best",
             "--checkpoint",
             str(ck),
             "--quiet",
@@ -126,7 +129,10 @@ def test_train_lmm_quick_writes_a_loadable_checkpoint(lobster_dir: Path, tmp_pat
     # the tokenizer flags reach the fitted bins saved with the model
     assert result["tokenizer_config"]["price_bins"] == 24
     assert loaded.tokenizer.config.price_bins == 24
-    assert 16 < len(loaded.tokenizer.price_edges) - 1 <= 24
+    # (same-side offsets pile up at 0, so fewer distinct quantile edges than asked)
+    assert 12 < len(loaded.tokenizer.price_edges) - 1 <= 24
+    assert result["tokenizer_config"]["price_reference"] == "same_side_best"
+    assert loaded.tokenizer.config.price_reference is PriceReference.SAME_SIDE_BEST
 
 
 def _parser(cls: type, **kwargs: object) -> argparse.ArgumentParser:
@@ -179,3 +185,17 @@ class _WithBool:
 def test_bool_fields_are_refused_rather_than_parsed_wrong() -> None:
     with pytest.raises(TypeError, match="verbose"):
         _parser(_WithBool)
+
+
+def test_an_enum_field_takes_one_of_its_values() -> None:
+    from lmm.tokenizer import TokenizerConfig
+
+    p = _parser(TokenizerConfig)
+    config = config_from_args(
+        TokenizerConfig, p.parse_args(["--price-reference", "same_side_best"])
+    )
+    assert config.price_reference is PriceReference.SAME_SIDE_BEST
+    assert config_from_args(TokenizerConfig, p.parse_args([])).price_reference is PriceReference.MID
+    assert "{mid,same_side_best}" in p.format_help() and "(default: mid)" in p.format_help()
+    with pytest.raises(SystemExit):
+        p.parse_args(["--price-reference", "best"])
