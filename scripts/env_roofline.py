@@ -5,7 +5,7 @@ spans the cache's capacity) and do ``lmm.bench.flops_per_order`` floating-point 
 With 256 markets the caches are far larger than the CPU's caches, so those reads come from
 memory. This script measures, in one run and on the current torch threads:
 
-* the machine: memory read bandwidth (a sum over an array much larger than the L3 cache)
+* the machine: memory read bandwidth (a sum over a tensor much larger than the L3 cache)
   and the float32 matmul peak;
 * the environment: env steps/s, generated orders per env step, and how the wall time
   splits between the model's forward passes and everything else (engine, masks, features,
@@ -35,11 +35,12 @@ ACTION = (4, 0)  # a TWAP-paced passive child order, as `mars-gym bench` takes
 
 
 def read_bandwidth_gbs(megabytes: int = 512, repeats: int = 5) -> float:
-    """GB/s of summing a float64 array of ``megabytes`` (best of ``repeats``)."""
-    a = np.ones(megabytes * 2**20 // 8)
+    """GB/s of summing a float32 tensor of ``megabytes`` on the current torch threads (best
+    of ``repeats``)."""
+    a = torch.ones(megabytes * 2**20 // 4)
     a.sum()
     best = min(_timed(a.sum) for _ in range(repeats))
-    return a.nbytes / best / 1e9
+    return a.numel() * 4 / best / 1e9
 
 
 def _timed(fn) -> float:
