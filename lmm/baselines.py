@@ -21,7 +21,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from lmm.data.orderflow import OrderKind
+from lmm.data.orderflow import CANCEL_KINDS, LIMIT_KINDS, MARKET_KINDS, OrderKind
 from lmm.dataset import DayData
 from lmm.features import mid_x2
 from lmm.generate import GeneratedOrder, StartState
@@ -100,18 +100,14 @@ class ZeroIntelligenceParams:
             dist = np.where(is_buy, best_ask - flow["price"], flow["price"] - best_bid)
             ok = (dist >= 1) & (dist <= d)
             for kinds, counts in (
-                ((OrderKind.LIMIT_BUY, OrderKind.LIMIT_SELL), limit_counts),
-                ((OrderKind.CANCEL_BUY, OrderKind.CANCEL_SELL), cancel_counts),
+                (LIMIT_KINDS, limit_counts),
+                (CANCEL_KINDS, cancel_counts),
             ):
                 sel = np.isin(kind, kinds) & ok
                 counts += np.bincount(dist[sel] - 1, minlength=d)[:d]
-            market += int(np.isin(kind, [OrderKind.MARKET_BUY, OrderKind.MARKET_SELL]).sum())
-            limit_sizes.append(
-                flow["size"][np.isin(kind, [OrderKind.LIMIT_BUY, OrderKind.LIMIT_SELL])]
-            )
-            market_sizes.append(
-                flow["size"][np.isin(kind, [OrderKind.MARKET_BUY, OrderKind.MARKET_SELL])]
-            )
+            market += int(np.isin(kind, MARKET_KINDS).sum())
+            limit_sizes.append(flow["size"][np.isin(kind, LIMIT_KINDS)])
+            market_sizes.append(flow["size"][np.isin(kind, MARKET_KINDS)])
             # depth by distance from the opposite quote, both sides, in the books met
             for side_cols, opposite in (((2, 3), best_ask), ((0, 1), best_bid)):
                 prices, sizes = before[:, :, side_cols[0]], before[:, :, side_cols[1]]

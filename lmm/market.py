@@ -31,7 +31,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from lmm.data.orderflow import OrderKind
+from lmm.data.orderflow import CANCEL_KINDS, LIMIT_KINDS, MARKET_KINDS, OrderKind
 from lmm.orderbook import Fill, OrderBook
 
 __all__ = [
@@ -97,12 +97,12 @@ def apply_order(
     """
     kind = OrderKind(kind)
     side = kind.side
-    if kind in (OrderKind.LIMIT_BUY, OrderKind.LIMIT_SELL):
+    if kind in LIMIT_KINDS:
         if price <= 0:
             return None
         fills = book.add_limit(order_id, side, price, size, owner)
         return Realized(kind, price, size, tuple(fills), order_id)
-    if kind in (OrderKind.MARKET_BUY, OrderKind.MARKET_SELL):
+    if kind in MARKET_KINDS:
         touch = book.best_ask if side == 1 else book.best_bid
         if touch is None:
             return None
@@ -131,7 +131,7 @@ def cancel_order(
     """Cancel ``size`` shares (the whole order if it holds no more) of a known order;
     None if it is no longer in the book (it traded) or ``kind`` does not match its side."""
     kind = OrderKind(kind)
-    if kind not in (OrderKind.CANCEL_BUY, OrderKind.CANCEL_SELL):
+    if kind not in CANCEL_KINDS:
         raise ValueError(f"cancel_order needs a cancel kind, got {kind.name}")
     if order_id not in book:
         return None

@@ -23,7 +23,7 @@ import torch
 from lmm.bench import flops_per_order, generation_speed, matmul_peak_gflops
 from lmm.checkpoint import CheckpointError, load_checkpoint, save_checkpoint
 from lmm.data.lobster import DEFAULT_TICK_SIZE, LobsterFormatError, read_lobster
-from lmm.data.orderflow import OrderKind
+from lmm.data.orderflow import MARKET_KINDS
 from lmm.dataset import build_dataset
 from lmm.evaluate import evaluate_lmm, generate_records
 from lmm.generate import LMMMarkets, synthetic_start
@@ -413,9 +413,7 @@ def _demo_generation(args: argparse.Namespace) -> dict:
         per_rollout.append(
             {
                 "orders": len(r),
-                "trades": int(
-                    np.isin(r["kind"], [OrderKind.MARKET_BUY, OrderKind.MARKET_SELL]).sum()
-                ),
+                "trades": int(np.isin(r["kind"], MARKET_KINDS).sum()),
                 "mean_spread_ticks": float((r["ask_after"] - r["bid_after"])[both].mean()),
                 "mid_change_ticks": float(mids[-1] - mids[0]) if len(mids) else 0.0,
             }

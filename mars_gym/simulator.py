@@ -20,7 +20,7 @@ from pathlib import Path
 
 from lmm.checkpoint import Checkpoint, load_checkpoint
 from lmm.data.lobster import PRICE_UNITS_PER_DOLLAR
-from lmm.data.orderflow import OrderKind
+from lmm.data.orderflow import CANCEL_KINDS, MARKET_KINDS, OrderKind
 from lmm.generate import GeneratedOrder, LMMMarkets, OutsideOrder, StartState, synthetic_start
 from lmm.orderbook import Fill, OrderBook
 from lmm.recording import SessionRecorder
@@ -295,7 +295,7 @@ class MarketSimulator:
         outside = []
         for i, order, when in items:
             price = order.price
-            if order.kind in (OrderKind.MARKET_BUY, OrderKind.MARKET_SELL) and price <= 0:
+            if order.kind in MARKET_KINDS and price <= 0:
                 # no limit given: as far as the book goes
                 price = 2**62 if order.kind == OrderKind.MARKET_BUY else 1
             outside.append(
@@ -314,7 +314,7 @@ class MarketSimulator:
             if realized is None:
                 continue
             account = self.accounts[i]
-            if order.kind in (OrderKind.CANCEL_BUY, OrderKind.CANCEL_SELL):
+            if order.kind in CANCEL_KINDS:
                 if realized.order_id not in self.book(i):
                     account.open_orders.discard(realized.order_id)
                 continue
