@@ -50,13 +50,8 @@ def make_orders():
     return synthetic_orders
 
 
-@pytest.fixture(scope="session")
-def tiny_checkpoint() -> Checkpoint:
-    """An untrained 1-layer model with a tokenizer fitted on invented orders."""
-    _, offset, size, dt = synthetic_orders()
-    tokenizer = OrderTokenizer.fit(
-        offset, size, dt, TokenizerConfig(price_bins=6, size_bins=4, time_bins=4)
-    )
+def untrained_checkpoint(tokenizer: OrderTokenizer) -> Checkpoint:
+    """An untrained 1-layer model (seeded) over ``tokenizer``."""
     config = LMMConfig(
         n_kp=6 * tokenizer.n_price,
         n_size=tokenizer.n_size,
@@ -69,6 +64,22 @@ def tiny_checkpoint() -> Checkpoint:
     )
     torch.manual_seed(0)
     return Checkpoint(model=LMM(config).eval(), tokenizer=tokenizer)
+
+
+@pytest.fixture(scope="session")
+def make_untrained_checkpoint():
+    """The :func:`untrained_checkpoint` factory, for tests with tokenizers of their own."""
+    return untrained_checkpoint
+
+
+@pytest.fixture(scope="session")
+def tiny_checkpoint() -> Checkpoint:
+    """An untrained 1-layer model with a tokenizer fitted on invented orders."""
+    _, offset, size, dt = synthetic_orders()
+    tokenizer = OrderTokenizer.fit(
+        offset, size, dt, TokenizerConfig(price_bins=6, size_bins=4, time_bins=4)
+    )
+    return untrained_checkpoint(tokenizer)
 
 
 @pytest.fixture(scope="session")

@@ -21,9 +21,8 @@ from lmm.checkpoint import (
 from lmm.data.lobster import read_lobster
 from lmm.data.orderflow import CANCEL_KINDS, LIMIT_KINDS, MARKET_KINDS, OrderKind
 from lmm.dataset import day_orders
-from lmm.features import N_BOOK_FEATURES, NO_QUOTE
+from lmm.features import NO_QUOTE
 from lmm.generate import LMMMarkets, synthetic_start
-from lmm.model import LMM, LMMConfig
 from lmm.tokenizer import OrderTokenizer, PriceReference, TokenizerConfig, reference_price
 
 SSB = PriceReference.SAME_SIDE_BEST
@@ -38,21 +37,9 @@ def tok(make_orders) -> OrderTokenizer:
 
 
 @pytest.fixture(scope="module")
-def ssb_checkpoint(tok: OrderTokenizer) -> Checkpoint:
+def ssb_checkpoint(tok: OrderTokenizer, make_untrained_checkpoint) -> Checkpoint:
     """An untrained 1-layer model over a same-side-best tokenizer."""
-    tokenizer = tok
-    config = LMMConfig(
-        n_kp=6 * tokenizer.n_price,
-        n_size=tokenizer.n_size,
-        n_time=tokenizer.n_time,
-        n_book_features=N_BOOK_FEATURES,
-        context=16,
-        n_layer=1,
-        n_head=2,
-        n_embd=16,
-    )
-    torch.manual_seed(0)
-    return Checkpoint(model=LMM(config).eval(), tokenizer=tokenizer)
+    return make_untrained_checkpoint(tok)
 
 
 def test_each_kind_is_measured_from_the_documented_quote() -> None:
