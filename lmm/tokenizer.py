@@ -53,7 +53,9 @@ explicit ``numpy.random.Generator``:
   exactly the touch's shares, or a ratio drawn from the bin's training ratios (stored
   quantiles, as for times) times the touch, rounded to whole shares inside the bin (when
   no whole share falls inside it for a small touch, the nearest share on the bin's side
-  of the touch);
+  of the touch; a touch of one share cannot be undercut and is taken whole). With
+  ``TOUCH`` the size field has as many bins as the larger of the two sets; a token whose
+  bin lies beyond its kind's set (never seen in training) decodes as that set's last bin;
 * time: drawn from the training times of the bin, by interpolating between stored
   quantiles of them (inter-arrival times span nine orders of magnitude, so a bin can be
   wide and its values far from uniform), in integer nanoseconds.

@@ -27,11 +27,15 @@ from lmm.generate import GeneratedOrder, LMMMarkets
 from mars_gym.cli import days_flags, days_from_args
 
 
-def shares_vs_touch(size: np.ndarray, touch: np.ndarray) -> dict[str, float]:
-    """Shares of orders whose size equals, exceeds or falls short of the touch size."""
-    size, touch = np.asarray(size), np.asarray(touch)
+def shares_vs_touch(size: np.ndarray, touch: np.ndarray, gap: np.ndarray) -> dict[str, float]:
+    """Shares of orders whose size equals, exceeds or falls short of the touch size, and
+    the gap (ticks) from the touch to the next level behind it on the side taken, which
+    is how far an order that empties the touch moves that quote (NaN: no second level)."""
+    size, touch, gap = np.asarray(size), np.asarray(touch), np.asarray(gap, dtype=np.float64)
     n = max(len(size), 1)
     return {
+        "mean_gap_to_level_2": float(np.nanmean(gap)) if len(gap) else 0.0,
+        "median_gap_to_level_2": float(np.nanmedian(gap)) if len(gap) else 0.0,
         "orders": float(len(size)),
         "exactly_touch": float((size == touch).sum() / n),
         "more_than_touch": float((size > touch).sum() / n),
@@ -48,10 +52,18 @@ def real_market_orders(day: DayData, index: np.ndarray | None = None) -> dict[st
     idx = idx[idx > 0]
     if index is not None:
         idx = np.intersect1d(idx, index)
+    size, touch, gap = _real(day, idx)
+    return shares_vs_touch(size, touch, gap)
+
+
+def _real(day: DayData, idx: np.ndarray) -> tuple[np.ndarray, ...]:
+    """Size, touch size and gap to the second level of the market orders at ``idx``."""
     met = day.book_after[idx - 1]
     buy = day.flow["kind"][idx] == OrderKind.MARKET_BUY
     touch = np.where(buy, met[:, 0, 1], met[:, 0, 3])
-    return shares_vs_touch(day.flow["size"][idx], touch)
+    gap = np.where(buy, met[:, 1, 0] - met[:, 0, 0], met[:, 0, 2] - met[:, 1, 2])
+    level_2 = np.where(buy, met[:, 1, 1], met[:, 1, 3]) > 0
+    return day.flow["size"][idx], touch, np.where(level_2, gap, np.nan)
 
 
 class TouchLoggingMarkets(LMMMarkets):
@@ -60,7 +72,7 @@ class TouchLoggingMarkets(LMMMarkets):
 
     def __init__(self, *args, **kwargs) -> None:
         super().__init__(*args, **kwargs)
-        self.log: dict[tuple[int, int], tuple[int, int, int]] = {}
+        self.log: dict[tuple[int, int], tuple[float, ...]] = {}
 
     def step(self, rows: list[int] | None = None) -> list[GeneratedOrder | None]:
         rows = list(range(self.n)) if rows is None else list(rows)
@@ -74,12 +86,14 @@ class TouchLoggingMarkets(LMMMarkets):
                 touch_price = book.best_ask if p.kind == OrderKind.MARKET_BUY else book.best_bid
                 side = -1 if p.kind == OrderKind.MARKET_BUY else 1
                 depth = book.depth(side, touch_price) if touch_price is not None else 0
-                pending[i] = (m.next_id, depth, p.size)
+                levels = book.prices(side)
+                gap = abs(levels[1] - levels[0]) if len(levels) > 1 else np.nan
+                pending[i] = (m.next_id, depth, p.size, gap)
         out = self.commit(rows)
         for i, o in zip(rows, out, strict=True):
             if i in pending and o is not None:
-                oid, depth, proposed = pending[i]
-                self.log[(i, oid)] = (depth, proposed, o.realized.size)
+                oid, depth, proposed, gap = pending[i]
+                self.log[(i, oid)] = (depth, proposed, o.realized.size, gap)
         return out
 
 
@@ -111,15 +125,15 @@ def main() -> None:
         first = day.index_at(int(t)) + 1
         stop = int(np.searchsorted(day.flow["time"], t + horizon, side="right"))
         window_idx[d] = np.union1d(window_idx[d], np.arange(first, stop))
-    sizes, touches = [], []
+    sizes, touches, gaps = [], [], []
     for d, day in enumerate(dataset.days):
         idx = np.flatnonzero(np.isin(day.flow["kind"], MARKET_KINDS))
         idx = np.intersect1d(idx[idx > 0], window_idx[d])
-        met = day.book_after[idx - 1]
-        buy = day.flow["kind"][idx] == OrderKind.MARKET_BUY
-        touches.append(np.where(buy, met[:, 0, 1], met[:, 0, 3]))
-        sizes.append(day.flow["size"][idx])
-    report["real_windows"] = shares_vs_touch(np.concatenate(sizes), np.concatenate(touches))
+        size, touch, gap = _real(day, idx)
+        sizes.append(size)
+        touches.append(touch)
+        gaps.append(gap)
+    report["real_windows"] = shares_vs_touch(*map(np.concatenate, (sizes, touches, gaps)))
     if not args.no_rollouts:
         markets = TouchLoggingMarkets(checkpoint, len(windows.starts))
         records, _ = generate_records(
@@ -128,9 +142,10 @@ def main() -> None:
         market = np.isin(records["kind"], MARKET_KINDS)
         rollout, order_id = records["rollout"][market], records["order_id"][market]
         keys = zip(rollout.tolist(), order_id.tolist(), strict=True)
-        logged = np.array([markets.log[k] for k in keys], dtype=np.int64).reshape(-1, 3)
-        report["lmm_traded"] = shares_vs_touch(logged[:, 2], logged[:, 0])
-        report["lmm_proposed"] = shares_vs_touch(logged[:, 1], logged[:, 0])
+        logged = np.array([markets.log[k] for k in keys], dtype=np.float64).reshape(-1, 4)
+        touch = logged[:, 0].astype(np.int64)
+        report["lmm_traded"] = shares_vs_touch(logged[:, 2].astype(np.int64), touch, logged[:, 3])
+        report["lmm_proposed"] = shares_vs_touch(logged[:, 1].astype(np.int64), touch, logged[:, 3])
     names = [k for k in report if isinstance(report[k], dict)]
     print(f"{'':24}" + "".join(f"{n:>18}" for n in names))
     for field in report[names[0]]:
