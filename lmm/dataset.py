@@ -21,7 +21,13 @@ from lmm.data.orderflow import order_flow
 from lmm.features import SESSION_CLOSE_NS, best_quotes, book_features, mid_x2
 from lmm.generate import StartState
 from lmm.replay import replay
-from lmm.tokenizer import OrderTokenizer, PriceReference, TokenizerConfig, reference_price
+from lmm.tokenizer import (
+    OrderTokenizer,
+    PriceReference,
+    TokenizerConfig,
+    reference_price,
+    touch_size,
+)
 
 __all__ = ["DayData", "OrderDataset", "build_dataset", "day_orders"]
 
@@ -42,6 +48,9 @@ class DayData:
         book_after: int ``(n, L, 4)``: the top-L book after each order (ticks, shares).
         is_validation: bool mask of orders in the validation window.
         tokens: int64 tokens (set by :func:`build_dataset` once the tokenizer is fitted).
+        touch: int64 shares at the touch each order met (:func:`lmm.tokenizer.touch_size`:
+            the opposite best for a market order, 0 for other kinds); None for days built
+            without it, which a ``SizeReference.TOUCH`` tokenizer cannot encode.
     """
 
     name: str
@@ -52,6 +61,7 @@ class DayData:
     book_after: np.ndarray
     is_validation: np.ndarray
     tokens: np.ndarray | None = None
+    touch: np.ndarray | None = None
 
     def start_state(self, index: int, context: int) -> StartState:
         """The market right after order ``index``: its book, clock and the last
@@ -125,6 +135,7 @@ def day_orders(
         features=book_features(after, before, flow["time"]),
         book_after=after,
         is_validation=flow["time"] >= cut,
+        touch=touch_size(flow["kind"], met[:, 0, 3], met[:, 0, 1]),
     )
 
 
@@ -159,9 +170,14 @@ def build_dataset(
             np.concatenate([d.flow["size"][m] for d, m in zip(days, train, strict=True)]),
             np.concatenate([d.dt[m] for d, m in zip(days, train, strict=True)]),
             tokenizer_config,
+            kind=np.concatenate([d.flow["kind"][m] for d, m in zip(days, train, strict=True)]),
+            touch=np.concatenate([d.touch[m] for d, m in zip(days, train, strict=True)]),
         )
     tokenized = tuple(
-        replace(d, tokens=tokenizer.encode(d.flow["kind"], d.price_offset, d.flow["size"], d.dt))
+        replace(
+            d,
+            tokens=tokenizer.encode(d.flow["kind"], d.price_offset, d.flow["size"], d.dt, d.touch),
+        )
         for d in days
     )
     return OrderDataset(days=tokenized, tokenizer=tokenizer, validation_minutes=validation_minutes)

@@ -33,7 +33,7 @@ from lmm.model import KVCache
 from lmm.orderbook import OrderBook
 from lmm.recording import SessionRecorder
 from lmm.replay import seed_book
-from lmm.tokenizer import OrderTokenizer, reference_price
+from lmm.tokenizer import OrderTokenizer, SizeReference, reference_price, touch_size
 
 __all__ = ["GeneratedOrder", "LMMMarkets", "OutsideOrder", "StartState", "synthetic_start"]
 
@@ -106,6 +106,7 @@ class _Happened:
     realized: Realized
     mid_x2_before: int
     price_offset: int  # from the reference price in the book the order met
+    touch: int  # shares at the touch the order met (lmm.tokenizer.touch_size)
     dt: int
     time_ns: int
     snapshot: np.ndarray
@@ -161,6 +162,14 @@ class _Market:
     next_id: int = 1
     protected: set[int] = field(default_factory=set)
     proposal: _Proposal | None = None
+
+
+def _touch(book: OrderBook, kind: np.ndarray | int) -> np.ndarray:
+    """Shares at the touch that orders of ``kind`` meet in ``book`` (:func:`touch_size`)."""
+    bid, ask = book.best_bid, book.best_ask
+    bid_size = 0 if bid is None else book.depth(1, bid)
+    ask_size = 0 if ask is None else book.depth(-1, ask)
+    return touch_size(kind, bid_size, ask_size)
 
 
 def _quotes(book: OrderBook) -> tuple[int, int]:
@@ -292,8 +301,12 @@ class LMMMarkets:
             .cpu()
             .numpy()
         )
-        decoded = self.tokenizer.decode(tokens, np.stack([m.np_gen.random(3) for m in markets]))
-        _, buckets, _, _ = self.tokenizer.fields(tokens)
+        kinds, buckets, _, _ = self.tokenizer.fields(tokens)
+        touch = None
+        if self.tokenizer.config.size_reference is SizeReference.TOUCH:
+            touch = np.array([_touch(m.book, k) for m, k in zip(markets, kinds, strict=True)])
+        uniforms = np.stack([m.np_gen.random(3) for m in markets])
+        decoded = self.tokenizer.decode(tokens, uniforms, touch)
         bid, ask = np.array([_quotes(m.book) for m in markets]).T
         mids = np.array([m.mid_x2 for m in markets])
         prices = self.tokenizer.prices(decoded.kind, decoded.price_offset, bid, ask, mids)
@@ -394,6 +407,7 @@ class LMMMarkets:
         before = m.mid_x2
         reference = self.tokenizer.config.price_reference
         ref, sign = map(int, reference_price(reference, kind, *_quotes(m.book), before))
+        touch = int(_touch(m.book, kind))
         if target is not None:  # an outside cancel of its own order
             realized = cancel_order(m.book, kind, target, size)
         else:
@@ -422,7 +436,7 @@ class LMMMarkets:
         after = m.book.mid_x2()
         m.mid_x2 = after if after is not None else _one_sided_mid_x2(m.book, before)
         offset = sign * (realized.price - ref)
-        return _Happened(i, realized, before, offset, dt, m.time_ns, snapshot)
+        return _Happened(i, realized, before, offset, touch, dt, m.time_ns, snapshot)
 
     def _advance_context(self, happened: list[_Happened]) -> None:
         """Append each market's realised order (token and features of the book it left)
@@ -439,6 +453,7 @@ class LMMMarkets:
             np.array([e.price_offset for e in happened]),
             np.array([e.realized.size for e in happened]),
             np.array([e.dt for e in happened]),
+            np.array([e.touch for e in happened]),
         )
         features = book_features(
             np.stack([e.snapshot for e in happened]),

@@ -26,7 +26,17 @@ A token combines four fields (MarS's order-level tokenization):
   as GOOG place most orders 10-50 ticks from the mid, so fixed one-tick buckets would
   waste the vocabulary); the sign doubles them. The farthest bin on each half is
   open-ended: the overflow bucket.
-* **size**: quantile bins fitted on training sizes.
+* **size**: quantile bins fitted on training sizes, measured by :class:`SizeReference`
+  (saved with the checkpoint; :meth:`OrderTokenizer.size_bins` and
+  :meth:`OrderTokenizer.sizes` convert in both directions):
+
+  - ``SHARES`` (the default): shares, for every kind;
+  - ``TOUCH``: a market order's size relative to the size resting at the touch it meets
+    (:func:`touch_size`), the ratio ``size / touch`` in one bin of its own for "exactly
+    the touch" (the best level is emptied) and quantile bins of the ratios below 1
+    (part of it) and above 1 (deeper); other kinds keep share bins. Real market orders
+    take exactly the touch 0.56-0.59 of the time (``python scripts/market_sweep.py``), a
+    size that share bins cannot express.
 * **time**: the time since the previous order, in quantile bins fitted on training data.
 
 Token id: ``((kind * P + price_bucket) * S + size_bin) * T + time_bin``, where price bucket
@@ -39,7 +49,13 @@ explicit ``numpy.random.Generator``:
 * price: uniform over the integer distances of the bin; in an overflow bin, its lower edge
   plus ``G`` ticks, where ``G`` is geometric with the mean excess seen in training;
 * size: drawn from the most frequent training sizes in the bin, in proportion to their
-  counts (this keeps round lots such as 100 shares exact);
+  counts (this keeps round lots such as 100 shares exact); a ``TOUCH`` market bin gives
+  exactly the touch's shares, or a ratio drawn from the bin's training ratios (stored
+  quantiles, as for times) times the touch, rounded to whole shares inside the bin (when
+  no whole share falls inside it for a small touch, the nearest share on the bin's side
+  of the touch; a touch of one share cannot be undercut and is taken whole). With
+  ``TOUCH`` the size field has as many bins as the larger of the two sets; a token whose
+  bin lies beyond its kind's set (never seen in training) decodes as that set's last bin;
 * time: drawn from the training times of the bin, by interpolating between stored
   quantiles of them (inter-arrival times span nine orders of magnitude, so a bin can be
   wide and its values far from uniform), in integer nanoseconds.
@@ -61,8 +77,10 @@ __all__ = [
     "DecodedOrders",
     "OrderTokenizer",
     "PriceReference",
+    "SizeReference",
     "TokenizerConfig",
     "reference_price",
+    "touch_size",
 ]
 
 N_KINDS = len(OrderKind)
@@ -113,6 +131,32 @@ def reference_price(
     return np.where(quote != NO_QUOTE, quote, mid_ref), np.where(buy_side, 1, -1)
 
 
+class SizeReference(str, Enum):
+    """What an order's size is measured in (see the module docstring)."""
+
+    SHARES = "shares"  #: shares, for every kind
+    TOUCH = "touch"  #: market orders relative to the size at the touch; others in shares
+
+    def __str__(self) -> str:  # command-line choices and help show the value
+        return self.value
+
+
+def touch_size(
+    kind: np.ndarray | int, best_bid_size: np.ndarray | int, best_ask_size: np.ndarray | int
+) -> np.ndarray:
+    """Shares resting at the touch each order meets: the best ask for a market buy, the best
+    bid for a market sell, 0 for the other kinds (whose sizes never refer to it).
+
+    Arrays broadcast; the result is an int64 array of their common shape.
+    """
+    kind, bid, ask = np.broadcast_arrays(
+        *(np.asarray(a, dtype=np.int64) for a in (kind, best_bid_size, best_ask_size))
+    )
+    return np.where(
+        kind == OrderKind.MARKET_BUY, ask, np.where(kind == OrderKind.MARKET_SELL, bid, 0)
+    )
+
+
 @dataclass(frozen=True)
 class TokenizerConfig:
     """Resolution of the token fields.
@@ -128,6 +172,10 @@ class TokenizerConfig:
             to a tick) or same_side_best (the best quote of the side an order rests on or
             takes, signed so that positive is more aggressive on both sides; the mid when
             that side is empty).
+        size_reference: what sizes are measured in: shares, or touch (a market order's
+            size relative to the size resting at the touch it meets: one bin for exactly
+            the touch and (size_bins - 1) // 2 quantile bins of the ratios on each side of
+            it; other kinds in shares).
     """
 
     price_bins: int = 48
@@ -135,6 +183,7 @@ class TokenizerConfig:
     time_bins: int = 12
     values_per_size_bin: int = 32
     price_reference: PriceReference = PriceReference.MID
+    size_reference: SizeReference = SizeReference.SHARES
 
     def __post_init__(self) -> None:
         for name in ("price_bins", "size_bins", "time_bins", "values_per_size_bin"):
@@ -144,6 +193,11 @@ class TokenizerConfig:
             raise ValueError(
                 "TokenizerConfig.price_reference must be a PriceReference "
                 f"({', '.join(r.value for r in PriceReference)}), got {self.price_reference!r}"
+            )
+        if not isinstance(self.size_reference, SizeReference):
+            raise ValueError(
+                "TokenizerConfig.size_reference must be a SizeReference "
+                f"({', '.join(r.value for r in SizeReference)}), got {self.size_reference!r}"
             )
 
 
@@ -172,6 +226,12 @@ class OrderTokenizer:
         price_edges: ascending edges of the distance-from-reference bins in ticks, from 0.
         price_tail_mean: mean excess (ticks beyond the overflow bin's lower edge) of
             distances in the overflow bins.
+        touch_edges: with ``SizeReference.TOUCH``, the ascending edges of the market size
+            ratio (size / touch) bins: from 0 up to 1 the bins below the touch, from 1 on
+            those above it (the last one open); the ratio 1 itself has a bin of its own.
+            Empty with ``SHARES``.
+        touch_quantiles: per ratio bin (one per edge), ``TIME_QUANTILES`` evenly spaced
+            quantiles of the training ratios in it, for decoding.
     """
 
     config: TokenizerConfig
@@ -182,6 +242,8 @@ class OrderTokenizer:
     time_quantiles: tuple[tuple[int, ...], ...]
     price_edges: tuple[int, ...]
     price_tail_mean: float
+    touch_edges: tuple[float, ...] = ()
+    touch_quantiles: tuple[tuple[float, ...], ...] = ()
     _size_tables: list[tuple[np.ndarray, np.ndarray]] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
@@ -203,6 +265,21 @@ class OrderTokenizer:
                 f"time_quantiles must hold {TIME_QUANTILES} values per time bin "
                 f"({len(self.time_edges) - 1})"
             )
+        if self.config.size_reference is SizeReference.TOUCH:
+            e = np.asarray(self.touch_edges, dtype=np.float64)
+            if len(e) < 2 or e[0] != 0 or 1.0 not in e or (np.diff(e) <= 0).any():
+                raise ValueError(
+                    "tokenizer touch_edges must be strictly ascending from 0 and hold 1, "
+                    f"got {list(self.touch_edges)}"
+                )
+            if len(self.touch_quantiles) != len(e) or any(
+                len(q) != TIME_QUANTILES for q in self.touch_quantiles
+            ):
+                raise ValueError(
+                    f"touch_quantiles must hold {TIME_QUANTILES} values per ratio bin ({len(e)})"
+                )
+        elif self.touch_edges or self.touch_quantiles:
+            raise ValueError("touch_edges and touch_quantiles need size_reference=touch")
         tables = []
         for values, counts in zip(self.size_values, self.size_counts, strict=True):
             c = np.asarray(counts, dtype=np.float64)
@@ -217,8 +294,13 @@ class OrderTokenizer:
 
     @property
     def n_size(self) -> int:
-        """S: fitted size bins."""
-        return len(self.size_edges) - 1
+        """S: size bins (share bins, or with ``TOUCH`` as many as the larger of the share
+        bins and the market ratio bins with the exact one)."""
+        return max(len(self.size_edges) - 1, len(self.touch_edges) + 1)
+
+    @property
+    def _touch(self) -> bool:
+        return self.config.size_reference is SizeReference.TOUCH
 
     @property
     def n_time(self) -> int:
@@ -238,6 +320,8 @@ class OrderTokenizer:
         size: np.ndarray,
         dt: np.ndarray,
         config: TokenizerConfig | None = None,
+        kind: np.ndarray | None = None,
+        touch: np.ndarray | None = None,
     ) -> OrderTokenizer:
         """Fit the bins on training orders (never on validation data).
 
@@ -246,8 +330,21 @@ class OrderTokenizer:
             size: shares (> 0).
             dt: ns since the previous order (>= 0).
             config: resolutions (defaults: :class:`TokenizerConfig`).
+            kind, touch: each order's kind and the shares at the touch it met
+                (:func:`touch_size`); needed with ``SizeReference.TOUCH`` only, whose
+                share bins are then fitted on the orders other than market orders.
         """
         config = config or TokenizerConfig()
+        touch_fit: dict = {}
+        if config.size_reference is SizeReference.TOUCH:
+            if kind is None or touch is None:
+                raise ValueError("size_reference=touch needs each order's kind and touch size")
+            market = _is_market(kind)
+            touch_fit = _fit_touch_bins(
+                np.asarray(size)[market], np.asarray(touch)[market], config.size_bins
+            )
+            if (~market).any():
+                size = np.asarray(size)[~market]
         size = np.asarray(size, dtype=np.int64)
         dt = np.asarray(dt, dtype=np.int64)
         price_offset = np.asarray(price_offset, dtype=np.int64)
@@ -284,22 +381,116 @@ class OrderTokenizer:
             time_quantiles=time_quantiles,
             price_edges=tuple(int(e) for e in price_edges),
             price_tail_mean=float(tail.mean()) if len(tail) else 0.0,
+            **touch_fit,
         )
 
     # ----------------------------------------------------------------- encode / decode
     def encode(
-        self, kind: np.ndarray, price_offset: np.ndarray, size: np.ndarray, dt: np.ndarray
+        self,
+        kind: np.ndarray,
+        price_offset: np.ndarray,
+        size: np.ndarray,
+        dt: np.ndarray,
+        touch: np.ndarray | None = None,
     ) -> np.ndarray:
-        """Tokens (int64) for orders given as equal-length arrays."""
+        """Tokens (int64) for orders given as equal-length arrays; ``touch`` (shares at the
+        touch each order met, :func:`touch_size`) is needed with ``SizeReference.TOUCH``."""
         kind = np.asarray(kind, dtype=np.int64)
         if ((kind < 0) | (kind >= N_KINDS)).any():
             raise ValueError(
                 f"order kind must be in 0..{N_KINDS - 1}, got {kind.min()}..{kind.max()}"
             )
         p = self.price_bucket(price_offset)
-        s = np.searchsorted(self.size_edges[1:-1], np.asarray(size), side="right")
+        s = self.size_bins(kind, size, touch)
         t = np.searchsorted(self.time_edges[1:-1], np.asarray(dt), side="right")
         return ((kind * self.n_price + p) * self.n_size + s) * self.n_time + t
+
+    def size_bins(
+        self, kind: np.ndarray, size: np.ndarray, touch: np.ndarray | None = None
+    ) -> np.ndarray:
+        """Size bins of orders (the inverse of :meth:`sizes`): share bins, or with
+        ``SizeReference.TOUCH`` the ratio bins of market orders against ``touch`` (the
+        shares at the touch each met, >= 1 for market orders)."""
+        kind, size = np.broadcast_arrays(np.asarray(kind, dtype=np.int64), np.asarray(size))
+        s = np.searchsorted(self.size_edges[1:-1], size, side="right")
+        market = _is_market(kind) if self._touch else np.zeros(kind.shape, dtype=bool)
+        if not market.any():
+            return s
+        q = self._touch_of(market, touch)
+        ratio = size[market] / q
+        e = np.asarray(self.touch_edges)
+        n_below = int(np.searchsorted(e, 1.0))
+        interval = np.searchsorted(e, ratio, side="right") - 1
+        s = s.copy()
+        s[market] = np.where(
+            size[market] == q, n_below, np.where(interval < n_below, interval, interval + 1)
+        )
+        return s
+
+    def sizes(
+        self,
+        kind: np.ndarray,
+        size_bin: np.ndarray,
+        u: np.ndarray,
+        touch: np.ndarray | None = None,
+    ) -> np.ndarray:
+        """Shares (int64, > 0) of size bins, drawn with uniforms ``u`` in [0, 1) (the rules
+        are in the module docstring); ``touch`` as in :meth:`size_bins`."""
+        kind, s, u = np.broadcast_arrays(
+            np.asarray(kind, dtype=np.int64), np.asarray(size_bin, dtype=np.int64), np.asarray(u)
+        )
+        market = _is_market(kind) if self._touch else np.zeros(kind.shape, dtype=bool)
+        share_bin = np.minimum(s, len(self.size_edges) - 2)  # a share bin for every token
+        size = np.empty(s.shape, dtype=np.int64)
+        for b, (values, cdf) in enumerate(self._size_tables):
+            mask = (share_bin == b) & ~market
+            if mask.any():
+                pick = np.searchsorted(cdf, u[mask], side="right").clip(max=len(values) - 1)
+                size[mask] = values[pick]
+        if market.any():
+            size[market] = self._touch_sizes(s[market], u[market], self._touch_of(market, touch))
+        return size
+
+    def _touch_of(self, market: np.ndarray, touch: np.ndarray | None) -> np.ndarray:
+        """Touch sizes (int64) of the market orders, checked."""
+        if touch is None:
+            raise ValueError("size_reference=touch needs the touch size of each market order")
+        q = np.broadcast_to(np.asarray(touch, dtype=np.int64), market.shape)[market]
+        if (q < 1).any():
+            raise ValueError(f"a market order needs a touch of >= 1 share, got {q.min()}")
+        return q
+
+    def _touch_sizes(self, s: np.ndarray, u: np.ndarray, q: np.ndarray) -> np.ndarray:
+        """Shares of market ratio bins ``s`` against touches ``q``."""
+        e = np.asarray(self.touch_edges)
+        n_below = int(np.searchsorted(e, 1.0))
+        exact = s == n_below
+        interval = np.where(s < n_below, s, s - 1).clip(0, len(e) - 1)
+        below = interval < n_below
+        # inverse CDF of the bin's training ratios, linear between stored quantiles
+        table = np.asarray(self.touch_quantiles, dtype=np.float64)[interval]
+        pos = u * (TIME_QUANTILES - 1)
+        k = np.minimum(pos.astype(np.int64), TIME_QUANTILES - 2)
+        rows = np.arange(len(s))
+        ratio = table[rows, k] + (pos - k) * (table[rows, k + 1] - table[rows, k])
+        shares = np.rint(ratio * q).astype(np.int64)
+        # the whole shares whose ratio falls in the bin: lo <= n / q < hi, as encoded
+        lo = e[interval]
+        hi = np.append(e, np.inf)[interval + 1]
+        first = np.ceil(lo * q).astype(np.int64)
+        first = np.where((first - 1) / q >= lo, first - 1, first)
+        first = np.where(first / q < lo, first + 1, first)
+        huge = np.iinfo(np.int64).max // 4
+        last = np.where(np.isinf(hi), huge, np.ceil(np.minimum(hi, 1e15) * q)).astype(np.int64)
+        last = np.where(last / q >= hi, last - 1, last)
+        last = np.where((last + 1) / q < hi, last + 1, last)
+        first = np.where(below, np.maximum(first, 1), np.maximum(first, q + 1))
+        last = np.where(below, np.minimum(last, q - 1), last)
+        inside = np.clip(shares, first, np.maximum(last, first))
+        # no whole share in the bin for this touch: the nearest on the bin's side of it
+        side = np.where(below, np.clip(shares, 1, np.maximum(q - 1, 1)), np.maximum(shares, q + 1))
+        out = np.where(first <= last, inside, side)
+        return np.where(exact | (below & (q == 1)), q, out)
 
     def price_bucket(self, price_offset: np.ndarray | int) -> np.ndarray:
         """Price bucket of offsets from the reference (0 and P-1 are the overflow buckets)."""
@@ -318,13 +509,20 @@ class OrderTokenizer:
         kind, p = np.divmod(rest, self.n_price)
         return kind, p, s, t
 
-    def decode(self, tokens: np.ndarray, rng: np.random.Generator | np.ndarray) -> DecodedOrders:
+    def decode(
+        self,
+        tokens: np.ndarray,
+        rng: np.random.Generator | np.ndarray,
+        touch: np.ndarray | None = None,
+    ) -> DecodedOrders:
         """Concrete orders for ``tokens`` (see the module docstring for the rules).
 
         Args:
             tokens: (n,) tokens.
             rng: a generator, or an (n, 3) array of uniforms in [0, 1) (price, size, time
                 draws of each order), so that each order can draw from its own generator.
+            touch: (n,) shares at the touch each order meets (:func:`touch_size`); needed
+                with ``SizeReference.TOUCH`` for market orders.
         """
         kind, p, s, t = self.fields(tokens)
         n = len(kind)
@@ -344,12 +542,7 @@ class OrderTokenizer:
             excess = np.floor(np.log1p(-u[overflow, 0]) / np.log1p(-q)) if q < 1 else 0
             distance[overflow] = lo[overflow] + np.asarray(excess, dtype=np.int64)
         offset = np.where(below, -distance - 1, distance)
-        size = np.empty(n, dtype=np.int64)
-        for b, (values, cdf) in enumerate(self._size_tables):
-            mask = s == b
-            if mask.any():
-                pick = np.searchsorted(cdf, u[mask, 1], side="right").clip(max=len(values) - 1)
-                size[mask] = values[pick]
+        size = self.sizes(kind, s, u[:, 1], touch)
         # inverse CDF of the bin's training times, linear between stored quantiles
         table = np.asarray(self.time_quantiles, dtype=np.float64)[t]  # (n, Q)
         pos = u[:, 2] * (TIME_QUANTILES - 1)
@@ -407,7 +600,11 @@ class OrderTokenizer:
     def to_dict(self) -> dict:
         """JSON-serialisable form, saved beside the model checkpoint."""
         return {
-            "config": {**vars(self.config), "price_reference": self.config.price_reference.value},
+            "config": {
+                **vars(self.config),
+                "price_reference": self.config.price_reference.value,
+                "size_reference": self.config.size_reference.value,
+            },
             "size_edges": list(self.size_edges),
             "size_values": [list(v) for v in self.size_values],
             "size_counts": [list(c) for c in self.size_counts],
@@ -415,7 +612,14 @@ class OrderTokenizer:
             "time_quantiles": [list(q) for q in self.time_quantiles],
             "price_edges": list(self.price_edges),
             "price_tail_mean": self.price_tail_mean,
-        }
+        } | (
+            {
+                "touch_edges": list(self.touch_edges),
+                "touch_quantiles": [list(q) for q in self.touch_quantiles],
+            }
+            if self._touch
+            else {}
+        )
 
     @classmethod
     def from_dict(cls, data: dict) -> OrderTokenizer:
@@ -424,6 +628,7 @@ class OrderTokenizer:
             config = dict(data["config"])
             # checkpoints from before the option lack it: they measured from the mid
             config["price_reference"] = PriceReference(config.get("price_reference", "mid"))
+            config["size_reference"] = SizeReference(config.get("size_reference", "shares"))
             tok = cls(
                 config=TokenizerConfig(**config),
                 size_edges=tuple(int(e) for e in data["size_edges"]),
@@ -433,10 +638,44 @@ class OrderTokenizer:
                 time_quantiles=tuple(tuple(int(v) for v in q) for q in data["time_quantiles"]),
                 price_edges=tuple(int(e) for e in data["price_edges"]),
                 price_tail_mean=float(data["price_tail_mean"]),
+                touch_edges=tuple(float(e) for e in data.get("touch_edges", ())),
+                touch_quantiles=tuple(
+                    tuple(float(v) for v in q) for q in data.get("touch_quantiles", ())
+                ),
             )
         except (KeyError, TypeError) as exc:
             raise ValueError(f"not a tokenizer description: missing or mistyped {exc}") from None
         return tok
+
+
+def _is_market(kind: np.ndarray) -> np.ndarray:
+    kind = np.asarray(kind)
+    return (kind == OrderKind.MARKET_BUY) | (kind == OrderKind.MARKET_SELL)
+
+
+def _fit_touch_bins(size: np.ndarray, touch: np.ndarray, size_bins: int) -> dict:
+    """``touch_edges`` and ``touch_quantiles`` from training market orders: up to
+    ``(size_bins - 1) // 2`` quantile bins of the ratios size / touch on each side of 1."""
+    size, touch = np.asarray(size, dtype=np.int64), np.asarray(touch, dtype=np.int64)
+    if (touch < 1).any():
+        raise ValueError(f"a market order needs a touch of >= 1 share, got {touch.min()}")
+    ratio = size / touch
+    per_side = max((size_bins - 1) // 2, 1)
+    grid = np.linspace(0.0, 1.0, per_side + 1)[1:-1]
+    edges = []
+    for lo, part in ((0.0, ratio[ratio < 1]), (1.0, ratio[ratio > 1])):
+        inner = np.quantile(part, grid, method="lower") if len(part) else np.zeros(0)
+        edges += [lo, *np.unique(inner[inner > lo])]
+    e = np.asarray(edges)
+    hi = np.append(e[1:], np.inf)
+    grid = np.linspace(0.0, 1.0, TIME_QUANTILES)
+    quantiles = []
+    for a, b in zip(e, hi, strict=True):
+        inside = ratio[(ratio >= a) & (ratio < b) & (ratio != 1)]
+        if len(inside) == 0:  # an empty bin decodes uniformly over it (or to twice its start)
+            inside = np.array([max(a, 1e-9), b if np.isfinite(b) else 2 * a])
+        quantiles.append(tuple(float(v) for v in np.quantile(inside, grid, method="linear")))
+    return {"touch_edges": tuple(float(x) for x in e), "touch_quantiles": tuple(quantiles)}
 
 
 def _distance(price_offset: np.ndarray) -> np.ndarray:

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from lmm.tokenizer import PriceReference
+from lmm.tokenizer import PriceReference, SizeReference
 from mars_gym.cli import config_from_args, dataclass_flags, main
 from mars_gym.fidelity import FidelityConfig
 from mars_gym.metaorder import QUICK, MetaorderConfig
@@ -110,6 +110,8 @@ def test_train_lmm_quick_writes_a_loadable_checkpoint(lobster_dir: Path, tmp_pat
             "24",
             "--price-reference",
             "same_side_best",
+            "--size-reference",
+            "touch",
             "--checkpoint",
             str(ck),
             "--quiet",
@@ -133,6 +135,9 @@ def test_train_lmm_quick_writes_a_loadable_checkpoint(lobster_dir: Path, tmp_pat
     assert 12 < len(loaded.tokenizer.price_edges) - 1 <= 24
     assert result["tokenizer_config"]["price_reference"] == "same_side_best"
     assert loaded.tokenizer.config.price_reference is PriceReference.SAME_SIDE_BEST
+    assert result["tokenizer_config"]["size_reference"] == "touch"
+    assert loaded.tokenizer.config.size_reference is SizeReference.TOUCH
+    assert 1.0 in loaded.tokenizer.touch_edges
 
 
 def _parser(cls: type, **kwargs: object) -> argparse.ArgumentParser:
