@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import os
 from pathlib import Path
 
@@ -12,6 +13,7 @@ import torch
 from lmm.checkpoint import Checkpoint, save_checkpoint
 from lmm.data.orderflow import OrderKind
 from lmm.features import N_BOOK_FEATURES
+from lmm.generate import LMMMarkets, synthetic_start
 from lmm.model import LMM, LMMConfig
 from lmm.tokenizer import OrderTokenizer, TokenizerConfig
 
@@ -64,6 +66,32 @@ def untrained_checkpoint(tokenizer: OrderTokenizer) -> Checkpoint:
     )
     torch.manual_seed(0)
     return Checkpoint(model=LMM(config).eval(), tokenizer=tokenizer)
+
+
+def generation_fingerprint(checkpoint: Checkpoint, n: int = 2, orders: int = 150) -> str:
+    """First 16 hex digits of a SHA-256 over ``orders`` orders of ``n`` markets generated
+    from the data-free start (seeds 7, 8, ...), with the masked rate to 6 decimals: pins a
+    checkpoint's generation bit for bit (on float32 CPUs that round alike)."""
+    markets = LMMMarkets(checkpoint, n)
+    start = synthetic_start(checkpoint.tokenizer)
+    for i in range(n):
+        markets.reset(i, start, seed=7 + i)
+    digest = hashlib.sha256()
+    for _ in range(orders):
+        for o in markets.step():
+            if o is None:
+                digest.update(b"none")
+                continue
+            r = o.realized
+            fields = [o.time_ns, int(r.kind), r.price, r.size, o.mid_x2_before]
+            digest.update(np.array(fields, dtype=np.int64).tobytes())
+    return f"{digest.hexdigest()[:16]} {markets.masked_rate:.6f}"
+
+
+@pytest.fixture(scope="session")
+def fingerprint():
+    """The :func:`generation_fingerprint` function."""
+    return generation_fingerprint
 
 
 @pytest.fixture(scope="session")

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import json
 from dataclasses import replace
 from pathlib import Path
@@ -11,13 +10,11 @@ import numpy as np
 import pytest
 import torch
 
-from lmm.checkpoint import DEFAULT_CHECKPOINT, Checkpoint, load_checkpoint, save_checkpoint
+from lmm.checkpoint import DEFAULT_CHECKPOINT, load_checkpoint, save_checkpoint
 from lmm.data.lobster import read_lobster
 from lmm.data.orderflow import MARKET_KINDS, OrderKind
 from lmm.dataset import day_orders
-from lmm.features import N_BOOK_FEATURES
 from lmm.generate import LMMMarkets, synthetic_start
-from lmm.model import LMM, LMMConfig
 from lmm.tokenizer import (
     OrderTokenizer,
     PriceReference,
@@ -117,16 +114,18 @@ def test_touch_sizes_are_required_and_checked(tok: OrderTokenizer) -> None:
         TokenizerConfig(size_reference="touch")  # type: ignore[arg-type]
 
 
-def test_saved_and_loaded_with_the_checkpoint(tok: OrderTokenizer, tmp_path: Path) -> None:
+def test_saved_and_loaded_with_the_checkpoint(
+    tok: OrderTokenizer, tmp_path: Path, make_untrained_checkpoint
+) -> None:
     data = json.loads(json.dumps(tok.to_dict()))
     assert data["config"]["size_reference"] == "touch"
     assert OrderTokenizer.from_dict(data) == tok
-    checkpoint = _checkpoint(tok)
+    checkpoint = make_untrained_checkpoint(tok)
     save_checkpoint(tmp_path, checkpoint.model, tok)
     assert load_checkpoint(tmp_path).tokenizer == tok
 
 
-def test_old_checkpoints_load_as_shares_and_generate_as_before() -> None:
+def test_old_checkpoints_load_as_shares_and_generate_as_before(fingerprint) -> None:
     """Fingerprint of the same-side-best checkpoint taken before the option existed
     (2 markets x 150 orders from the data-free start, as the default's in
     test_price_reference.py)."""
@@ -138,44 +137,15 @@ def test_old_checkpoints_load_as_shares_and_generate_as_before() -> None:
         assert tokenizer.config.size_reference is SizeReference.SHARES
         assert "touch_edges" not in tokenizer.to_dict()
     checkpoint = load_checkpoint(SAME_SIDE_BEST)
-    markets = LMMMarkets(checkpoint, 2)
-    start = synthetic_start(checkpoint.tokenizer)
-    for i in range(2):
-        markets.reset(i, start, seed=7 + i)
-    digest = hashlib.sha256()
-    for _ in range(150):
-        for o in markets.step():
-            if o is None:
-                digest.update(b"none")
-                continue
-            r = o.realized
-            fields = [o.time_ns, int(r.kind), r.price, r.size, o.mid_x2_before]
-            digest.update(np.array(fields, dtype=np.int64).tobytes())
-    assert digest.hexdigest()[:16] == "8eeec98396b079bc"
-    assert round(markets.masked_rate, 6) == 0.085498
-
-
-def _checkpoint(tok: OrderTokenizer) -> Checkpoint:
-    config = LMMConfig(
-        n_kp=6 * tok.n_price,
-        n_size=tok.n_size,
-        n_time=tok.n_time,
-        n_book_features=N_BOOK_FEATURES,
-        context=16,
-        n_layer=1,
-        n_head=2,
-        n_embd=16,
-    )
-    torch.manual_seed(0)
-    return Checkpoint(model=LMM(config).eval(), tokenizer=tok)
+    assert fingerprint(checkpoint) == "8eeec98396b079bc 0.085498"
 
 
 def test_generated_market_orders_of_the_exact_bin_take_the_whole_touch(
-    tok: OrderTokenizer, monkeypatch
+    tok: OrderTokenizer, monkeypatch, make_untrained_checkpoint
 ) -> None:
     """Forced to propose market buys at the touch in the exact bin, the model empties
     the best ask every time, and the order enters its context in that bin."""
-    markets = LMMMarkets(_checkpoint(tok), 1)
+    markets = LMMMarkets(make_untrained_checkpoint(tok), 1)
     markets.reset(0, synthetic_start(tok, levels=10, size=100), seed=3)
     n_kp, n_size = markets.model.config.n_kp, tok.n_size
     exact = tok.touch_edges.index(1.0)
