@@ -33,7 +33,13 @@ from lmm.model import KVCache
 from lmm.orderbook import OrderBook
 from lmm.recording import SessionRecorder
 from lmm.replay import seed_book
-from lmm.tokenizer import OrderTokenizer, SizeReference, reference_price, touch_size
+from lmm.tokenizer import (
+    OrderTokenizer,
+    PriceReference,
+    SizeReference,
+    reference_price,
+    touch_size,
+)
 
 __all__ = ["GeneratedOrder", "LMMMarkets", "OutsideOrder", "StartState", "synthetic_start"]
 
@@ -405,9 +411,14 @@ class LMMMarkets:
         """Realise an order in market ``i``'s book (None if the book cannot take it)."""
         m = self._market(i)
         before = m.mid_x2
-        reference = self.tokenizer.config.price_reference
-        ref, sign = map(int, reference_price(reference, kind, *_quotes(m.book), before))
-        touch = int(_touch(m.book, kind))
+        config = self.tokenizer.config
+        if config.price_reference is PriceReference.MID:  # the common case, without numpy
+            ref, sign = before // 2, 1
+        else:
+            ref, sign = map(
+                int, reference_price(config.price_reference, kind, *_quotes(m.book), before)
+            )
+        touch = int(_touch(m.book, kind)) if config.size_reference is SizeReference.TOUCH else 0
         if target is not None:  # an outside cancel of its own order
             realized = cancel_order(m.book, kind, target, size)
         else:
