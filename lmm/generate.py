@@ -33,13 +33,7 @@ from lmm.model import KVCache
 from lmm.orderbook import OrderBook
 from lmm.recording import SessionRecorder
 from lmm.replay import seed_book
-from lmm.tokenizer import (
-    OrderTokenizer,
-    PriceReference,
-    SizeReference,
-    reference_price,
-    touch_size,
-)
+from lmm.tokenizer import OrderTokenizer, SizeReference, touch_size
 
 __all__ = ["GeneratedOrder", "LMMMarkets", "OutsideOrder", "StartState", "synthetic_start"]
 
@@ -411,14 +405,10 @@ class LMMMarkets:
         """Realise an order in market ``i``'s book (None if the book cannot take it)."""
         m = self._market(i)
         before = m.mid_x2
-        config = self.tokenizer.config
-        if config.price_reference is PriceReference.MID:  # the common case, without numpy
-            ref, sign = before // 2, 1
-        else:
-            ref, sign = map(
-                int, reference_price(config.price_reference, kind, *_quotes(m.book), before)
-            )
-        touch = int(_touch(m.book, kind)) if config.size_reference is SizeReference.TOUCH else 0
+        ref, sign = self.tokenizer.reference(kind, *_quotes(m.book), before)
+        touch = 0  # only a touch-sized tokenizer reads it
+        if self.tokenizer.config.size_reference is SizeReference.TOUCH:
+            touch = int(_touch(m.book, kind))
         if target is not None:  # an outside cancel of its own order
             realized = cancel_order(m.book, kind, target, size)
         else:
@@ -522,20 +512,11 @@ class LMMMarkets:
             rows = np.repeat(np.arange(len(markets)), n.sum(1))
             first = np.array([int(kind) * n_price for kind in CANCEL_KINDS])
             classes = np.repeat(np.tile(first, len(markets)), n.ravel())
-            # offsets of each (market, cancel kind)'s levels from that pair's reference
+            # each level's offset as a cancel of its kind would measure it in its market
+            kinds = np.repeat(np.tile(np.array(CANCEL_KINDS), len(markets)), n.ravel())
             bid, ask = np.array([_quotes(m.book) for m in markets]).T
             mids = np.array([m.mid_x2 for m in markets])
-            kinds = np.array(CANCEL_KINDS)[None, :]
-            ref, sign = reference_price(
-                self.tokenizer.config.price_reference,
-                kinds,
-                bid[:, None],
-                ask[:, None],
-                mids[:, None],
-            )
-            offsets = np.repeat(sign.ravel(), n.ravel()) * (
-                np.asarray(prices, dtype=np.int64) - np.repeat(ref.ravel(), n.ravel())
-            )
+            offsets = self.tokenizer.offsets(kinds, prices, bid[rows], ask[rows], mids[rows])
             allowed[rows, classes + self.tokenizer.price_bucket(offsets)] = True
         return allowed
 

@@ -554,6 +554,14 @@ class OrderTokenizer:
         dt = np.clip(value.astype(np.int64), lo, np.maximum(hi - 1, lo))
         return DecodedOrders(kind=kind.astype(np.int8), price_offset=offset, size=size, dt=dt)
 
+    def reference(self, kind: int, best_bid: int, best_ask: int, mid_x2: int) -> tuple[int, int]:
+        """Reference price and sign of one order (:func:`reference_price` for scalars),
+        without numpy in the mid case: the generation loop asks once per order."""
+        if self.config.price_reference is PriceReference.MID:
+            return mid_x2 // 2, 1
+        ref, sign = reference_price(self.config.price_reference, kind, best_bid, best_ask, mid_x2)
+        return int(ref), int(sign)
+
     def offsets(
         self,
         kind: np.ndarray | int,
