@@ -48,22 +48,23 @@ def real_market_orders(day: DayData, index: np.ndarray | None = None) -> dict[st
     """:func:`shares_vs_touch` for a day's market orders (those at ``index`` if given),
     against the book each met (the book after the previous order: the hidden executions
     between them leave the visible book alone)."""
+    return shares_vs_touch(*_real(day, _market_orders(day, index)))
+
+
+def _market_orders(day: DayData, index: np.ndarray | None = None) -> np.ndarray:
+    """Indices of a day's market orders after its first order (among ``index`` if given)."""
     idx = np.flatnonzero(np.isin(day.flow["kind"], MARKET_KINDS))
     idx = idx[idx > 0]
-    if index is not None:
-        idx = np.intersect1d(idx, index)
-    size, touch, gap = _real(day, idx)
-    return shares_vs_touch(size, touch, gap)
+    return idx if index is None else np.intersect1d(idx, index)
 
 
 def _real(day: DayData, idx: np.ndarray) -> tuple[np.ndarray, ...]:
     """Size, touch size and gap to the second level of the market orders at ``idx``."""
     met = day.book_after[idx - 1]
     buy = day.flow["kind"][idx] == OrderKind.MARKET_BUY
-    touch = np.where(buy, met[:, 0, 1], met[:, 0, 3])
     gap = np.where(buy, met[:, 1, 0] - met[:, 0, 0], met[:, 0, 2] - met[:, 1, 2])
     level_2 = np.where(buy, met[:, 1, 1], met[:, 1, 3]) > 0
-    return day.flow["size"][idx], touch, np.where(level_2, gap, np.nan)
+    return day.flow["size"][idx], day.touch[idx], np.where(level_2, gap, np.nan)
 
 
 class TouchLoggingMarkets(LMMMarkets):
@@ -127,9 +128,7 @@ def main() -> None:
         window_idx[d] = np.union1d(window_idx[d], np.arange(first, stop))
     sizes, touches, gaps = [], [], []
     for d, day in enumerate(dataset.days):
-        idx = np.flatnonzero(np.isin(day.flow["kind"], MARKET_KINDS))
-        idx = np.intersect1d(idx[idx > 0], window_idx[d])
-        size, touch, gap = _real(day, idx)
+        size, touch, gap = _real(day, _market_orders(day, window_idx[d]))
         sizes.append(size)
         touches.append(touch)
         gaps.append(gap)
