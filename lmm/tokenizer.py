@@ -70,7 +70,7 @@ from enum import Enum
 
 import numpy as np
 
-from lmm.data.orderflow import OrderKind
+from lmm.data.orderflow import MARKET_KINDS, OrderKind
 from lmm.features import NO_QUOTE
 
 __all__ = [
@@ -126,7 +126,7 @@ def reference_price(
     if reference is not PriceReference.SAME_SIDE_BEST:
         raise ValueError(f"unknown price reference {reference!r}")
     buy_side = kind % 2 == 0  # OrderKind: even values are the buy side
-    market = (kind == OrderKind.MARKET_BUY) | (kind == OrderKind.MARKET_SELL)
+    market = np.isin(kind, MARKET_KINDS)
     quote = np.where(buy_side != market, bid, ask)  # market orders take the other side
     return np.where(quote != NO_QUOTE, quote, mid_ref), np.where(buy_side, 1, -1)
 
@@ -339,7 +339,7 @@ class OrderTokenizer:
         if config.size_reference is SizeReference.TOUCH:
             if kind is None or touch is None:
                 raise ValueError("size_reference=touch needs each order's kind and touch size")
-            market = _is_market(kind)
+            market = np.isin(kind, MARKET_KINDS)
             touch_fit = _fit_touch_bins(
                 np.asarray(size)[market], np.asarray(touch)[market], config.size_bins
             )
@@ -413,7 +413,7 @@ class OrderTokenizer:
         shares at the touch each met, >= 1 for market orders)."""
         kind, size = np.broadcast_arrays(np.asarray(kind, dtype=np.int64), np.asarray(size))
         s = np.searchsorted(self.size_edges[1:-1], size, side="right")
-        market = _is_market(kind) if self._touch else np.zeros(kind.shape, dtype=bool)
+        market = np.isin(kind, MARKET_KINDS) if self._touch else np.zeros(kind.shape, dtype=bool)
         if not market.any():
             return s
         q = self._touch_of(market, touch)
@@ -439,7 +439,7 @@ class OrderTokenizer:
         kind, s, u = np.broadcast_arrays(
             np.asarray(kind, dtype=np.int64), np.asarray(size_bin, dtype=np.int64), np.asarray(u)
         )
-        market = _is_market(kind) if self._touch else np.zeros(kind.shape, dtype=bool)
+        market = np.isin(kind, MARKET_KINDS) if self._touch else np.zeros(kind.shape, dtype=bool)
         share_bin = np.minimum(s, len(self.size_edges) - 2)  # a share bin for every token
         size = np.empty(s.shape, dtype=np.int64)
         for b, (values, cdf) in enumerate(self._size_tables):
@@ -654,11 +654,6 @@ class OrderTokenizer:
         except (KeyError, TypeError) as exc:
             raise ValueError(f"not a tokenizer description: missing or mistyped {exc}") from None
         return tok
-
-
-def _is_market(kind: np.ndarray) -> np.ndarray:
-    kind = np.asarray(kind)
-    return (kind == OrderKind.MARKET_BUY) | (kind == OrderKind.MARKET_SELL)
 
 
 def _fit_touch_bins(size: np.ndarray, touch: np.ndarray, size_bins: int) -> dict:
