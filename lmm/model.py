@@ -133,16 +133,15 @@ class CacheStep:
     Attributes:
         rows: (B,) cached sequences the inputs continue.
         pos: (B, T) cache positions of the new inputs.
-        span: positions attended over: the cache's whole capacity, whatever the sequences'
-            lengths, since the attention's sums are rounded differently over another span,
-            and a sequence's result must not depend on the longest one beside it.
-        allowed: (B, 1, T, span) attention mask (a position sees itself and its past).
+        allowed: (B, 1, T, capacity) attention mask (a position sees itself and its past).
+            Attention always runs over the cache's whole capacity, whatever the sequences'
+            lengths: its sums are rounded differently over another span, and a sequence's
+            result must not depend on the longest one beside it.
         all_rows: whether ``rows`` is every sequence in order (no gather needed).
     """
 
     rows: torch.Tensor
     pos: torch.Tensor
-    span: int
     allowed: torch.Tensor
     all_rows: bool
 
@@ -150,12 +149,11 @@ class CacheStep:
     def plan(cls, cache: KVCache, rows: torch.Tensor, T: int) -> CacheStep:
         """The step that appends ``T`` positions to sequences ``rows``."""
         pos = cache.lengths[rows][:, None] + torch.arange(T, device=rows.device)  # (B, T)
-        span = cache.capacity
-        allowed = torch.arange(span, device=rows.device)[None, None, :] <= pos[:, :, None]
+        allowed = torch.arange(cache.capacity, device=rows.device)[None, None, :] <= pos[:, :, None]
         all_rows = len(rows) == cache.batch and bool(
             (rows == torch.arange(cache.batch, device=rows.device)).all()
         )
-        return cls(rows, pos, span, allowed[:, None], all_rows)
+        return cls(rows, pos, allowed[:, None], all_rows)
 
 
 class RowInvariantLinear(nn.Linear):
@@ -221,8 +219,8 @@ class CausalSelfAttention(nn.Module):
         # write the new keys/values at each sequence's own positions
         cache.k[layer][step.rows[:, None], :, step.pos] = k.transpose(1, 2)
         cache.v[layer][step.rows[:, None], :, step.pos] = v.transpose(1, 2)
-        # attend over the filled part only; gather rows only when not all are stepped
-        keys_k, keys_v = cache.k[layer][:, :, : step.span], cache.v[layer][:, :, : step.span]
+        # attend over the whole cache (see CacheStep); gather rows only when not all step
+        keys_k, keys_v = cache.k[layer], cache.v[layer]
         if not step.all_rows:
             keys_k, keys_v = keys_k.index_select(0, step.rows), keys_v.index_select(0, step.rows)
         return F.scaled_dot_product_attention(q, keys_k, keys_v, attn_mask=step.allowed)
