@@ -29,6 +29,7 @@ import torch
 
 import mars_gym  # noqa: F401  (registers the environments)
 from lmm.bench import flops_per_order, matmul_peak_gflops
+from lmm.checkpoint import load_checkpoint
 
 ENV_ID = "MarS-Execution-v0"
 ACTION = (4, 0)  # a TWAP-paced passive child order, as `mars-gym bench` takes
@@ -91,7 +92,7 @@ def main() -> None:
     bandwidth = read_bandwidth_gbs()
     peak = matmul_peak_gflops()
     env = measure_env(args.num_envs, args.steps, args.seed)
-    config = gym.make(ENV_ID).unwrapped.runner.sim.markets.model.config
+    config = load_checkpoint().model.config  # the packaged model, which the env runs
     kv_bytes = config.n_layer * 2 * config.context * config.n_embd * 4  # float32 keys + values
     flops = flops_per_order(config)
     per_step = env["orders_per_env_step"]
