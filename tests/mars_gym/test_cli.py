@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from lmm.tokenizer import PriceReference, SizeReference
+from lmm.tokenizer import PriceReference, SizeReference, TokenizerConfig
 from mars_gym.cli import config_from_args, dataclass_flags, main
 from mars_gym.fidelity import FidelityConfig
 from mars_gym.metaorder import QUICK, MetaorderConfig
@@ -193,8 +193,6 @@ def test_bool_fields_are_refused_rather_than_parsed_wrong() -> None:
 
 
 def test_an_enum_field_takes_one_of_its_values() -> None:
-    from lmm.tokenizer import TokenizerConfig
-
     p = _parser(TokenizerConfig)
     config = config_from_args(
         TokenizerConfig, p.parse_args(["--price-reference", "same_side_best"])
