@@ -209,7 +209,7 @@ class ZeroIntelligenceMarkets:
             side, dist = (1, k + 1) if k < d else (-1, k - d + 1)
             kind = OrderKind.CANCEL_BUY if side == 1 else OrderKind.CANCEL_SELL
             price = ref_ask - dist if side == 1 else ref_bid + dist
-            size = 10**12  # a whole order
+            size = 1  # ignored: a cancel deletes the whole order (lmm.market)
             range_ = (price, price)
         realized = apply_order(book, kind, price, size, self._next_id[i], rng, range_)
         self._next_id[i] += 1

@@ -16,8 +16,11 @@ baselines are compared on equal terms:
   at random (both draws from the given generator). Real traders mostly withdraw what they
   have just placed: in the LOBSTER sample days a cancel in a level holding several orders
   hits its newest order 0.71 (GOOG) and 0.73 (AMZN) of the time, where a uniform choice
-  would give 0.35 and 0.18 (``python scripts/cancel_priority.py``). The proposed size is
-  cancelled, or the whole order if it holds no more (a delete).
+  would give 0.35 and 0.18 (``python scripts/cancel_priority.py``). The chosen order is
+  deleted whole, whatever size was proposed: real cancels almost always are (partial
+  cancels are 0.03% (GOOG) and 0.7% (AMZN) of the sample days' cancels, same script).
+  Cancelling the proposed size instead left 29% of the LMM's cancels partial, and with
+  them price levels that real traders would have emptied.
 
 What happened comes back as a :class:`Realized` order whose fields describe the event as it
 would appear in data (a market order's price is its worst fill), so it can be tokenized
@@ -83,7 +86,7 @@ def apply_order(
         book: the market's book.
         kind: what is proposed.
         price: proposed price in ticks (> 0 for limit orders).
-        size: proposed shares (> 0).
+        size: proposed shares (> 0); a cancel ignores it and deletes the whole order.
         order_id: id for a new order (limit or market).
         rng: draws the cancelled order within its level (see the module's rules).
         price_range: for a cancel, the inclusive range of prices it may hit (None ends are
@@ -114,7 +117,8 @@ def apply_order(
     if level is None:
         return None
     candidates = [oid for oid, _ in book.queue(side, level) if oid not in protected]
-    return cancel_order(book, kind, _pick_cancelled(candidates, rng), size)
+    chosen = _pick_cancelled(candidates, rng)
+    return cancel_order(book, kind, chosen, book.order(chosen).size)
 
 
 def _pick_cancelled(candidates: list[int], rng: np.random.Generator) -> int:

@@ -1,9 +1,11 @@
-"""Which order in its price level does a real cancel hit? Measured on LOBSTER message files.
+"""Which order in its price level does a real cancel hit, and how much of it? Measured on
+LOBSTER message files.
 
 Follows every visible limit order of the given days through the messages (submission,
 partial and full cancels, executions) and, for each cancel of an order seen submitted,
 records whether it was the newest order of its price level, the chance a uniformly chosen
-order would have been (what :mod:`lmm.market` does today), and the order's age:
+order would have been, and the order's age; it also prints the share of all cancels that
+are partial (the rules of :mod:`lmm.market` rest on these figures):
 
     python scripts/cancel_priority.py
 
@@ -17,10 +19,8 @@ import argparse
 
 import numpy as np
 
-from lmm.data.lobster import read_lobster
+from lmm.data.lobster import EventType, read_lobster
 from mars_gym.cli import days_flags, days_from_args
-
-_SUBMIT, _CANCEL, _DELETE, _EXECUTE = 1, 2, 3, 4
 
 
 def cancel_ranks(messages: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -38,20 +38,24 @@ def cancel_ranks(messages: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarr
         messages["time"].tolist(),
         strict=True,
     ):
-        if kind == _SUBMIT:
+        if kind == EventType.SUBMIT:
             queues.setdefault((direction, price), []).append(oid)
             resting[oid] = [(direction, price), size, t]
             continue
-        if oid not in resting or kind not in (_CANCEL, _DELETE, _EXECUTE):
+        if oid not in resting or kind not in (
+            EventType.CANCEL,
+            EventType.DELETE,
+            EventType.EXECUTE,
+        ):
             continue
         state = resting[oid]
         queue = queues[state[0]]
-        if kind != _EXECUTE:
+        if kind != EventType.EXECUTE:
             newest.append(queue[-1] == oid)
             uniform.append(1 / len(queue))
             age.append((t - state[2]) / 1e9)
         state[1] -= size
-        if kind == _DELETE or state[1] <= 0:
+        if kind == EventType.DELETE or state[1] <= 0:
             queue.remove(oid)
             del resting[oid]
     return np.array(newest), np.array(uniform), np.array(age)
@@ -62,13 +66,17 @@ def main() -> None:
     days_flags(parser)
     args = parser.parse_args()
     for path in days_from_args(args):
-        newest, uniform, age = cancel_ranks(read_lobster(path).messages)
+        messages = read_lobster(path).messages
+        newest, uniform, age = cancel_ranks(messages)
         shared = uniform < 1
+        partial = (messages["type"] == EventType.CANCEL).sum()
+        cancels = partial + (messages["type"] == EventType.DELETE).sum()
         print(
             f"{path.name}: {len(newest):,} cancels of known orders; in levels holding more "
             f"than one order ({shared.mean():.0%} of them) the newest order is hit "
             f"{newest[shared].mean():.3f} of the time, against {uniform[shared].mean():.3f} "
-            f"for a uniform choice; median age {np.median(age):.2f} s"
+            f"for a uniform choice; median age {np.median(age):.2f} s; partial cancels are "
+            f"{partial / cancels:.2%} of all {cancels:,} cancels"
         )
 
 

@@ -6,7 +6,7 @@ import pytest
 import torch
 
 from lmm.checkpoint import Checkpoint
-from lmm.data.orderflow import OrderKind
+from lmm.data.orderflow import CANCEL_KINDS, OrderKind
 from lmm.generate import LMMMarkets, OutsideOrder, synthetic_start
 
 
@@ -95,6 +95,7 @@ def test_generated_orders_are_valid(tiny_checkpoint: Checkpoint, start) -> None:
     for i in range(4):
         m.reset(i, start, seed=i)
     last_time = [start.time_ns] * 4
+    cancels = 0
     for _ in range(40):
         for i, o in enumerate(m.step()):
             assert o is not None  # masking leaves only orders the book can take
@@ -103,6 +104,10 @@ def test_generated_orders_are_valid(tiny_checkpoint: Checkpoint, start) -> None:
             book = m.book(i)
             if book.best_bid is not None and book.best_ask is not None:
                 assert book.best_bid < book.best_ask
+            if o.realized.kind in CANCEL_KINDS:  # real cancels delete: no partial ones
+                cancels += 1
+                assert o.realized.order_id not in book
+    assert cancels > 0
     assert 0.0 <= m.masked_rate < 1.0
 
 

@@ -40,13 +40,15 @@ def test_market_order_trades_at_the_touch_and_walks_only_as_far_as_proposed() ->
     assert apply_order(book, OrderKind.MARKET_SELL, 98, 5, 12, RNG) is None  # empty side
 
 
-def test_cancel_hits_the_nearest_level_in_range_and_deletes_when_asked_for_more() -> None:
+def test_cancel_hits_the_nearest_level_in_range_and_deletes_the_whole_order() -> None:
     book = _book()
     r = apply_order(book, OrderKind.CANCEL_BUY, 97, 1_000, 0, RNG, price_range=(90, 98))
     assert r.price == 98 and r.order_id in (2, 3) and r.order_id not in book
-    assert r.size in (50, 70)
+    assert r.size == {2: 50, 3: 70}[r.order_id]
+    # a proposed size below the order's still deletes it: real cancels are deletes
     r = apply_order(book, OrderKind.CANCEL_SELL, 103, 30, 0, RNG, price_range=(102, None))
-    assert (r.price, r.size, r.order_id) == (103, 30, 5) and book.order(5).size == 170
+    assert (r.price, r.size, r.order_id) == (103, 200, 5) and 5 not in book
+    assert book.best_ask == 101 and book.prices(Side.SELL) == [101]
     # nothing in range: the book cannot take it
     assert apply_order(book, OrderKind.CANCEL_SELL, 110, 1, 0, RNG, price_range=(104, 120)) is None
 
@@ -54,33 +56,30 @@ def test_cancel_hits_the_nearest_level_in_range_and_deletes_when_asked_for_more(
 def test_cancel_never_touches_protected_orders() -> None:
     book = _book()
     rng = np.random.default_rng(3)
-    for _ in range(5):
-        r = apply_order(
-            book,
-            OrderKind.CANCEL_BUY,
-            98,
-            1,
-            0,
-            rng,
-            price_range=(98, 98),
-            protected=frozenset({2}),
-        )
-        assert r.order_id == 3
+    r = apply_order(
+        book, OrderKind.CANCEL_BUY, 98, 1, 0, rng, price_range=(98, 98), protected=frozenset({2})
+    )
+    assert r.order_id == 3
+    # only the protected order is left at 98: nothing there can be cancelled
+    assert apply_order(book, OrderKind.CANCEL_BUY, 98, 1, 0, rng, (98, 98), protected={2}) is None
+    assert book.order(2).size == 50
     assert cancellable_levels(book, Side.BUY, frozenset({1})) == [98]
-    assert cancellable_levels(book, Side.BUY) == [99, 98]
+    assert cancellable_levels(book, Side.BUY, frozenset({2})) == [99]
 
 
 def test_cancel_choice_is_reproducible_from_the_generator() -> None:
     picks = []
     for _ in range(2):
-        book, rng = _book(), np.random.default_rng(42)
+        book, rng = OrderBook(), np.random.default_rng(42)
+        for oid in range(8):
+            book.add_limit(oid, Side.BUY, 98, 10)
         picks.append(
             [
                 apply_order(book, OrderKind.CANCEL_BUY, 98, 1, 0, rng, (98, 98)).order_id
                 for _ in range(8)
             ]
         )
-    assert picks[0] == picks[1]
+    assert picks[0] == picks[1] and sorted(picks[0]) == list(range(8))
 
 
 def test_cancel_takes_the_newest_order_of_its_level_as_often_as_real_traders_do() -> None:

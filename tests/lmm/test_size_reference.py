@@ -126,9 +126,9 @@ def test_saved_and_loaded_with_the_checkpoint(
 
 
 def test_old_checkpoints_load_as_shares_and_generate_as_before(fingerprint) -> None:
-    """Fingerprint of the same-side-best checkpoint taken before the option existed
-    (2 markets x 150 orders from the data-free start, as the default's in
-    test_price_reference.py)."""
+    """Fingerprint of the same-side-best checkpoint, whose weights predate the option
+    (2 markets x 150 orders from the data-free start, pinned with whole-order cancels as
+    the default's in test_price_reference.py)."""
     for path in (DEFAULT_CHECKPOINT, SAME_SIDE_BEST):
         meta = json.loads((path / "lmm.json").read_text())
         assert "size_reference" not in meta["tokenizer"]["config"]
@@ -137,7 +137,7 @@ def test_old_checkpoints_load_as_shares_and_generate_as_before(fingerprint) -> N
         assert tokenizer.config.size_reference is SizeReference.SHARES
         assert "touch_edges" not in tokenizer.to_dict()
     checkpoint = load_checkpoint(SAME_SIDE_BEST)
-    assert fingerprint(checkpoint) == "8eeec98396b079bc 0.085498"
+    assert fingerprint(checkpoint) == "9ccc2f2acde45e88 0.143089"
 
 
 def test_generated_market_orders_of_the_exact_bin_take_the_whole_touch(
