@@ -20,14 +20,10 @@ from lmm.data.lobster import LobsterDay, read_lobster
 from lmm.data.orderflow import order_flow
 from lmm.features import SESSION_CLOSE_NS, best_quotes, book_features, mid_x2
 from lmm.generate import StartState
+from lmm.price_reference import PriceReference, reference_price
 from lmm.replay import replay
-from lmm.tokenizer import (
-    OrderTokenizer,
-    PriceReference,
-    TokenizerConfig,
-    reference_price,
-    touch_size,
-)
+from lmm.size_reference import touch_size
+from lmm.tokenizer import OrderTokenizer, TokenizerConfig
 
 __all__ = ["DayData", "OrderDataset", "build_dataset", "day_orders"]
 

@@ -33,7 +33,8 @@ from lmm.model import KVCache
 from lmm.orderbook import OrderBook
 from lmm.recording import SessionRecorder
 from lmm.replay import seed_book
-from lmm.tokenizer import OrderTokenizer, SizeReference, touch_size
+from lmm.size_reference import SizeReference, touch_size
+from lmm.tokenizer import OrderTokenizer
 
 __all__ = ["GeneratedOrder", "LMMMarkets", "OutsideOrder", "StartState", "synthetic_start"]
 

@@ -6,37 +6,18 @@ A token combines four fields (MarS's order-level tokenization):
   cancel, on the buy or sell side). Partial cancels and deletes share a kind because they
   differ only in size; executions are grouped into the market order that caused them.
 * **price**: the signed offset in ticks from a reference price, chosen by
-  :class:`PriceReference` (saved with the checkpoint; :func:`reference_price` computes it):
-
-  - ``MID`` (the default): ``price - mid_x2 // 2`` for every kind (the mid rounded down
-    to a tick, which keeps the offset an exact integer whether the spread is odd or even);
-  - ``SAME_SIDE_BEST``: from the best quote of the side the order rests on or targets
-    (limit and cancel buy: best bid; limit and cancel sell: best ask; market buy: best
-    ask, the side it consumes; market sell: best bid), signed by aggressiveness: positive
-    toward or through the other side, for both sides (``price - best_bid`` for buy-side
-    kinds, ``best_ask - price`` for sell-side kinds). Offset 0 is the best quote itself, a
-    negative offset sits behind it, a positive one inside the spread (or, for a market
-    order, the ticks it walks beyond the touch), so one set of bins serves both sides.
-    When the reference side is empty, the reference falls back to ``mid_x2 // 2`` (with
-    :func:`lmm.features.mid_x2`'s one-sided mid, one tick beyond the other side's best),
-    keeping the side's sign.
-
+  :class:`~lmm.price_reference.PriceReference` (saved with the checkpoint): from the mid
+  (the default) or from the best quote of the order's own side (:mod:`lmm.price_reference`).
   The distance (``offset`` at or above 0, ``-offset - 1`` below, so that both halves
   start at 0) falls into quantile bins fitted on training data (wide-spread stocks such
   as GOOG place most orders 10-50 ticks from the mid, so fixed one-tick buckets would
   waste the vocabulary); the sign doubles them. The farthest bin on each half is
   open-ended: the overflow bucket.
-* **size**: quantile bins fitted on training sizes, measured by :class:`SizeReference`
-  (saved with the checkpoint; :meth:`OrderTokenizer.size_bins` and
-  :meth:`OrderTokenizer.sizes` convert in both directions):
-
-  - ``SHARES`` (the default): shares, for every kind;
-  - ``TOUCH``: a market order's size relative to the size resting at the touch it meets
-    (:func:`touch_size`), the ratio ``size / touch`` in one bin of its own for "exactly
-    the touch" (the best level is emptied) and quantile bins of the ratios below 1
-    (part of it) and above 1 (deeper); other kinds keep share bins. Real market orders
-    take exactly the touch 0.56-0.59 of the time (``python scripts/market_sweep.py``), a
-    size that share bins cannot express.
+* **size**: quantile bins fitted on training sizes, measured by
+  :class:`~lmm.size_reference.SizeReference` (saved with the checkpoint): shares (the
+  default), or for market orders the ratio to the size at the touch they meet
+  (:mod:`lmm.size_reference`); :meth:`OrderTokenizer.size_bins` and
+  :meth:`OrderTokenizer.sizes` convert in both directions.
 * **time**: the time since the previous order, in quantile bins fitted on training data.
 
 Token id: ``((kind * P + price_bucket) * S + size_bin) * T + time_bin``, where price bucket
@@ -49,16 +30,14 @@ explicit ``numpy.random.Generator``:
 * price: uniform over the integer distances of the bin; in an overflow bin, its lower edge
   plus ``G`` ticks, where ``G`` is geometric with the mean excess seen in training;
 * size: drawn from the most frequent training sizes in the bin, in proportion to their
-  counts (this keeps round lots such as 100 shares exact); a ``TOUCH`` market bin gives
-  exactly the touch's shares, or a ratio drawn from the bin's training ratios (stored
-  quantiles, as for times) times the touch, rounded to whole shares inside the bin (when
-  no whole share falls inside it for a small touch, the nearest share on the bin's side
-  of the touch; a touch of one share cannot be undercut and is taken whole). With
-  ``TOUCH`` the size field has as many bins as the larger of the two sets; a token whose
-  bin lies beyond its kind's set (never seen in training) decodes as that set's last bin;
+  counts (this keeps round lots such as 100 shares exact); a ``TOUCH`` market bin by
+  :func:`lmm.size_reference.touch_shares`. With ``TOUCH`` the size field has as many bins
+  as the larger of the two sets; a token whose bin lies beyond its kind's set (never seen
+  in training) decodes as that set's last bin;
 * time: drawn from the training times of the bin, by interpolating between stored
-  quantiles of them (inter-arrival times span nine orders of magnitude, so a bin can be
-  wide and its values far from uniform), in integer nanoseconds.
+  quantiles of them (:mod:`lmm.quantiles`: inter-arrival times span nine orders of
+  magnitude, so a bin can be wide and its values far from uniform), in integer
+  nanoseconds.
 
 The fitted bins travel with the model's checkpoint as JSON (:meth:`OrderTokenizer.to_dict`).
 """
@@ -66,95 +45,17 @@ The fitted bins travel with the model's checkpoint as JSON (:meth:`OrderTokenize
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from enum import Enum
 
 import numpy as np
 
 from lmm.data.orderflow import MARKET_KINDS, OrderKind
-from lmm.features import NO_QUOTE
+from lmm.price_reference import PriceReference, reference_price
+from lmm.quantiles import QUANTILES, inverse_cdf, quantile_table
+from lmm.size_reference import SizeReference, fit_touch_bins, touch_bins, touch_shares
 
-__all__ = [
-    "DecodedOrders",
-    "OrderTokenizer",
-    "PriceReference",
-    "SizeReference",
-    "TokenizerConfig",
-    "reference_price",
-    "touch_size",
-]
+__all__ = ["DecodedOrders", "OrderTokenizer", "TokenizerConfig"]
 
 N_KINDS = len(OrderKind)
-#: Quantiles stored per time bin for decoding.
-TIME_QUANTILES = 33
-
-
-class PriceReference(str, Enum):
-    """What an order's price offset is measured from (see the module docstring)."""
-
-    MID = "mid"  #: the mid rounded down to a tick, for every kind
-    SAME_SIDE_BEST = "same_side_best"  #: the best quote of the side the order rests on or takes
-
-    def __str__(self) -> str:  # command-line choices and help show the value
-        return self.value
-
-
-def reference_price(
-    reference: PriceReference,
-    kind: np.ndarray | int,
-    best_bid: np.ndarray | int,
-    best_ask: np.ndarray | int,
-    mid_x2: np.ndarray | int,
-) -> tuple[np.ndarray, np.ndarray]:
-    """Reference price (ticks) and sign of each order's offset, from the book it meets:
-    ``offset = sign * (price - reference)`` and ``price = reference + sign * offset``.
-
-    Args:
-        reference: which rule (see the module docstring).
-        kind: :class:`~lmm.data.orderflow.OrderKind` values.
-        best_bid, best_ask: the book's best quotes in ticks, :data:`lmm.features.NO_QUOTE`
-            for an empty side.
-        mid_x2: twice the book's mid (:func:`lmm.features.mid_x2`, one-sided books included).
-
-    Arrays broadcast; the results are int64 arrays of their common shape.
-    """
-    kind, bid, ask, m2 = np.broadcast_arrays(
-        *(np.asarray(a, dtype=np.int64) for a in (kind, best_bid, best_ask, mid_x2))
-    )
-    mid_ref = m2 // 2
-    if reference is PriceReference.MID:
-        return mid_ref, np.ones_like(kind)
-    if reference is not PriceReference.SAME_SIDE_BEST:
-        raise ValueError(f"unknown price reference {reference!r}")
-    buy_side = kind % 2 == 0  # OrderKind: even values are the buy side
-    market = np.isin(kind, MARKET_KINDS)
-    quote = np.where(buy_side != market, bid, ask)  # market orders take the other side
-    return np.where(quote != NO_QUOTE, quote, mid_ref), np.where(buy_side, 1, -1)
-
-
-class SizeReference(str, Enum):
-    """What an order's size is measured in (see the module docstring)."""
-
-    SHARES = "shares"  #: shares, for every kind
-    TOUCH = "touch"  #: market orders relative to the size at the touch; others in shares
-
-    def __str__(self) -> str:  # command-line choices and help show the value
-        return self.value
-
-
-def touch_size(
-    kind: np.ndarray | int, best_bid_size: np.ndarray | int, best_ask_size: np.ndarray | int
-) -> np.ndarray:
-    """Shares resting at the touch each order meets: the best ask for a market buy, the best
-    bid for a market sell, 0 for the other kinds (whose sizes never refer to it).
-
-    Arrays broadcast; the result is an int64 array of their common shape.
-    """
-    kind, bid, ask = np.broadcast_arrays(
-        *(np.asarray(a, dtype=np.int64) for a in (kind, best_bid_size, best_ask_size))
-    )
-    return np.where(
-        kind == OrderKind.MARKET_BUY, ask, np.where(kind == OrderKind.MARKET_SELL, bid, 0)
-    )
 
 
 @dataclass(frozen=True)
@@ -221,8 +122,8 @@ class OrderTokenizer:
             the last bin also everything above.
         size_values / size_counts: per bin, the most frequent sizes and their counts.
         time_edges: ascending edges of the inter-arrival bins in ns, as for sizes.
-        time_quantiles: per bin, ``TIME_QUANTILES`` evenly spaced quantiles (ns) of the
-            training times in it, from its minimum to its maximum.
+        time_quantiles: per bin, :data:`~lmm.quantiles.QUANTILES` evenly spaced quantiles
+            (ns) of the training times in it, from its minimum to its maximum.
         price_edges: ascending edges of the distance-from-reference bins in ticks, from 0.
         price_tail_mean: mean excess (ticks beyond the overflow bin's lower edge) of
             distances in the overflow bins.
@@ -230,8 +131,8 @@ class OrderTokenizer:
             ratio (size / touch) bins: from 0 up to 1 the bins below the touch, from 1 on
             those above it (the last one open); the ratio 1 itself has a bin of its own.
             Empty with ``SHARES``.
-        touch_quantiles: per ratio bin (one per edge), ``TIME_QUANTILES`` evenly spaced
-            quantiles of the training ratios in it, for decoding.
+        touch_quantiles: per ratio bin (one per edge), :data:`~lmm.quantiles.QUANTILES`
+            evenly spaced quantiles of the training ratios in it, for decoding.
     """
 
     config: TokenizerConfig
@@ -259,10 +160,10 @@ class OrderTokenizer:
                 f"size_values and size_counts must hold one non-empty list per size bin ({n_bins})"
             )
         if len(self.time_quantiles) != len(self.time_edges) - 1 or any(
-            len(q) != TIME_QUANTILES for q in self.time_quantiles
+            len(q) != QUANTILES for q in self.time_quantiles
         ):
             raise ValueError(
-                f"time_quantiles must hold {TIME_QUANTILES} values per time bin "
+                f"time_quantiles must hold {QUANTILES} values per time bin "
                 f"({len(self.time_edges) - 1})"
             )
         if self.config.size_reference is SizeReference.TOUCH:
@@ -273,10 +174,10 @@ class OrderTokenizer:
                     f"got {list(self.touch_edges)}"
                 )
             if len(self.touch_quantiles) != len(e) or any(
-                len(q) != TIME_QUANTILES for q in self.touch_quantiles
+                len(q) != QUANTILES for q in self.touch_quantiles
             ):
                 raise ValueError(
-                    f"touch_quantiles must hold {TIME_QUANTILES} values per ratio bin ({len(e)})"
+                    f"touch_quantiles must hold {QUANTILES} values per ratio bin ({len(e)})"
                 )
         elif self.touch_edges or self.touch_quantiles:
             raise ValueError("touch_edges and touch_quantiles need size_reference=touch")
@@ -331,8 +232,9 @@ class OrderTokenizer:
             dt: ns since the previous order (>= 0).
             config: resolutions (defaults: :class:`TokenizerConfig`).
             kind, touch: each order's kind and the shares at the touch it met
-                (:func:`touch_size`); needed with ``SizeReference.TOUCH`` only, whose
-                share bins are then fitted on the orders other than market orders.
+                (:func:`~lmm.size_reference.touch_size`); needed with ``SizeReference.TOUCH``
+                only, whose share bins are then fitted on the orders other than market
+                orders.
         """
         config = config or TokenizerConfig()
         touch_fit: dict = {}
@@ -340,7 +242,7 @@ class OrderTokenizer:
             if kind is None or touch is None:
                 raise ValueError("size_reference=touch needs each order's kind and touch size")
             market = np.isin(kind, MARKET_KINDS)
-            touch_fit = _fit_touch_bins(
+            touch_fit = fit_touch_bins(
                 np.asarray(size)[market], np.asarray(touch)[market], config.size_bins
             )
             if (~market).any():
@@ -357,9 +259,8 @@ class OrderTokenizer:
         size_edges = _quantile_edges(size, config.size_bins)
         time_edges = _quantile_edges(dt, config.time_bins)
         time_bin = np.searchsorted(time_edges[1:-1], dt, side="right")
-        grid = np.linspace(0.0, 1.0, TIME_QUANTILES)
         time_quantiles = tuple(
-            tuple(int(q) for q in np.quantile(dt[time_bin == b], grid, method="lower"))
+            tuple(int(q) for q in quantile_table(dt[time_bin == b]))
             for b in range(len(time_edges) - 1)
         )
         bins = np.searchsorted(size_edges[1:-1], size, side="right")
@@ -394,7 +295,8 @@ class OrderTokenizer:
         touch: np.ndarray | None = None,
     ) -> np.ndarray:
         """Tokens (int64) for orders given as equal-length arrays; ``touch`` (shares at the
-        touch each order met, :func:`touch_size`) is needed with ``SizeReference.TOUCH``."""
+        touch each order met, :func:`~lmm.size_reference.touch_size`) is needed with
+        ``SizeReference.TOUCH``."""
         kind = np.asarray(kind, dtype=np.int64)
         if ((kind < 0) | (kind >= N_KINDS)).any():
             raise ValueError(
@@ -416,15 +318,8 @@ class OrderTokenizer:
         market = np.isin(kind, MARKET_KINDS) if self._touch else np.zeros(kind.shape, dtype=bool)
         if not market.any():
             return s
-        q = self._touch_of(market, touch)
-        ratio = size[market] / q
-        e = np.asarray(self.touch_edges)
-        n_below = int(np.searchsorted(e, 1.0))
-        interval = np.searchsorted(e, ratio, side="right") - 1
         s = s.copy()
-        s[market] = np.where(
-            size[market] == q, n_below, np.where(interval < n_below, interval, interval + 1)
-        )
+        s[market] = touch_bins(self.touch_edges, size[market], self._touch_of(market, touch))
         return s
 
     def sizes(
@@ -448,7 +343,13 @@ class OrderTokenizer:
                 pick = np.searchsorted(cdf, u[mask], side="right").clip(max=len(values) - 1)
                 size[mask] = values[pick]
         if market.any():
-            size[market] = self._touch_sizes(s[market], u[market], self._touch_of(market, touch))
+            size[market] = touch_shares(
+                self.touch_edges,
+                self.touch_quantiles,
+                s[market],
+                u[market],
+                self._touch_of(market, touch),
+            )
         return size
 
     def _touch_of(self, market: np.ndarray, touch: np.ndarray | None) -> np.ndarray:
@@ -459,38 +360,6 @@ class OrderTokenizer:
         if (q < 1).any():
             raise ValueError(f"a market order needs a touch of >= 1 share, got {q.min()}")
         return q
-
-    def _touch_sizes(self, s: np.ndarray, u: np.ndarray, q: np.ndarray) -> np.ndarray:
-        """Shares of market ratio bins ``s`` against touches ``q``."""
-        e = np.asarray(self.touch_edges)
-        n_below = int(np.searchsorted(e, 1.0))
-        exact = s == n_below
-        interval = np.where(s < n_below, s, s - 1).clip(0, len(e) - 1)
-        below = interval < n_below
-        # inverse CDF of the bin's training ratios, linear between stored quantiles
-        table = np.asarray(self.touch_quantiles, dtype=np.float64)[interval]
-        pos = u * (TIME_QUANTILES - 1)
-        k = np.minimum(pos.astype(np.int64), TIME_QUANTILES - 2)
-        rows = np.arange(len(s))
-        ratio = table[rows, k] + (pos - k) * (table[rows, k + 1] - table[rows, k])
-        shares = np.rint(ratio * q).astype(np.int64)
-        # the whole shares whose ratio falls in the bin: lo <= n / q < hi, as encoded
-        lo = e[interval]
-        hi = np.append(e, np.inf)[interval + 1]
-        first = np.ceil(lo * q).astype(np.int64)
-        first = np.where((first - 1) / q >= lo, first - 1, first)
-        first = np.where(first / q < lo, first + 1, first)
-        huge = np.iinfo(np.int64).max // 4
-        last = np.where(np.isinf(hi), huge, np.ceil(np.minimum(hi, 1e15) * q)).astype(np.int64)
-        last = np.where(last / q >= hi, last - 1, last)
-        last = np.where((last + 1) / q < hi, last + 1, last)
-        first = np.where(below, np.maximum(first, 1), np.maximum(first, q + 1))
-        last = np.where(below, np.minimum(last, q - 1), last)
-        inside = np.clip(shares, first, np.maximum(last, first))
-        # no whole share in the bin for this touch: the nearest on the bin's side of it
-        side = np.where(below, np.clip(shares, 1, np.maximum(q - 1, 1)), np.maximum(shares, q + 1))
-        out = np.where(first <= last, inside, side)
-        return np.where(exact | (below & (q == 1)), q, out)
 
     def price_bucket(self, price_offset: np.ndarray | int) -> np.ndarray:
         """Price bucket of offsets from the reference (0 and P-1 are the overflow buckets)."""
@@ -521,8 +390,9 @@ class OrderTokenizer:
             tokens: (n,) tokens.
             rng: a generator, or an (n, 3) array of uniforms in [0, 1) (price, size, time
                 draws of each order), so that each order can draw from its own generator.
-            touch: (n,) shares at the touch each order meets (:func:`touch_size`); needed
-                with ``SizeReference.TOUCH`` for market orders.
+            touch: (n,) shares at the touch each order meets
+                (:func:`~lmm.size_reference.touch_size`); needed with ``SizeReference.TOUCH``
+                for market orders.
         """
         kind, p, s, t = self.fields(tokens)
         n = len(kind)
@@ -543,20 +413,16 @@ class OrderTokenizer:
             distance[overflow] = lo[overflow] + np.asarray(excess, dtype=np.int64)
         offset = np.where(below, -distance - 1, distance)
         size = self.sizes(kind, s, u[:, 1], touch)
-        # inverse CDF of the bin's training times, linear between stored quantiles
-        table = np.asarray(self.time_quantiles, dtype=np.float64)[t]  # (n, Q)
-        pos = u[:, 2] * (TIME_QUANTILES - 1)
-        k = np.minimum(pos.astype(np.int64), TIME_QUANTILES - 2)
-        rows = np.arange(n)
-        value = table[rows, k] + (pos - k) * (table[rows, k + 1] - table[rows, k])
+        value = inverse_cdf(np.asarray(self.time_quantiles, dtype=np.float64)[t], u[:, 2])
         lo = np.asarray(self.time_edges, dtype=np.int64)[t]
         hi = np.asarray(self.time_edges, dtype=np.int64)[t + 1]
         dt = np.clip(value.astype(np.int64), lo, np.maximum(hi - 1, lo))
         return DecodedOrders(kind=kind.astype(np.int8), price_offset=offset, size=size, dt=dt)
 
     def reference(self, kind: int, best_bid: int, best_ask: int, mid_x2: int) -> tuple[int, int]:
-        """Reference price and sign of one order (:func:`reference_price` for scalars),
-        without numpy in the mid case: the generation loop asks once per order."""
+        """Reference price and sign of one order
+        (:func:`~lmm.price_reference.reference_price` for scalars), without numpy in the mid
+        case: the generation loop asks once per order."""
         if self.config.price_reference is PriceReference.MID:
             return mid_x2 // 2, 1
         ref, sign = reference_price(self.config.price_reference, kind, best_bid, best_ask, mid_x2)
@@ -571,7 +437,7 @@ class OrderTokenizer:
         mid_x2: np.ndarray | int,
     ) -> np.ndarray:
         """Price offsets (int64 ticks) of orders meeting a book, by this tokenizer's
-        reference rule (:func:`reference_price` describes the arguments)."""
+        reference rule (:func:`~lmm.price_reference.reference_price` describes the arguments)."""
         ref, sign = reference_price(self.config.price_reference, kind, best_bid, best_ask, mid_x2)
         return sign * (np.asarray(price, dtype=np.int64) - ref)
 
@@ -589,8 +455,8 @@ class OrderTokenizer:
 
     def price_range(self, bucket: int, ref: int, sign: int = 1) -> tuple[int | None, int | None]:
         """Tick prices ``[low, high]`` that a price bucket covers for the reference price
-        ``ref`` and offset sign ``sign`` (:func:`reference_price`); ``None`` for the open end
-        of an overflow bucket."""
+        ``ref`` and offset sign ``sign`` (:func:`~lmm.price_reference.reference_price`);
+        ``None`` for the open end of an overflow bucket."""
         half = self.n_price // 2
         below = bucket < half
         b = half - 1 - bucket if below else bucket - half
@@ -654,31 +520,6 @@ class OrderTokenizer:
         except (KeyError, TypeError) as exc:
             raise ValueError(f"not a tokenizer description: missing or mistyped {exc}") from None
         return tok
-
-
-def _fit_touch_bins(size: np.ndarray, touch: np.ndarray, size_bins: int) -> dict:
-    """``touch_edges`` and ``touch_quantiles`` from training market orders: up to
-    ``(size_bins - 1) // 2`` quantile bins of the ratios size / touch on each side of 1."""
-    size, touch = np.asarray(size, dtype=np.int64), np.asarray(touch, dtype=np.int64)
-    if (touch < 1).any():
-        raise ValueError(f"a market order needs a touch of >= 1 share, got {touch.min()}")
-    ratio = size / touch
-    per_side = max((size_bins - 1) // 2, 1)
-    grid = np.linspace(0.0, 1.0, per_side + 1)[1:-1]
-    edges = []
-    for lo, part in ((0.0, ratio[ratio < 1]), (1.0, ratio[ratio > 1])):
-        inner = np.quantile(part, grid, method="lower") if len(part) else np.zeros(0)
-        edges += [lo, *np.unique(inner[inner > lo])]
-    e = np.asarray(edges)
-    hi = np.append(e[1:], np.inf)
-    grid = np.linspace(0.0, 1.0, TIME_QUANTILES)
-    quantiles = []
-    for a, b in zip(e, hi, strict=True):
-        inside = ratio[(ratio >= a) & (ratio < b) & (ratio != 1)]
-        if len(inside) == 0:  # an empty bin decodes uniformly over it (or to twice its start)
-            inside = np.array([max(a, 1e-9), b if np.isfinite(b) else 2 * a])
-        quantiles.append(tuple(float(v) for v in np.quantile(inside, grid, method="linear")))
-    return {"touch_edges": tuple(float(x) for x in e), "touch_quantiles": tuple(quantiles)}
 
 
 def _distance(price_offset: np.ndarray) -> np.ndarray:

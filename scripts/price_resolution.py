@@ -20,7 +20,8 @@ from lmm.data.lobster import read_lobster
 from lmm.data.orderflow import OrderKind
 from lmm.dataset import day_orders
 from lmm.features import best_quotes, mid_x2
-from lmm.tokenizer import OrderTokenizer, PriceReference, TokenizerConfig
+from lmm.price_reference import PriceReference
+from lmm.tokenizer import OrderTokenizer, TokenizerConfig
 from mars_gym.cli import days_flags, days_from_args
 
 _DEPTH_BINS = np.arange(-20, 42)

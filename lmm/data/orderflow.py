@@ -26,6 +26,7 @@ import numpy as np
 from lmm.data.lobster import EventType, LobsterDay, aggressive_orders
 
 __all__ = [
+    "BUY_KINDS",
     "CANCEL_KINDS",
     "LIMIT_KINDS",
     "MARKET_KINDS",
@@ -55,6 +56,8 @@ class OrderKind(IntEnum):
 LIMIT_KINDS = (OrderKind.LIMIT_BUY, OrderKind.LIMIT_SELL)
 MARKET_KINDS = (OrderKind.MARKET_BUY, OrderKind.MARKET_SELL)
 CANCEL_KINDS = (OrderKind.CANCEL_BUY, OrderKind.CANCEL_SELL)
+#: the buy-side kinds (OrderKind.side == +1)
+BUY_KINDS = (OrderKind.LIMIT_BUY, OrderKind.MARKET_BUY, OrderKind.CANCEL_BUY)
 
 
 #: One trader action in exact units.

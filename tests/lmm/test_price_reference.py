@@ -22,7 +22,8 @@ from lmm.data.orderflow import CANCEL_KINDS, LIMIT_KINDS, MARKET_KINDS, OrderKin
 from lmm.dataset import day_orders
 from lmm.features import NO_QUOTE
 from lmm.generate import LMMMarkets, synthetic_start
-from lmm.tokenizer import OrderTokenizer, PriceReference, TokenizerConfig, reference_price
+from lmm.price_reference import PriceReference, reference_price
+from lmm.tokenizer import OrderTokenizer, TokenizerConfig
 
 SSB = PriceReference.SAME_SIDE_BEST
 

@@ -15,13 +15,9 @@ from lmm.data.lobster import read_lobster
 from lmm.data.orderflow import MARKET_KINDS, OrderKind
 from lmm.dataset import day_orders
 from lmm.generate import LMMMarkets, synthetic_start
-from lmm.tokenizer import (
-    OrderTokenizer,
-    PriceReference,
-    SizeReference,
-    TokenizerConfig,
-    touch_size,
-)
+from lmm.price_reference import PriceReference
+from lmm.size_reference import SizeReference, touch_size
+from lmm.tokenizer import OrderTokenizer, TokenizerConfig
 
 TOUCH = SizeReference.TOUCH
 SAME_SIDE_BEST = DEFAULT_CHECKPOINT.parent / "same_side_best"

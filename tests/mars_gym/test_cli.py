@@ -11,7 +11,9 @@ from pathlib import Path
 
 import pytest
 
-from lmm.tokenizer import PriceReference, SizeReference, TokenizerConfig
+from lmm.price_reference import PriceReference
+from lmm.size_reference import SizeReference
+from lmm.tokenizer import TokenizerConfig
 from mars_gym.cli import config_from_args, dataclass_flags, main
 from mars_gym.fidelity import FidelityConfig
 from mars_gym.metaorder import QUICK, MetaorderConfig
