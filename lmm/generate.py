@@ -105,7 +105,7 @@ class _Happened:
 
     market: int
     realized: Realized
-    mid_x2_before: int
+    mid_x2_before: int  # by lmm.features.mid_x2's rule, as the features measure moves
     price_offset: int  # from the reference price in the book the order met
     touch: int  # shares at the touch the order met (lmm.tokenizer.touch_size)
     dt: int
@@ -155,7 +155,8 @@ class _Proposal:
 class _Market:
     book: OrderBook
     time_ns: int
-    mid_x2: int
+    mid_x2: int  # the market's mid; with an empty side, see LMMMarkets
+    spread: int  # ticks, of the last two-sided book
     torch_gen: torch.Generator
     np_gen: np.random.Generator
     history_tokens: list[int]
@@ -179,13 +180,23 @@ def _quotes(book: OrderBook) -> tuple[int, int]:
     return (NO_QUOTE if bid is None else bid), (NO_QUOTE if ask is None else ask)
 
 
-def _one_sided_mid_x2(book: OrderBook, previous: int) -> int:
-    """Twice the mid of a book with an empty side, as :func:`lmm.features.mid_x2` defines
-    it (one tick beyond the other side's best); ``previous`` if both sides are empty."""
+def _feature_mid_x2(book: OrderBook, previous: int) -> int:
+    """Twice the mid as :func:`lmm.features.mid_x2` defines it (with an empty side, one tick
+    beyond the other side's best), so that the features' mid move compares like with like;
+    ``previous`` if both sides are empty."""
+    return _one_sided_mid_x2(book, previous, 2)
+
+
+def _one_sided_mid_x2(book: OrderBook, previous: int, spread: int) -> int:
+    """Twice the mid of ``book`` (two-sided or not): with an empty side, half of ``spread``
+    ticks beyond the other side's best; ``previous`` if both sides are empty."""
+    mid = book.mid_x2()
+    if mid is not None:
+        return mid
     if book.best_ask is not None:
-        return 2 * book.best_ask - 2
+        return 2 * book.best_ask - spread
     if book.best_bid is not None:
-        return 2 * book.best_bid + 2
+        return 2 * book.best_bid + spread
     return previous
 
 
@@ -199,6 +210,13 @@ class LMMMarkets:
         use_cache: keep a KV cache (the fast path); without it every step recomputes the
             whole context window (kept for measurements and as a reference).
         device: where the model runs.
+
+    A market's mid (what price offsets are measured from, and what agents and measurements
+    read) is its book's; while one side is empty (a programme swept it), it stays half the
+    last two-sided spread beyond the other side's best, so that sweeping a side moves the
+    mid the way the sweep went rather than to one tick from the surviving quote. The
+    model's book features keep :func:`lmm.features.mid_x2`'s rule (one tick beyond): the
+    training days never have an empty side.
     """
 
     def __init__(
@@ -236,6 +254,7 @@ class LMMMarkets:
         book = OrderBook()
         seed_book(book, np.asarray(start.book))
         m2 = int(mid_x2(np.asarray(start.book)))
+        spread = book.spread()
         tokens = [int(t) for t in start.tokens[-self.context :]]
         feats = [np.asarray(f, dtype=np.float32) for f in start.features[-self.context :]]
         if len(tokens) >= self.context:  # leave room, as when a full context is trimmed
@@ -244,6 +263,7 @@ class LMMMarkets:
             book=book,
             time_ns=int(start.time_ns),
             mid_x2=m2,
+            spread=2 if spread is None else spread,
             torch_gen=torch.Generator().manual_seed(seed),
             np_gen=np.random.default_rng(seed),
             history_tokens=tokens,
@@ -405,8 +425,8 @@ class LMMMarkets:
     ) -> _Happened | None:
         """Realise an order in market ``i``'s book (None if the book cannot take it)."""
         m = self._market(i)
-        before = m.mid_x2
-        ref, sign = self.tokenizer.reference(kind, *_quotes(m.book), before)
+        ref, sign = self.tokenizer.reference(kind, *_quotes(m.book), m.mid_x2)
+        feature_before = _feature_mid_x2(m.book, m.mid_x2)
         touch = 0  # only a touch-sized tokenizer reads it
         if self.tokenizer.config.size_reference is SizeReference.TOUCH:
             touch = int(_touch(m.book, kind))
@@ -435,10 +455,12 @@ class LMMMarkets:
         if i in self._recorders:
             self._recorders[i].record(m.time_ns, realized, m.book)
         snapshot = m.book.snapshot(FEATURE_LEVELS)
-        after = m.book.mid_x2()
-        m.mid_x2 = after if after is not None else _one_sided_mid_x2(m.book, before)
+        m.mid_x2 = _one_sided_mid_x2(m.book, m.mid_x2, m.spread)
+        spread = m.book.spread()
+        if spread is not None:
+            m.spread = spread
         offset = sign * (realized.price - ref)
-        return _Happened(i, realized, before, offset, touch, dt, m.time_ns, snapshot)
+        return _Happened(i, realized, feature_before, offset, touch, dt, m.time_ns, snapshot)
 
     def _advance_context(self, happened: list[_Happened]) -> None:
         """Append each market's realised order (token and features of the book it left)
@@ -543,3 +565,8 @@ class LMMMarkets:
     def time_ns(self, i: int) -> int:
         """Market ``i``'s clock in ns after midnight."""
         return self._market(i).time_ns
+
+    def mid_x2(self, i: int) -> int:
+        """Twice market ``i``'s mid price in ticks (exact; with an empty side, see the
+        class docstring)."""
+        return self._market(i).mid_x2

@@ -175,8 +175,8 @@ class MarketSimulator:
         return self.markets.book(i)
 
     def mid_x2(self, i: int) -> int:
-        """Twice market ``i``'s mid price in ticks (exact)."""
-        return self.markets.markets[i].mid_x2  # type: ignore[union-attr]
+        """Twice market ``i``'s mid price in ticks (exact; :meth:`LMMMarkets.mid_x2`)."""
+        return self.markets.mid_x2(i)
 
     def mid(self, i: int) -> float:
         """Market ``i``'s mid price in ticks."""

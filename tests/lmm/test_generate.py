@@ -174,3 +174,17 @@ def test_several_orders_for_one_market_enter_its_context_in_order(
     assert all(r is not None for r in results)
     assert int(m.cache.lengths[0]) == 4 and len(m.markets[0].history_tokens) == 4
     assert [m.book(0).depth(1, bid - k) >= 5 for k in range(3)] == [True] * 3
+
+
+def test_a_swept_side_leaves_the_mid_half_the_last_spread_beyond_the_other(
+    tiny_checkpoint: Checkpoint,
+) -> None:
+    m = LMMMarkets(tiny_checkpoint, 1)
+    m.reset(0, synthetic_start(tiny_checkpoint.tokenizer, spread=4), seed=0)
+    bid, ask = m.book(0).best_bid, m.book(0).best_ask
+    assert (ask - bid, m.mid_x2(0)) == (4, bid + ask)
+    asks = sum(size for _, size in m.book(0).levels(-1, 100))
+    (realized,) = m.inject([OutsideOrder(0, OrderKind.MARKET_BUY, 2**62, asks, m.time_ns(0))])
+    assert realized.size == asks and m.book(0).best_ask is None
+    # not one tick above the surviving bid (features' rule): the sweep went up
+    assert m.mid_x2(0) == 2 * bid + 4

@@ -173,15 +173,16 @@ def test_the_option_survives_save_and_load(ssb_checkpoint: Checkpoint, tmp_path:
 
 
 def test_the_default_checkpoint_loads_as_mid_and_generates_as_before(fingerprint) -> None:
-    """Pinned when generated cancels became whole-order deletes (lmm.market; the weights
-    and the mid rule are those from before the option existed): 2 markets x 150 orders
-    from the data-free start with the packaged checkpoint (one float32 CPU forward pass
-    per order; a different CPU could in principle round a sampling boundary differently)."""
+    """The weights and the mid price reference predate the option; the fingerprint was
+    pinned when the generation rules last changed (whole-order cancels in lmm.market, the
+    mid of a one-sided book in lmm.generate): 2 markets x 150 orders from the data-free
+    start with the packaged checkpoint (one float32 CPU forward pass per order; a
+    different CPU could in principle round a sampling boundary differently)."""
     meta = json.loads((DEFAULT_CHECKPOINT / "lmm.json").read_text())
     assert "price_reference" not in meta["tokenizer"]["config"]
     checkpoint = load_checkpoint()
     assert checkpoint.tokenizer.config.price_reference is PriceReference.MID
-    assert fingerprint(checkpoint) == "e593eb85730e61a6 0.211665"
+    assert fingerprint(checkpoint) == "7adfc4957c652a39 0.217004"
 
 
 def test_a_real_day_measured_from_its_quotes(lobster_dir: Path) -> None:

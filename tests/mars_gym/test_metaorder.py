@@ -184,7 +184,8 @@ def test_buying_raises_and_selling_lowers_the_packaged_models_mid() -> None:
     # side-signed: both must be positive if a buy pushes the mid up and a sell pushes it down
     assert cell["peak_buy_ticks"] > 0 and cell["peak_sell_ticks"] > 0
     assert cell["peak_ticks_ci95"][0] > 0
-    assert cell["executed_share"] == 1.0
+    # half the window's volume in 10 s can sweep a side; a slice then takes what is left
+    assert 0.95 < cell["executed_share"] <= 1.0
 
 
 @pytest.mark.slow
