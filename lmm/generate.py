@@ -184,10 +184,10 @@ def _feature_mid_x2(book: OrderBook, previous: int) -> int:
     """Twice the mid as :func:`lmm.features.mid_x2` defines it (with an empty side, one tick
     beyond the other side's best), so that the features' mid move compares like with like;
     ``previous`` if both sides are empty."""
-    return _one_sided_mid_x2(book, previous, 2)
+    return _market_mid_x2(book, previous, 2)
 
 
-def _one_sided_mid_x2(book: OrderBook, previous: int, spread: int) -> int:
+def _market_mid_x2(book: OrderBook, previous: int, spread: int) -> int:
     """Twice the mid of ``book`` (two-sided or not): with an empty side, half of ``spread``
     ticks beyond the other side's best; ``previous`` if both sides are empty."""
     mid = book.mid_x2()
@@ -455,7 +455,7 @@ class LMMMarkets:
         if i in self._recorders:
             self._recorders[i].record(m.time_ns, realized, m.book)
         snapshot = m.book.snapshot(FEATURE_LEVELS)
-        m.mid_x2 = _one_sided_mid_x2(m.book, m.mid_x2, m.spread)
+        m.mid_x2 = _market_mid_x2(m.book, m.mid_x2, m.spread)
         spread = m.book.spread()
         if spread is not None:
             m.spread = spread
