@@ -2,6 +2,9 @@
 
 The same experiment as tests/mars_gym/test_impact.py, with the figures printed:
     python scripts/market_reaction.py --seeds 48 --shares 200 --steps 30
+
+For scale, it also prints the shares traded per second on the real LOBSTER days when it
+finds them (``--data``), against which the programme's rate can be read.
 """
 
 from __future__ import annotations
@@ -11,8 +14,17 @@ import json
 
 import numpy as np
 
+from lmm.data.lobster import EventType, read_lobster
+from mars_gym.cli import TRAINING_FILES, days_flags
 from mars_gym.impact import buy_programme_impact
 from mars_gym.simulator import SimulatorConfig
+
+
+def traded_per_second(path) -> float:
+    """Shares executed per second (visible and hidden executions) over a LOBSTER day."""
+    m = read_lobster(path).messages
+    executed = np.isin(m["type"], (EventType.EXECUTE, EventType.EXECUTE_HIDDEN))
+    return float(m["size"][executed].sum() / ((m["time"][-1] - m["time"][0]) / 1e9))
 
 
 def main() -> None:
@@ -24,7 +36,11 @@ def main() -> None:
     parser.add_argument("--steps", type=int, default=30, help="seconds the programme lasts")
     parser.add_argument("--after", type=int, default=30, help="seconds observed after it")
     parser.add_argument("--out", help="write the figures as JSON")
+    days_flags(parser)
     args = parser.parse_args()
+    for path in args.files or [args.data / name for name in TRAINING_FILES]:
+        if path.exists():
+            print(f"{path.name}: {traded_per_second(path):.1f} shares traded per second")
     result = buy_programme_impact(
         list(range(args.seeds)), args.shares, args.steps, args.after, SimulatorConfig()
     )
