@@ -11,16 +11,17 @@ from __future__ import annotations
 
 import argparse
 import json
+from pathlib import Path
 
 import numpy as np
 
 from lmm.data.lobster import EventType, read_lobster
-from mars_gym.cli import TRAINING_FILES, days_flags
+from mars_gym.cli import days_flags, days_from_args
 from mars_gym.impact import buy_programme_impact
 from mars_gym.simulator import SimulatorConfig
 
 
-def traded_per_second(path) -> float:
+def traded_per_second(path: Path) -> float:
     """Shares executed per second (visible and hidden executions) over a LOBSTER day."""
     m = read_lobster(path).messages
     executed = np.isin(m["type"], (EventType.EXECUTE, EventType.EXECUTE_HIDDEN))
@@ -38,9 +39,12 @@ def main() -> None:
     parser.add_argument("--out", help="write the figures as JSON")
     days_flags(parser)
     args = parser.parse_args()
-    for path in args.files or [args.data / name for name in TRAINING_FILES]:
-        if path.exists():
-            print(f"{path.name}: {traded_per_second(path):.1f} shares traded per second")
+    try:
+        days = days_from_args(args)
+    except FileNotFoundError:  # no data here: the programme's figures alone
+        days = []
+    for path in days:
+        print(f"{path.name}: {traded_per_second(path):.1f} shares traded per second")
     result = buy_programme_impact(
         list(range(args.seeds)), args.shares, args.steps, args.after, SimulatorConfig()
     )

@@ -18,13 +18,12 @@ import json
 from pathlib import Path
 
 import numpy as np
+from spread_dynamics import held_out_windows, window_flags  # beside this script
 
-from lmm.checkpoint import load_checkpoint
 from lmm.data.orderflow import MARKET_KINDS, OrderKind
-from lmm.dataset import DayData, build_dataset
-from lmm.evaluate import NS, generate_records, held_out_open, start_windows
+from lmm.dataset import DayData
+from lmm.evaluate import generate_records
 from lmm.generate import GeneratedOrder, LMMMarkets
-from mars_gym.cli import days_flags, days_from_args
 
 
 def shares_vs_touch(size: np.ndarray, touch: np.ndarray, gap: np.ndarray) -> dict[str, float]:
@@ -100,25 +99,15 @@ class TouchLoggingMarkets(LMMMarkets):
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    days_flags(parser)
-    parser.add_argument("--checkpoint", help="LMM checkpoint folder (default: the packaged one)")
-    parser.add_argument("--minutes", type=int, default=5, help="length of each rollout")
-    parser.add_argument("--rollouts", type=int, default=2, help="rollouts per start")
+    window_flags(parser)
     parser.add_argument("--no-rollouts", action="store_true", help="real figures only")
-    parser.add_argument("--out", type=Path, help="also write the figures as JSON to FILE")
     args = parser.parse_args()
-    checkpoint = load_checkpoint(Path(args.checkpoint) if args.checkpoint else None)
-    dataset = build_dataset(days_from_args(args), progress=False, tokenizer=checkpoint.tokenizer)
+    checkpoint, dataset, windows, horizon = held_out_windows(args)
     report: dict = {"checkpoint": str(checkpoint.path), "minutes": args.minutes}
     report["rollouts_per_start"] = args.rollouts
     for d in dataset.days:
         parts = Path(d.name).stem.split("_")  # LOBSTER_SampleFile_GOOG_2012-06-21_10
         report[f"real_day_{parts[2]}_{parts[-1]}"] = real_market_orders(d)
-    horizon = args.minutes * 60 * NS
-    starts = [[held_out_open(d) + m * 60 * NS for m in (0, 20, 40, 60)] for d in dataset.days]
-    windows = start_windows(
-        dataset.days, starts, horizon, args.rollouts, 0, checkpoint.model.config.context
-    )
     # the real windows' orders, by their indices in their days
     window_idx: list[np.ndarray] = [np.zeros(0, dtype=np.int64) for _ in dataset.days]
     for d, t in zip(windows.day, windows.time_ns, strict=True):

@@ -21,10 +21,10 @@ from pathlib import Path
 
 import numpy as np
 
-from lmm.checkpoint import load_checkpoint
+from lmm.checkpoint import Checkpoint, load_checkpoint
 from lmm.data.orderflow import CANCEL_KINDS, LIMIT_KINDS, MARKET_KINDS, OrderKind
-from lmm.dataset import build_dataset
-from lmm.evaluate import NS, generate_records, held_out_open, start_windows
+from lmm.dataset import OrderDataset, build_dataset
+from lmm.evaluate import NS, StartWindows, generate_records, held_out_open, start_windows
 from lmm.generate import LMMMarkets
 from mars_gym.cli import days_flags, days_from_args
 
@@ -83,14 +83,22 @@ def spread_balance(r: np.ndarray) -> dict[str, float]:
     }
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+def window_flags(parser: argparse.ArgumentParser) -> None:
+    """The flags that choose the held-out windows and rollouts (:func:`held_out_windows`)."""
     days_flags(parser)
     parser.add_argument("--checkpoint", help="LMM checkpoint folder (default: the packaged one)")
     parser.add_argument("--minutes", type=int, default=5, help="length of each rollout")
     parser.add_argument("--rollouts", type=int, default=2, help="rollouts per start")
     parser.add_argument("--out", type=Path, help="also write the figures as JSON to FILE")
-    args = parser.parse_args()
+
+
+def held_out_windows(
+    args: argparse.Namespace,
+) -> tuple[Checkpoint, OrderDataset, StartWindows, int]:
+    """The checkpoint, the days and the windows of :func:`window_flags`' arguments: starts
+    0, 20, 40 and 60 minutes into each day's held-out window, ``--minutes`` long, with
+    ``--rollouts`` seeded rollouts each; and the horizon in ns. ``scripts/market_sweep.py``
+    uses the same windows."""
     checkpoint = load_checkpoint(Path(args.checkpoint) if args.checkpoint else None)
     dataset = build_dataset(days_from_args(args), progress=False, tokenizer=checkpoint.tokenizer)
     horizon = args.minutes * 60 * NS
@@ -98,6 +106,14 @@ def main() -> None:
     windows = start_windows(
         dataset.days, starts, horizon, args.rollouts, 0, checkpoint.model.config.context
     )
+    return checkpoint, dataset, windows, horizon
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    window_flags(parser)
+    args = parser.parse_args()
+    checkpoint, _, windows, horizon = held_out_windows(args)
     generated, _ = generate_records(
         LMMMarkets(checkpoint, len(windows.starts)),
         list(windows.starts),
