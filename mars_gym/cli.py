@@ -166,7 +166,9 @@ def _build_parser(
         "baseline; (ii) from real start states, generate --horizon-minutes of flow with the "
         "model and with a zero-intelligence (Poisson) baseline calibrated on the training "
         "orders, --rollouts per start, and compare with the real flow by L1 (total "
-        "variation) and Wasserstein-1 distances of LOB-Bench's metrics.",
+        "variation) and Wasserstein-1 distances of LOB-Bench's metrics. Each model's "
+        "sampling floor (its first rollout of every start against its others) shows what "
+        "a model as variable as it would score if the real flow were one of its rollouts.",
     )
     days_flags(p)
     p.add_argument("--checkpoint", type=Path, help="checkpoint folder (default: the packaged one)")
@@ -485,6 +487,13 @@ def _cmd_evaluate_lmm(args: argparse.Namespace) -> dict:
     print(
         f"mean L1: model {lmm_l1:.3f}, zero-intelligence {zi_l1:.3f} (ratio {lmm_l1 / zi_l1:.2f})"
     )
+    if args.rollouts > 1:
+        lmm_floor = report.floor["lmm"]["mean"]["l1"]
+        zi_floor = report.floor["zero_intelligence"]["mean"]["l1"]
+        print(
+            f"sampling floor of the mean L1 (a model's first rollout of every start against "
+            f"its others): model {lmm_floor:.3f}, zero-intelligence {zi_floor:.3f}"
+        )
     result = report.to_dict()
     result["checkpoint"] = str(checkpoint.path)
     return result

@@ -11,7 +11,14 @@ from lmm.baselines import FrequencyModel, ZeroIntelligenceMarkets, ZeroIntellige
 from lmm.checkpoint import Checkpoint
 from lmm.data.orderflow import OrderKind
 from lmm.dataset import build_dataset
-from lmm.evaluate import RECORD_DTYPE, distances, evaluate_lmm, generate_records, metrics_of
+from lmm.evaluate import (
+    RECORD_DTYPE,
+    distances,
+    evaluate_lmm,
+    generate_records,
+    metrics_of,
+    sampling_floor,
+)
 
 
 def test_distances_of_identical_disjoint_and_shifted_samples() -> None:
@@ -47,6 +54,31 @@ def test_metrics_of_hand_made_records() -> None:
     assert m["returns_1min"][0] == pytest.approx(1e4 * np.log(100.5 / 101))
 
 
+def _flow(rollout: int, spread: int, n: int = 200) -> np.ndarray:
+    """``n`` limit buys a second apart in a book of constant ``spread``."""
+    r = np.zeros(n, dtype=RECORD_DTYPE)
+    r["rollout"] = rollout
+    r["time"] = np.arange(n) * 10**9
+    r["kind"], r["price"], r["size"] = OrderKind.LIMIT_BUY, 100, 10
+    r["bid_before"] = r["bid_after"] = 100
+    r["ask_before"] = r["ask_after"] = 100 + spread
+    r["bid_size_after"] = r["ask_size_after"] = 50
+    return r
+
+
+def test_sampling_floor_compares_each_windows_first_rollout_with_the_others() -> None:
+    window = np.array([0, 0, 0, 1, 1, 1])  # two windows, three rollouts each
+    alike = np.concatenate([_flow(i, spread=2 + (i >= 3)) for i in range(6)])
+    floor = sampling_floor(alike, window)
+    assert floor["spread"]["l1"] == 0.0 and floor["mean"]["l1"] == 0.0
+    # the first rollout of window 1 (market 3) has another spread than its other rollouts
+    unlike = np.concatenate([_flow(i, spread=5 if i == 3 else 2 + (i >= 3)) for i in range(6)])
+    assert sampling_floor(unlike, window)["spread"]["l1"] == pytest.approx(0.5)
+    # with one rollout per window nothing is left to compare
+    one = sampling_floor(np.concatenate([_flow(i, 2) for i in range(2)]), np.array([0, 1]))
+    assert np.isnan(one["spread"]["l1"]) and np.isnan(one["mean"]["l1"])
+
+
 def test_frequency_baseline_is_smoothed_counting() -> None:
     model = FrequencyModel.fit(np.array([0, 0, 0, 1]), vocab_size=4)
     # add-one: counts (4, 2, 1, 1) over 8
@@ -78,6 +110,7 @@ def test_zero_intelligence_and_small_evaluation_on_real_data(
     assert report.nll_bits["model"] > 0 and report.nll_bits["frequency_baseline"] > 0
     assert set(report.fidelity) == {"lmm", "zero_intelligence"}
     assert 0.0 <= report.fidelity["lmm"]["mean"]["l1"] <= 1.0
+    assert np.isnan(report.floor["lmm"]["mean"]["l1"])  # one rollout: no floor
 
 
 def test_table_columns_stay_apart_for_long_model_names() -> None:
@@ -89,3 +122,8 @@ def test_table_columns_stay_apart_for_long_model_names() -> None:
     header = "metric lmm L1 lmm W1 zero_intelligence L1 zero_intelligence W1"
     assert lines[0].split() == header.split(" ")
     assert all(line.split()[1:] == ["0.500", "12.250"] * 2 for line in lines[1:])
+    floor = {m: {k: {"l1": 0.125} for k in [*METRICS, "mean"]} for m in fidelity}
+    lines = FidelityReport({}, fidelity, {}, {}, floor).table().splitlines()
+    header = "metric " + " ".join(f"{m} L1 {m} floor {m} W1" for m in fidelity)
+    assert lines[0].split() == header.split(" ")
+    assert all(line.split()[1:] == ["0.500", "0.125", "12.250"] * 2 for line in lines[1:])
