@@ -96,11 +96,6 @@ class KVCache:
 
     ``lengths[b]`` is how many positions sequence ``b`` holds; new positions are written
     after it, so sequences may grow at different paces.
-
-    A pass that continues only some sequences attends over copies of their rows, gathered
-    into buffers allocated here once: allocating megabytes afresh for every layer of every
-    pass made the operating system map and zero new pages each time, which cost three to
-    four times the copy itself at 64 to 128 rows (``python scripts/env_roofline.py``).
     """
 
     def __init__(
@@ -116,21 +111,11 @@ class KVCache:
         self.v = torch.zeros(shape, device=device, dtype=dtype)
         self.lengths = torch.zeros(batch, dtype=torch.long, device=device)
         self.capacity = config.context
-        self._gathered_k = torch.empty(shape[1:], device=device, dtype=dtype)
-        self._gathered_v = torch.empty(shape[1:], device=device, dtype=dtype)
 
     @property
     def batch(self) -> int:
         """Number of sequences."""
         return self.k.shape[1]
-
-    def gather(self, layer: int, rows: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """Keys and values of ``layer`` for sequences ``rows``, each ``(len(rows), n_head,
-        capacity, head_dim)``: copies in this cache's buffers, valid until the next call."""
-        keys, values = self._gathered_k[: len(rows)], self._gathered_v[: len(rows)]
-        torch.index_select(self.k[layer], 0, rows, out=keys)
-        torch.index_select(self.v[layer], 0, rows, out=values)
-        return keys, values
 
     def reset(self, rows: torch.Tensor | None = None) -> None:
         """Empty all sequences, or only ``rows`` (a bool mask or index tensor)."""
@@ -235,11 +220,10 @@ class CausalSelfAttention(nn.Module):
         cache.k[layer][step.rows[:, None], :, step.pos] = k.transpose(1, 2)
         cache.v[layer][step.rows[:, None], :, step.pos] = v.transpose(1, 2)
         # attend over the whole cache (see CacheStep); gather rows only when not all step
-        if step.all_rows:
-            keys, values = cache.k[layer], cache.v[layer]
-        else:
-            keys, values = cache.gather(layer, step.rows)
-        return F.scaled_dot_product_attention(q, keys, values, attn_mask=step.allowed)
+        keys_k, keys_v = cache.k[layer], cache.v[layer]
+        if not step.all_rows:
+            keys_k, keys_v = keys_k.index_select(0, step.rows), keys_v.index_select(0, step.rows)
+        return F.scaled_dot_product_attention(q, keys_k, keys_v, attn_mask=step.allowed)
 
 
 class Block(nn.Module):
