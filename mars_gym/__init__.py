@@ -5,18 +5,37 @@ Importing ``mars_gym`` registers ``MarS-v0``, ``MarS-Execution-v0`` and
 Nothing is loaded at import time: the model is read when an environment is made.
 """
 
-from gymnasium.envs.registration import register
+from functools import partial
+from typing import Any
+
+from gymnasium.envs.registration import load_env_creator, register
+from gymnasium.vector import VectorEnv
 
 from mars_gym.simulator import SimulatorConfig
 
-__all__ = ["ENV_IDS", "SimulatorConfig"]
+__all__ = ["ENV_IDS", "SimulatorConfig", "make_vector_env"]
 
 ENV_IDS = ("MarS-v0", "MarS-Execution-v0", "MarS-MarketMaking-v0")
+
+
+def make_vector_env(
+    class_path: str, num_envs: int = 1, workers: int = 1, **kwargs: Any
+) -> VectorEnv:
+    """The native vector environment ``class_path`` (``"module:Class"``) of ``num_envs``
+    markets, in this process or, with ``workers`` > 1, split over that many processes
+    (:class:`mars_gym.envs.sharded.ShardedVectorEnv`, one core each). What
+    ``gym.make_vec(env_id, num_envs, workers=...)`` calls."""
+    if workers == 1:
+        return load_env_creator(class_path)(num_envs=num_envs, **kwargs)
+    from mars_gym.envs.sharded import ShardedVectorEnv
+
+    return ShardedVectorEnv(class_path, num_envs, workers, **kwargs)
+
 
 for _id, _name in zip(ENV_IDS, ("MarS", "Execution", "MarketMaking"), strict=True):
     _module = {"MarS": "trading", "Execution": "execution", "MarketMaking": "market_making"}[_name]
     register(
         id=_id,
         entry_point=f"mars_gym.envs.{_module}:{_name}Env",
-        vector_entry_point=f"mars_gym.envs.{_module}:{_name}VectorEnv",
+        vector_entry_point=partial(make_vector_env, f"mars_gym.envs.{_module}:{_name}VectorEnv"),
     )

@@ -299,6 +299,11 @@ class TradingVectorEnv(VectorEnv):
         self._needs_reset = np.zeros(num_envs, dtype=bool)
         self._started = False
 
+    @property
+    def task(self) -> Task:
+        """The task every sub-environment runs (its parameters, e.g. for policies)."""
+        return self.runner.task
+
     def reset(self, *, seed: int | list[int] | None = None, options: dict | None = None):
         if seed is None:
             seeds = [None] * self.num_envs

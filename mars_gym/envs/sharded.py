@@ -1,0 +1,210 @@
+"""A native vector environment split over worker processes, to use more than one core.
+
+A native vector environment (:class:`mars_gym.envs.core.TradingVectorEnv`) batches the
+model across its markets, but the rest of the per-order work (matching engine, masks,
+features, decoding) is Python and runs on one core. :class:`ShardedVectorEnv` runs
+``workers`` native vector environments, each in its own process with its share of the
+markets, steps them all at once and joins their results.
+
+Sub-environment ``i`` is seeded exactly as in the single-process environment (``s + i`` for
+a reset with seed ``s``), and a market's path never depends on which other markets share
+its batch, so a sharded environment is step for step identical to the single-process one
+(``tests/mars_gym/test_sharded.py``). Make one with
+``gym.make_vec(env_id, num_envs=n, workers=k)``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import multiprocessing as mp
+import traceback
+from multiprocessing.connection import Connection
+from typing import Any
+
+import numpy as np
+import torch
+from gymnasium.envs.registration import load_env_creator
+from gymnasium.vector import AutoresetMode, VectorEnv
+from gymnasium.vector.utils import batch_space
+
+from mars_gym.envs.core import split_kwargs, sub_env_info
+
+__all__ = ["ShardedVectorEnv", "shard_sizes"]
+
+
+def shard_sizes(num_envs: int, workers: int) -> list[int]:
+    """How many sub-environments each worker runs: as equal as possible, larger first."""
+    if workers < 1:
+        raise ValueError(f"workers must be >= 1, got {workers}")
+    if workers > num_envs:
+        raise ValueError(f"workers ({workers}) must not exceed num_envs ({num_envs})")
+    base, extra = divmod(num_envs, workers)
+    return [base + (j < extra) for j in range(workers)]
+
+
+def _worker(
+    conn: Connection, class_path: str, num_envs: int, torch_threads: int, kwargs: dict
+) -> None:
+    """Serve one native vector env over ``conn`` until told to close."""
+    torch.set_num_threads(torch_threads)
+    try:
+        env = load_env_creator(class_path)(num_envs=num_envs, **kwargs)
+        conn.send(("ok", (env.single_observation_space, env.single_action_space)))
+    except Exception as exc:  # report, then stop: the parent raises it
+        _send_error(conn, exc)
+        conn.close()
+        return
+    while True:
+        command, payload = conn.recv()
+        if command == "close":
+            env.close()
+            conn.close()
+            return
+        try:
+            if command == "reset":
+                result = env.reset(**payload)
+            elif command == "step":
+                result = env.step(payload)
+            else:
+                raise ValueError(f"unknown command {command!r}")
+            conn.send(("ok", result))
+        except Exception as exc:
+            _send_error(conn, exc)
+
+
+def _send_error(conn: Connection, exc: Exception) -> None:
+    """Send ``exc`` and its traceback (as text); a RuntimeError if it cannot be pickled."""
+    text = "".join(traceback.format_exception(type(exc), exc, exc.__traceback__))
+    try:
+        conn.send(("error", (exc, text)))
+    except Exception:
+        conn.send(("error", (RuntimeError(str(exc)), text)))
+
+
+class ShardedVectorEnv(VectorEnv):
+    """``num_envs`` markets of a native MarS vector environment, run by ``workers``
+    processes.
+
+    Args:
+        class_path: the native vector environment, ``"module:Class"`` (what the
+            environment registers as its ``vector_entry_point``).
+        num_envs: sub-environments in all.
+        workers: processes; each runs a native vector env of about ``num_envs / workers``
+            markets with ``torch_threads`` torch threads.
+        torch_threads: torch threads per worker (1: one core each).
+        kwargs: the environment's keyword arguments (task and simulator settings, and
+            ``autoreset_mode``), passed to every worker.
+
+    Per-market internals (the simulator) live in the workers and are not reachable from
+    here; everything the Gymnasium vector API returns is, and :attr:`task` (the task's
+    parameters), as on the native env.
+    """
+
+    def __init__(
+        self,
+        class_path: str,
+        num_envs: int,
+        workers: int,
+        torch_threads: int = 1,
+        **kwargs: Any,
+    ) -> None:
+        # the task, built here too: its arguments are checked before any worker starts,
+        # and actions are checked here, since a bad one must reach no worker (all markets
+        # stay in step)
+        task_args, _ = split_kwargs({k: v for k, v in kwargs.items() if k != "autoreset_mode"})
+        self.task = load_env_creator(class_path).task_class(**task_args)
+        self.sizes = shard_sizes(num_envs, workers)
+        self.offsets = np.cumsum([0, *self.sizes[:-1]]).tolist()
+        self.num_envs = num_envs
+        self.autoreset_mode = AutoresetMode(kwargs.get("autoreset_mode", AutoresetMode.NEXT_STEP))
+        self.metadata = {"render_modes": [], "autoreset_mode": self.autoreset_mode}
+        context = mp.get_context("spawn")  # fork is unsafe once torch has started threads
+        self._conns: list[Connection] = []
+        self._processes = []
+        for size in self.sizes:
+            parent, child = context.Pipe()
+            process = context.Process(
+                target=_worker,
+                args=(child, class_path, size, torch_threads, kwargs),
+                daemon=True,
+            )
+            process.start()
+            child.close()
+            self._conns.append(parent)
+            self._processes.append(process)
+        try:
+            spaces = self._gather()
+        except Exception:
+            self.close_extras()
+            raise
+        self.single_observation_space, self.single_action_space = spaces[0]
+        self.observation_space = batch_space(self.single_observation_space, num_envs)
+        self.action_space = batch_space(self.single_action_space, num_envs)
+
+    def reset(self, *, seed: int | list[int] | None = None, options: dict | None = None):
+        if isinstance(seed, int):
+            seeds: list[Any] = [seed + i for i in range(self.num_envs)]
+        elif seed is None:
+            seeds = [None] * self.num_envs
+        else:
+            if len(seed) != self.num_envs:
+                raise ValueError(f"need {self.num_envs} seeds, got {len(seed)}")
+            seeds = list(seed)
+        for conn, start, size in zip(self._conns, self.offsets, self.sizes, strict=True):
+            shard = seeds[start : start + size]
+            conn.send(("reset", {"seed": None if seed is None else shard, "options": options}))
+        results = self._gather()
+        obs = np.concatenate([o for o, _ in results])
+        return obs, self._join_infos([info for _, info in results])
+
+    def step(self, actions: Any):
+        actions = np.asarray(actions)
+        if actions.shape[:1] != (self.num_envs,):
+            raise ValueError(
+                f"actions must have a leading dimension of {self.num_envs}, got {actions.shape}"
+            )
+        for action in actions:
+            self.task.check_action(action)
+        for conn, start, size in zip(self._conns, self.offsets, self.sizes, strict=True):
+            conn.send(("step", actions[start : start + size]))
+        results = self._gather()
+        obs, rewards, terminated, truncated = (
+            np.concatenate([r[k] for r in results]) for k in range(4)
+        )
+        return obs, rewards, terminated, truncated, self._join_infos([r[4] for r in results])
+
+    def close_extras(self, **kwargs: Any) -> None:
+        """Stop the workers."""
+        for conn in self._conns:
+            with contextlib.suppress(BrokenPipeError, OSError):
+                conn.send(("close", None))
+        for process in self._processes:
+            process.join(timeout=10)
+            if process.is_alive():
+                process.terminate()
+
+    def _gather(self) -> list[Any]:
+        """Every worker's answer, in order. The first worker exception is raised here, as
+        itself, caused by a RuntimeError that holds the worker's traceback."""
+        answers = []
+        for j, conn in enumerate(self._conns):
+            try:
+                answers.append(conn.recv())
+            except EOFError:
+                raise RuntimeError(f"worker {j} of the sharded environment died") from None
+        for j, (status, payload) in enumerate(answers):
+            if status == "error":
+                exc, text = payload
+                raise exc from RuntimeError(f"in worker {j} of the sharded environment:\n{text}")
+        return [payload for _, payload in answers]
+
+    def _join_infos(self, infos: list[dict]) -> dict:
+        """One vector info dict from the workers' (sub-environment ``k`` of worker ``j`` is
+        sub-environment ``offset_j + k``), built the way the native env builds its own."""
+        joined: dict[str, Any] = {}
+        for info, start, size in zip(infos, self.offsets, self.sizes, strict=True):
+            for k in range(size):
+                entry = sub_env_info(info, k)
+                if entry:
+                    joined = self._add_info(joined, entry, start + k)
+        return joined
