@@ -46,16 +46,22 @@ def play_episodes(
     policy_factory: Callable[[Any], Any],
     seeds: list[int],
     batch: int = 64,
+    workers: int = 1,
     **env_kwargs: Any,
 ) -> list[dict]:
-    """One episode per seed; returns each episode's last info plus its return and length."""
+    """One episode per seed, ``batch`` seeds per vector env (split over at most ``workers``
+    processes); returns each episode's last info plus its return and length."""
     out: list[dict] = []
     for start in range(0, len(seeds), batch):
         chunk = seeds[start : start + batch]
         env = gym.make_vec(
-            env_id, num_envs=len(chunk), vectorization_mode="vector_entry_point", **env_kwargs
+            env_id,
+            num_envs=len(chunk),
+            vectorization_mode="vector_entry_point",
+            workers=min(workers, len(chunk)),
+            **env_kwargs,
         )
-        task = env.unwrapped.runner.task
+        task = env.unwrapped.task
         policies = [policy_factory(task) for _ in chunk]
         for p in policies:
             p.reset()

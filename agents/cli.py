@@ -61,6 +61,13 @@ def _add_benchmark(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument("--reference", help="policy the others are compared with, paired by seed")
     p.add_argument("--batch", type=int, default=64, help="environments per vector env")
+    p.add_argument(
+        "--workers",
+        type=int,
+        default=1,
+        help="processes each vector env is split over, one core each; the scores do not "
+        "depend on it (default: 1)",
+    )
     p.add_argument("--plot", help="save the league as a PNG bar chart")
     p.add_argument(
         "--join",
@@ -99,6 +106,7 @@ def _cmd_benchmark(args: argparse.Namespace) -> dict:
             batch=args.batch,
             progress=not args.quiet,
             seed_base=joined.seeds[0] if joined else EVALUATION_SEED_BASE,
+            workers=args.workers,
             **({"checkpoint": args.checkpoint} if args.checkpoint else {}),
         )
         league = played if joined is None else joined.join(played)

@@ -210,15 +210,25 @@ def _build_parser(
         description="Time the native vector environment of MarS-Execution-v0 (gym.make_vec) "
         "for several numbers of environments: environment steps per second and generated "
         "orders per second, every environment sending a TWAP-paced passive child order each "
-        "step (1 s of market time).",
-    )
-    p.add_argument(
-        "--env", default="MarS-Execution-v0", help="environment id (default: %(default)s)"
+        "step (1 s of market time). With --workers, the environments are also split over "
+        "that many processes (one core each).",
     )
     p.add_argument(
         "--num-envs", type=int, nargs="+", default=[1, 16, 64, 256], help="(default: %(default)s)"
     )
-    p.add_argument("--seconds", type=float, default=5.0, help="timing per run (default: 5)")
+    p.add_argument(
+        "--workers",
+        type=int,
+        nargs="+",
+        default=[1],
+        help="processes to split the environments over, one run each (default: %(default)s)",
+    )
+    p.add_argument(
+        "--seconds",
+        type=float,
+        default=15.0,
+        help="timing per run (default: %(default)s; 256 environments take about 1 s a step)",
+    )
     p.add_argument("--checkpoint", help="checkpoint folder (default: the packaged one)")
     common_flags(p)
     p.set_defaults(func=_cmd_bench)
@@ -535,13 +545,21 @@ def _cmd_bench(args: argparse.Namespace) -> dict:
 
     kwargs = {"checkpoint": args.checkpoint} if args.checkpoint else {}
     env_id = "MarS-Execution-v0"
-    runs = env_throughput(
-        env_id, tuple(args.num_envs), args.seconds, (4, 0), progress=not args.quiet, **kwargs
-    )
-    print(f"{'envs':>6} {'env steps/s':>12} {'orders/s':>10} {'orders/step':>12}")
+    runs = []
+    for workers in args.workers:
+        runs += env_throughput(
+            env_id,
+            tuple(args.num_envs),
+            args.seconds,
+            (4, 0),
+            progress=not args.quiet,
+            workers=workers,
+            **kwargs,
+        )
+    print(f"{'envs':>6} {'workers':>8} {'env steps/s':>12} {'orders/s':>10} {'orders/step':>12}")
     for r in runs:
         print(
-            f"{r['num_envs']:>6} {r['env_steps_per_second']:>12,.0f} "
+            f"{r['num_envs']:>6} {r['workers']:>8} {r['env_steps_per_second']:>12,.0f} "
             f"{r['orders_per_second']:>10,.0f} {r['orders_per_env_step']:>12.1f}"
         )
     return {"env": env_id, "torch_threads": torch.get_num_threads(), "runs": runs}

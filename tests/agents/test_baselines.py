@@ -86,6 +86,16 @@ def test_league_pairs_policies_by_seed(tiny_checkpoint_dir: Path, tmp_path: Path
     assert EVALUATION_SEED_BASE >= 1_000_000  # far from training seeds
 
 
+def test_league_scores_do_not_depend_on_the_number_of_worker_processes(
+    tiny_checkpoint_dir: Path,
+) -> None:
+    policies = {"random": EXECUTION_BASELINES["random"]}
+    kwargs = {"checkpoint": str(tiny_checkpoint_dir), "warmup_orders": 20, "horizon": 4}
+    one = run_league("execution", policies, episodes=3, batch=3, **kwargs)
+    two = run_league("execution", policies, episodes=3, batch=3, workers=2, **kwargs)
+    assert one.scores["random"].tolist() == two.scores["random"].tolist()
+
+
 def test_benchmark_command_with_a_user_policy(tiny_checkpoint_dir: Path, tmp_path: Path) -> None:
     out = tmp_path / "league.json"
     code = main(
