@@ -546,10 +546,10 @@ def _cmd_bench(args: argparse.Namespace) -> dict:
     kwargs = {"checkpoint": args.checkpoint} if args.checkpoint else {}
     env_id = "MarS-Execution-v0"
     runs = []
-    for workers in args.workers:
+    for workers in args.workers:  # more workers than environments would repeat a run
         runs += env_throughput(
             env_id,
-            tuple(args.num_envs),
+            tuple(n for n in args.num_envs if n >= workers),
             args.seconds,
             (4, 0),
             progress=not args.quiet,
