@@ -24,6 +24,8 @@ length (simulated markets diverge once agents act differently).
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 
 import torch
@@ -156,6 +158,27 @@ class CacheStep:
         return cls(rows, pos, allowed[:, None], all_rows)
 
 
+@contextmanager
+def _one_thread() -> Iterator[None]:
+    """Run torch on one thread inside, whatever it runs on outside.
+
+    Attention over the cache for a single new position is rounded differently on two
+    threads than on one (torch 2.13's CPU kernel; checked by ``tests/lmm/test_model.py``),
+    so a simulated market would depend on the machine's thread count: on one thread, a
+    seed gives the same market everywhere. Switching the count costs well under a
+    microsecond.
+    """
+    threads = torch.get_num_threads()
+    if threads == 1:
+        yield
+        return
+    torch.set_num_threads(1)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(threads)
+
+
 class RowInvariantLinear(nn.Linear):
     """``nn.Linear`` whose result for a row is bit for bit the same however many rows share
     the call.
@@ -223,7 +246,8 @@ class CausalSelfAttention(nn.Module):
         keys_k, keys_v = cache.k[layer], cache.v[layer]
         if not step.all_rows:
             keys_k, keys_v = keys_k.index_select(0, step.rows), keys_v.index_select(0, step.rows)
-        return F.scaled_dot_product_attention(q, keys_k, keys_v, attn_mask=step.allowed)
+        with _one_thread():
+            return F.scaled_dot_product_attention(q, keys_k, keys_v, attn_mask=step.allowed)
 
 
 class Block(nn.Module):
