@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from lmm.model import LMM, KVCache, LMMConfig, sample
+from lmm.model import LMM, KVCache, LMMConfig, RowInvariantLinear, sample
 
 CONFIG = LMMConfig(
     n_kp=12, n_size=3, n_time=4, n_book_features=5, context=32, n_layer=2, n_head=2, n_embd=32
@@ -130,6 +130,22 @@ def test_a_sequence_is_computed_bit_for_bit_alike_in_any_batch(model: LMM) -> No
         model.time_logits(h_many, kp, size)[3],
         model.time_logits(h_many[3:4], kp[3:4], size[3:4])[0],
     )
+
+
+@torch.no_grad()
+@pytest.mark.parametrize("threads", [1, 2])
+def test_a_linear_row_is_the_same_bit_for_bit_for_any_number_of_rows(threads: int) -> None:
+    torch.manual_seed(0)
+    layer = RowInvariantLinear(128, 512)
+    x = torch.randn(70, 128)
+    before = torch.get_num_threads()
+    try:
+        torch.set_num_threads(threads)
+        many = layer(x)
+        for n in (1, 2, 3, 5, 11, 15, 16, 17, 33):
+            assert torch.equal(layer(x[:n]), many[:n]), n
+    finally:
+        torch.set_num_threads(before)
 
 
 @torch.no_grad()
