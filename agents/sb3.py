@@ -5,7 +5,8 @@ observation of a finished episode in ``info["terminal_observation"]`` and the ti
 flag in ``info["TimeLimit.truncated"]``. :class:`SB3VecEnv` presents a native
 :class:`mars_gym.envs.core.TradingVectorEnv` (in SAME_STEP autoreset mode, which is SB3's)
 that way, so SB3 algorithms train on it directly, with the model batched across all
-environments. It lives here rather than in ``mars_gym``, which never imports SB3.
+environments (or a :class:`mars_gym.envs.sharded.ShardedVectorEnv` of them, made with
+``workers=k``). It lives here rather than in ``mars_gym``, which never imports SB3.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from gymnasium.vector import AutoresetMode
 from stable_baselines3.common.vec_env.base_vec_env import VecEnv, VecEnvStepReturn
 
 from mars_gym.envs.core import TradingVectorEnv, sub_env_info
+from mars_gym.envs.sharded import ShardedVectorEnv
 
 __all__ = ["SB3VecEnv", "make_sb3_vec_env"]
 
@@ -26,7 +28,7 @@ __all__ = ["SB3VecEnv", "make_sb3_vec_env"]
 class SB3VecEnv(VecEnv):
     """SB3's ``VecEnv`` over a native MarS vector environment."""
 
-    def __init__(self, venv: TradingVectorEnv) -> None:
+    def __init__(self, venv: TradingVectorEnv | ShardedVectorEnv) -> None:
         if venv.autoreset_mode != AutoresetMode.SAME_STEP:
             raise ValueError(
                 "SB3VecEnv needs a vector env in SAME_STEP autoreset mode, "
@@ -90,7 +92,8 @@ class SB3VecEnv(VecEnv):
 def make_sb3_vec_env(
     env_id: str, num_envs: int, seed: int | None = None, **kwargs: Any
 ) -> SB3VecEnv:
-    """``gym.make_vec(env_id, num_envs)`` (native, SAME_STEP) wrapped for SB3."""
+    """``gym.make_vec(env_id, num_envs)`` (native, SAME_STEP) wrapped for SB3; keyword
+    arguments go to the environment (``workers=k`` splits it over ``k`` processes)."""
     venv = gym.make_vec(
         env_id,
         num_envs=num_envs,

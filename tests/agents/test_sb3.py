@@ -21,10 +21,13 @@ SHORT = {
 }
 
 
+@pytest.mark.parametrize("workers", [1, 2])
 @pytest.mark.parametrize("env_id", mars_gym.ENV_IDS)
-def test_native_adapter_equals_dummy_vec_env(env_id: str, tiny_checkpoint_dir: Path) -> None:
+def test_native_adapter_equals_dummy_vec_env(
+    env_id: str, workers: int, tiny_checkpoint_dir: Path
+) -> None:
     kwargs = {"checkpoint": str(tiny_checkpoint_dir), **KW, **SHORT[env_id]}
-    native = make_sb3_vec_env(env_id, 3, seed=7, **kwargs)
+    native = make_sb3_vec_env(env_id, 3, seed=7, workers=workers, **kwargs)
     dummy = DummyVecEnv([lambda: gym.make(env_id, **kwargs) for _ in range(3)])
     dummy.seed(7)
     np.testing.assert_array_equal(native.reset(), dummy.reset())
@@ -44,6 +47,7 @@ def test_native_adapter_equals_dummy_vec_env(env_id: str, tiny_checkpoint_dir: P
                 np.testing.assert_array_equal(a["terminal_observation"], b["terminal_observation"])
                 finished += 1
     assert finished >= 3  # episodes ended and were reset within the test
+    native.close()
 
 
 def test_ppo_learns_on_the_native_vector_env(tiny_checkpoint_dir: Path) -> None:
