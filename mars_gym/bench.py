@@ -15,22 +15,12 @@ from typing import Any
 import gymnasium as gym
 import numpy as np
 
-from mars_gym.envs.core import OBSERVATION_FIELDS
+from mars_gym.envs.core import OBSERVATION_FIELDS, ORDER_COUNT_FIELDS
 
 __all__ = ["env_throughput"]
 
-#: The observation entries that count a step's generated orders, one per kind.
-_ORDER_COUNTS = [
-    OBSERVATION_FIELDS.index(name)
-    for name in (
-        "limit_buys",
-        "limit_sells",
-        "market_buys",
-        "market_sells",
-        "cancels_bid",
-        "cancels_ask",
-    )
-]
+#: Where the observation counts a step's generated orders.
+_ORDER_COUNTS = [OBSERVATION_FIELDS.index(name) for name in ORDER_COUNT_FIELDS]
 
 
 def env_throughput(

@@ -37,6 +37,7 @@ from mars_gym.simulator import AgentOrder, MarketSimulator, SimulatorConfig, Ste
 __all__ = [
     "BOOK_LEVELS",
     "OBSERVATION_FIELDS",
+    "ORDER_COUNT_FIELDS",
     "Task",
     "TaskRunner",
     "TradingEnv",
@@ -47,6 +48,16 @@ __all__ = [
 
 #: Book levels per side in the observation.
 BOOK_LEVELS = 10
+#: The observation entries that count the generated orders since the last decision, one
+#: per order kind, in :class:`lmm.data.orderflow.OrderKind`'s order.
+ORDER_COUNT_FIELDS: tuple[str, ...] = (
+    "limit_buys",
+    "limit_sells",
+    "market_buys",
+    "market_sells",
+    "cancels_bid",
+    "cancels_ask",
+)
 #: Names of the observation entries every environment shares, in order.
 OBSERVATION_FIELDS: tuple[str, ...] = (
     *(
@@ -54,12 +65,7 @@ OBSERVATION_FIELDS: tuple[str, ...] = (
         for level in range(1, BOOK_LEVELS + 1)
         for name in ("ask_distance", "ask_size", "bid_distance", "bid_size")
     ),
-    "limit_buys",
-    "limit_sells",
-    "market_buys",
-    "market_sells",
-    "cancels_bid",
-    "cancels_ask",
+    *ORDER_COUNT_FIELDS,
     "bought_shares",
     "sold_shares",
     "last_trade_distance",
