@@ -10,13 +10,15 @@ Sub-environment ``i`` is seeded exactly as in the single-process environment (``
 a reset with seed ``s``), and a market's path never depends on which other markets share
 its batch, so a sharded environment is step for step identical to the single-process one
 (``tests/mars_gym/test_sharded.py``). Make one with
-``gym.make_vec(env_id, num_envs=n, workers=k)``.
+``gym.make_vec(env_id, num_envs=n, workers=k)``; workers are spawned processes, so a script
+that makes one needs the usual ``if __name__ == "__main__":`` guard.
 """
 
 from __future__ import annotations
 
 import contextlib
 import multiprocessing as mp
+import operator
 import traceback
 from multiprocessing.connection import Connection
 from typing import Any
@@ -34,6 +36,7 @@ __all__ = ["ShardedVectorEnv", "shard_sizes"]
 
 def shard_sizes(num_envs: int, workers: int) -> list[int]:
     """How many sub-environments each worker runs: as equal as possible, larger first."""
+    workers = operator.index(workers)  # a TypeError for 2.0 or "2"
     if workers < 1:
         raise ValueError(f"workers must be >= 1, got {workers}")
     if workers > num_envs:
@@ -191,7 +194,10 @@ class ShardedVectorEnv(VectorEnv):
             try:
                 answers.append(conn.recv())
             except EOFError:
-                raise RuntimeError(f"worker {j} of the sharded environment died") from None
+                raise RuntimeError(
+                    f"worker {j} of the sharded environment died (a script that makes one "
+                    "needs the `if __name__ == '__main__':` guard of process-spawning code)"
+                ) from None
         for j, (status, payload) in enumerate(answers):
             if status == "error":
                 exc, text = payload

@@ -24,6 +24,8 @@ def test_shard_sizes_are_as_equal_as_possible() -> None:
         shard_sizes(4, 0)
     with pytest.raises(ValueError, match=r"workers \(5\) must not exceed num_envs \(4\)"):
         shard_sizes(4, 5)
+    with pytest.raises(TypeError):
+        shard_sizes(4, 2.0)  # type: ignore[arg-type]
 
 
 def _assert_infos_equal(a: Any, b: Any) -> None:
