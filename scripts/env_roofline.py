@@ -11,6 +11,11 @@ memory. This script measures, in one run and on the current torch threads:
   splits between the model's forward passes and everything else (engine, masks, features,
   sampling, decoding, the environment itself);
 
+* the rounds: how many one-order decoding calls a vector step makes (as many as its
+  busiest market has orders before the next decision, however few markets are still
+  generating) and what one round costs with a single market (sampling its next order and
+  appending it), the fixed cost that every round pays;
+
 and prints the env steps/s that each cost alone would allow:
 
     python scripts/env_roofline.py --out docs/results/env_roofline.json
@@ -30,6 +35,7 @@ import torch
 import mars_gym  # noqa: F401  (registers the environments)
 from lmm.bench import flops_per_order, matmul_peak_gflops
 from lmm.checkpoint import load_checkpoint
+from lmm.generate import LMMMarkets, synthetic_start
 
 ENV_ID = "MarS-Execution-v0"
 ACTION = (4, 0)  # a TWAP-paced passive child order, as `mars-gym bench` takes
@@ -57,13 +63,21 @@ def measure_env(num_envs: int, steps: int, seed: int) -> dict:
     sim = env.unwrapped.runner.sim
     model = sim.markets.model
     forward_s, started = [0.0], [0.0]
-    model.register_forward_pre_hook(lambda *_: started.__setitem__(0, time.perf_counter()))
+    decode_rows: list[int] = []  # rows of every one-position (decoding) forward pass
+
+    def before(_module, args) -> None:
+        started[0] = time.perf_counter()
+        if args[0].shape[1] == 1:
+            decode_rows.append(args[0].shape[0])
+
+    model.register_forward_pre_hook(before)
     model.register_forward_hook(
         lambda *_: forward_s.__setitem__(0, forward_s[0] + time.perf_counter() - started[0])
     )
     actions = np.tile(np.asarray(ACTION), (num_envs, 1))
     env.step(actions)  # the first step after a reset is not typical
     orders0, forward_s[0] = sim.orders_generated, 0.0
+    decode_rows.clear()
     start = time.perf_counter()
     for _ in range(steps):
         env.step(actions)
@@ -78,7 +92,23 @@ def measure_env(num_envs: int, steps: int, seed: int) -> dict:
         "model_forward_share": forward_s[0] / elapsed,
         "us_per_order_model": 1e6 * forward_s[0] / orders,
         "us_per_order_rest": 1e6 * (elapsed - forward_s[0]) / orders,
+        "decode_calls_per_vector_step": len(decode_rows) / steps,
+        "rows_per_decode_call": float(np.mean(decode_rows)),
     }
+
+
+def round_ms_one_market(rounds: int = 300, seed: int = 0) -> float:
+    """Milliseconds of one round (propose, then commit) with a single market, after a
+    warm-up from the data-free start."""
+    checkpoint = load_checkpoint()
+    markets = LMMMarkets(checkpoint, 1)
+    markets.reset(0, synthetic_start(checkpoint.tokenizer), seed)
+    for _ in range(200):
+        markets.step()
+    start = time.perf_counter()
+    for _ in range(rounds):
+        markets.step()
+    return 1e3 * (time.perf_counter() - start) / rounds
 
 
 def main() -> None:
@@ -92,6 +122,7 @@ def main() -> None:
     bandwidth = read_bandwidth_gbs()
     peak = matmul_peak_gflops()
     env = measure_env(args.num_envs, args.steps, args.seed)
+    round_ms = round_ms_one_market()
     config = load_checkpoint().model.config  # the packaged model, which the env runs
     kv_bytes = config.n_layer * 2 * config.context * config.n_embd * 4  # float32 keys + values
     flops = flops_per_order(config)
@@ -100,6 +131,8 @@ def main() -> None:
         "memory: reading each order's key/value cache": bandwidth * 1e9 / kv_bytes / per_step,
         "compute: model FLOPs at the matmul peak": peak * 1e9 / flops / per_step,
         "everything but the model, as measured": 1e6 / env["us_per_order_rest"] / per_step,
+        "the rounds alone, at one market's cost each": args.num_envs
+        / (env["decode_calls_per_vector_step"] * round_ms / 1e3),
     }
     # one core does both in turn: the model at its roofline, everything else free
     memory, compute = list(bounds.values())[:2]
@@ -115,6 +148,11 @@ def main() -> None:
         f"{per_step:.1f} orders per env step; per order {env['us_per_order_model']:.0f} us in "
         f"the model's forward passes, {env['us_per_order_rest']:.0f} us in the rest"
     )
+    print(
+        f"{env['decode_calls_per_vector_step']:.0f} decoding calls per vector step, "
+        f"{env['rows_per_decode_call']:.1f} markets each on average; one round with a single "
+        f"market takes {round_ms:.2f} ms"
+    )
     print("env steps/s that each cost alone would allow (the target is 2,000):")
     for name, bound in bounds.items():
         print(f"  {bound:>8,.0f}  {name}")
@@ -127,6 +165,7 @@ def main() -> None:
             "kv_bytes_per_order": kv_bytes,
             "flops_per_order": flops,
             "env": env,
+            "round_ms_one_market": round_ms,
             "env_steps_per_second_bounds": bounds,
         }
         Path(args.out).write_text(json.dumps(figures, indent=1))
