@@ -299,15 +299,16 @@ def rollout_models(
     windows: StartWindows,
     horizon_ns: int,
     progress: bool = False,
+    temperature: float = 1.0,
 ) -> dict[str, tuple[np.ndarray, dict]]:
-    """Records and generation figures of the LMM and the zero-intelligence baseline,
-    one market per start of ``windows``, each run for ``horizon_ns``."""
+    """Records and generation figures of the LMM (sampling at ``temperature``) and the
+    zero-intelligence baseline, one market per start of ``windows``, each run for
+    ``horizon_ns``."""
     n = len(windows.starts)
     starts, seeds = list(windows.starts), list(windows.seeds)
+    lmm = LMMMarkets(checkpoint, n, temperature=temperature)
     return {
-        "lmm": generate_records(
-            LMMMarkets(checkpoint, n), starts, seeds, horizon_ns, progress, "LMM rollouts"
-        ),
+        "lmm": generate_records(lmm, starts, seeds, horizon_ns, progress, "LMM rollouts"),
         "zero_intelligence": generate_records(
             ZeroIntelligenceMarkets(zi, n), starts, seeds, horizon_ns, progress, "ZI rollouts"
         ),
@@ -403,6 +404,7 @@ def evaluate_lmm(
     rollouts: int = 4,
     seed: int = 0,
     progress: bool = True,
+    temperature: float = 1.0,
 ) -> FidelityReport:
     """Likelihood and fidelity of ``checkpoint`` on the held-out window of ``files``.
 
@@ -413,6 +415,7 @@ def evaluate_lmm(
         horizon_minutes: how long each rollout runs.
         rollouts: rollouts per start and model.
         seed: base seed of the rollouts (rollout k of start s gets seed + 1000 s + k).
+        temperature: the LMM's sampling temperature in its rollouts.
     """
     dataset = build_dataset(
         files,
@@ -446,7 +449,12 @@ def evaluate_lmm(
     )
     real_rec = windows.real
     generated = rollout_models(
-        checkpoint, ZeroIntelligenceParams.fit(dataset.days), windows, horizon, progress
+        checkpoint,
+        ZeroIntelligenceParams.fit(dataset.days),
+        windows,
+        horizon,
+        progress,
+        temperature,
     )
     fidelity = fidelity_distances(real_rec, {name: rec for name, (rec, _) in generated.items()})
     floor = {name: sampling_floor(rec, windows.window) for name, (rec, _) in generated.items()}
@@ -461,6 +469,7 @@ def evaluate_lmm(
             "start_minutes": list(start_minutes),
             "horizon_minutes": horizon_minutes,
             "rollouts_per_start": rollouts,
+            "temperature": temperature,
             "markets": len(windows.starts),
             "real_orders": len(real_rec),
             "torch_threads": torch_threads,

@@ -182,6 +182,13 @@ def _build_parser(
     p.add_argument("--horizon-minutes", type=int, default=30, help="rollout length (default: 30)")
     p.add_argument("--rollouts", type=int, default=4, help="rollouts per start (default: 4)")
     p.add_argument("--seed", type=int, default=0, help="base seed of the rollouts (default: 0)")
+    p.add_argument(
+        "--temperature",
+        type=float,
+        default=1.0,
+        help="the LMM's sampling temperature in its rollouts (default: 1, the model's own "
+        "distribution, as the environments sample it)",
+    )
     common_flags(p)
     p.set_defaults(func=_cmd_evaluate_lmm)
 
@@ -485,6 +492,7 @@ def _cmd_evaluate_lmm(args: argparse.Namespace) -> dict:
         rollouts=args.rollouts,
         seed=args.seed,
         progress=not args.quiet,
+        temperature=args.temperature,
     )
     nll = report.nll_bits
     print(
