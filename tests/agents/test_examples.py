@@ -45,12 +45,13 @@ def test_compare_strategies(tiny_checkpoint_dir: Path) -> None:
     assert {r["policy"] for r in result["rows"]} == {"twap_passive", "all_at_market"}
 
 
-def test_train_execution(tiny_ppo_flags: list[str], tmp_path: Path) -> None:
+@pytest.mark.parametrize("workers", ["1", "2"])
+def test_train_execution(tiny_ppo_flags: list[str], tmp_path: Path, workers: str) -> None:
     from agents.train_ppo import main
 
     model = main(
         ["--task", "execution", "--total-timesteps", "64", "--checkpoint-every", "0",
-         "--out", str(tmp_path / "ppo"), *tiny_ppo_flags]
+         "--out", str(tmp_path / "ppo"), "--workers", workers, *tiny_ppo_flags]
     )  # fmt: skip
     assert model.exists()
     # the observation statistics it trained with travel beside it, as JSON
@@ -68,3 +69,5 @@ def test_train_args_are_checked() -> None:
         Args(max_minutes=float("nan"))
     with pytest.raises(ValueError, match="task"):
         Args(task="arbitrage")
+    with pytest.raises(ValueError, match=r"workers must be in 1\.\.num_envs \(64\), got 65"):
+        Args(workers=65)
