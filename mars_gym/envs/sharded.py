@@ -58,7 +58,10 @@ def _worker(
         conn.close()
         return
     while True:
-        command, payload = conn.recv()
+        try:
+            command, payload = conn.recv()
+        except EOFError:  # the parent is gone
+            command, payload = "close", None
         if command == "close":
             env.close()
             conn.close()
