@@ -270,6 +270,8 @@ class TradingVectorEnv(VectorEnv):
     """``num_envs`` markets of one task; the model generates for all in batched calls.
 
     Keyword arguments are the task's and the :class:`SimulatorConfig` fields.
+    ``gym.make_vec(env_id, num_envs, workers=k)`` splits the markets over ``k`` processes,
+    each running one of these (:class:`mars_gym.envs.sharded.ShardedVectorEnv`).
     """
 
     metadata: ClassVar[dict[str, Any]] = {
