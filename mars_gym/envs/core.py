@@ -42,8 +42,10 @@ __all__ = [
     "TaskRunner",
     "TradingEnv",
     "TradingVectorEnv",
+    "batched_actions",
     "split_kwargs",
     "sub_env_info",
+    "sub_env_seeds",
 ]
 
 #: Book levels per side in the observation.
@@ -313,14 +315,7 @@ class TradingVectorEnv(VectorEnv):
         return self.runner.task
 
     def reset(self, *, seed: int | list[int] | None = None, options: dict | None = None):
-        if seed is None:
-            seeds = [None] * self.num_envs
-        elif isinstance(seed, int):
-            seeds = [seed + i for i in range(self.num_envs)]
-        else:
-            if len(seed) != self.num_envs:
-                raise ValueError(f"need {self.num_envs} seeds, got {len(seed)}")
-            seeds = list(seed)
+        seeds = sub_env_seeds(seed, self.num_envs)
         # like a single env's reset: a seed reseeds, None continues the env's own stream
         self._rngs = [
             rng if s is None else seeding.np_random(s)[0]
@@ -336,11 +331,7 @@ class TradingVectorEnv(VectorEnv):
     def step(self, actions: Any):
         if not self._started:
             raise RuntimeError("call reset() before step()")
-        actions = np.asarray(actions)
-        if actions.shape[:1] != (self.num_envs,):
-            raise ValueError(
-                f"actions must have a leading dimension of {self.num_envs}, got {actions.shape}"
-            )
+        actions = batched_actions(actions, self.num_envs)
         rewards = np.zeros(self.num_envs, dtype=np.float64)
         terminated = np.zeros(self.num_envs, dtype=bool)
         truncated = np.zeros(self.num_envs, dtype=bool)
@@ -376,6 +367,28 @@ class TradingVectorEnv(VectorEnv):
 
     def close_extras(self, **kwargs: Any) -> None:
         """Nothing to release: the markets live in this process."""
+
+
+def sub_env_seeds(seed: int | list[int] | None, num_envs: int) -> list[int | None]:
+    """The seed of every sub-environment for a vector env's ``reset(seed=...)``: ``s + i``
+    for an int ``s``, the list as given (one per sub-environment), or None for each."""
+    if seed is None:
+        return [None] * num_envs
+    if isinstance(seed, int):
+        return [seed + i for i in range(num_envs)]
+    if len(seed) != num_envs:
+        raise ValueError(f"need {num_envs} seeds, got {len(seed)}")
+    return list(seed)
+
+
+def batched_actions(actions: Any, num_envs: int) -> np.ndarray:
+    """``actions`` as an array with one row per sub-environment, or a ValueError."""
+    actions = np.asarray(actions)
+    if actions.shape[:1] != (num_envs,):
+        raise ValueError(
+            f"actions must have a leading dimension of {num_envs}, got {actions.shape}"
+        )
+    return actions
 
 
 def split_kwargs(kwargs: dict[str, Any]) -> tuple[dict[str, Any], SimulatorConfig]:

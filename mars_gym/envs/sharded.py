@@ -29,7 +29,7 @@ from gymnasium.envs.registration import load_env_creator
 from gymnasium.vector import AutoresetMode, VectorEnv
 from gymnasium.vector.utils import batch_space
 
-from mars_gym.envs.core import split_kwargs, sub_env_info
+from mars_gym.envs.core import batched_actions, split_kwargs, sub_env_info, sub_env_seeds
 
 __all__ = ["ShardedVectorEnv", "shard_sizes"]
 
@@ -148,14 +148,7 @@ class ShardedVectorEnv(VectorEnv):
         self.action_space = batch_space(self.single_action_space, num_envs)
 
     def reset(self, *, seed: int | list[int] | None = None, options: dict | None = None):
-        if isinstance(seed, int):
-            seeds: list[Any] = [seed + i for i in range(self.num_envs)]
-        elif seed is None:
-            seeds = [None] * self.num_envs
-        else:
-            if len(seed) != self.num_envs:
-                raise ValueError(f"need {self.num_envs} seeds, got {len(seed)}")
-            seeds = list(seed)
+        seeds = sub_env_seeds(seed, self.num_envs)
         for conn, start, size in zip(self._conns, self.offsets, self.sizes, strict=True):
             shard = seeds[start : start + size]
             conn.send(("reset", {"seed": None if seed is None else shard, "options": options}))
@@ -164,11 +157,7 @@ class ShardedVectorEnv(VectorEnv):
         return obs, self._join_infos([info for _, info in results])
 
     def step(self, actions: Any):
-        actions = np.asarray(actions)
-        if actions.shape[:1] != (self.num_envs,):
-            raise ValueError(
-                f"actions must have a leading dimension of {self.num_envs}, got {actions.shape}"
-            )
+        actions = batched_actions(actions, self.num_envs)
         for action in actions:
             self.task.check_action(action)
         for conn, start, size in zip(self._conns, self.offsets, self.sizes, strict=True):
