@@ -322,8 +322,9 @@ def fidelity_distances(real: np.ndarray, generated: dict[str, np.ndarray]) -> di
     for name, records in generated.items():
         gen_metrics = metrics_of(records)
         per = {m: distances(real_metrics[m], gen_metrics[m], METRICS[m][1]) for m in METRICS}
+        known = [per[m]["l1"] for m in METRICS if not np.isnan(per[m]["l1"])]
         per["mean"] = {
-            "l1": float(np.nanmean([per[m]["l1"] for m in METRICS])),
+            "l1": float(np.mean(known)) if known else float("nan"),  # NaN: nothing to compare
             "w1": float("nan"),  # W1 is in each metric's own units: no meaningful mean
         }
         fidelity[name] = per
@@ -331,9 +332,10 @@ def fidelity_distances(real: np.ndarray, generated: dict[str, np.ndarray]) -> di
 
 
 def sampling_floor(records: np.ndarray, window: np.ndarray) -> dict:
-    """Per metric, the L1 between one model's first rollout of every start and its other
-    rollouts (and the mean): the distance a model would have from the real flow if that
-    flow were one of its own rollouts.
+    """Per metric, the distances between one model's first rollout of every start and its
+    other rollouts (and the mean L1), as :func:`fidelity_distances` measures them: the
+    distance a model would have from the real flow if that flow were one of its own
+    rollouts.
 
     Args:
         records: the model's records; ``rollout`` is the market's index.
@@ -346,12 +348,7 @@ def sampling_floor(records: np.ndarray, window: np.ndarray) -> dict:
     first = np.zeros(len(window), dtype=bool)
     first[np.unique(window, return_index=True)[1]] = True
     is_first = first[records["rollout"]]
-    truth, rest = metrics_of(records[is_first]), metrics_of(records[~is_first])
-    per = {m: {"l1": distances(truth[m], rest[m], METRICS[m][1])["l1"]} for m in METRICS}
-    values = [per[m]["l1"] for m in METRICS]
-    known = [v for v in values if not np.isnan(v)]
-    per["mean"] = {"l1": float(np.mean(known)) if known else float("nan")}
-    return per
+    return fidelity_distances(records[is_first], {"rest": records[~is_first]})["rest"]
 
 
 # ---------------------------------------------------------------------- report
