@@ -34,7 +34,7 @@ import torch
 
 import mars_gym  # noqa: F401  (registers the environments)
 from lmm.bench import flops_per_order, matmul_peak_gflops
-from lmm.checkpoint import load_checkpoint
+from lmm.checkpoint import Checkpoint, load_checkpoint
 from lmm.generate import LMMMarkets, synthetic_start
 
 ENV_ID = "MarS-Execution-v0"
@@ -97,10 +97,9 @@ def measure_env(num_envs: int, steps: int, seed: int) -> dict:
     }
 
 
-def round_ms_one_market(rounds: int = 300, seed: int = 0) -> float:
+def round_ms_one_market(checkpoint: Checkpoint, rounds: int = 300, seed: int = 0) -> float:
     """Milliseconds of one round (propose, then commit) with a single market, after a
     warm-up from the data-free start."""
-    checkpoint = load_checkpoint()
     markets = LMMMarkets(checkpoint, 1)
     markets.reset(0, synthetic_start(checkpoint.tokenizer), seed)
     for _ in range(200):
@@ -122,8 +121,9 @@ def main() -> None:
     bandwidth = read_bandwidth_gbs()
     peak = matmul_peak_gflops()
     env = measure_env(args.num_envs, args.steps, args.seed)
-    round_ms = round_ms_one_market()
-    config = load_checkpoint().model.config  # the packaged model, which the env runs
+    checkpoint = load_checkpoint()  # the packaged model, which the env runs
+    round_ms = round_ms_one_market(checkpoint)
+    config = checkpoint.model.config
     kv_bytes = config.n_layer * 2 * config.context * config.n_embd * 4  # float32 keys + values
     flops = flops_per_order(config)
     per_step = env["orders_per_env_step"]
