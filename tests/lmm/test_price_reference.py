@@ -26,6 +26,7 @@ from lmm.price_reference import PriceReference, reference_price
 from lmm.tokenizer import OrderTokenizer, TokenizerConfig
 
 SSB = PriceReference.SAME_SIDE_BEST
+MID = DEFAULT_CHECKPOINT.parent / "mid"  # the default before same-side prices
 
 
 @pytest.fixture(scope="module")
@@ -172,15 +173,16 @@ def test_the_option_survives_save_and_load(ssb_checkpoint: Checkpoint, tmp_path:
         TokenizerConfig(price_reference="mid")  # type: ignore[arg-type]
 
 
-def test_the_default_checkpoint_loads_as_mid_and_generates_as_before(fingerprint) -> None:
-    """The weights and the mid price reference predate the option; the fingerprint was
+def test_the_mid_checkpoint_loads_as_mid_and_generates_as_before(fingerprint) -> None:
+    """The former default (``checkpoints/mid``): its weights and the mid price reference
+    predate the option; the fingerprint was
     pinned when the generation rules last changed (whole-order cancels in lmm.market, the
     mid of a one-sided book in lmm.generate): 2 markets x 150 orders from the data-free
     start with the packaged checkpoint (one float32 CPU forward pass per order; a
     different CPU could in principle round a sampling boundary differently)."""
-    meta = json.loads((DEFAULT_CHECKPOINT / "lmm.json").read_text())
+    meta = json.loads((MID / "lmm.json").read_text())
     assert "price_reference" not in meta["tokenizer"]["config"]
-    checkpoint = load_checkpoint()
+    checkpoint = load_checkpoint(MID)
     assert checkpoint.tokenizer.config.price_reference is PriceReference.MID
     assert fingerprint(checkpoint) == "7adfc4957c652a39 0.217004"
 

@@ -21,6 +21,7 @@ from lmm.tokenizer import OrderTokenizer, TokenizerConfig
 
 TOUCH = SizeReference.TOUCH
 SAME_SIDE_BEST = DEFAULT_CHECKPOINT.parent / "same_side_best"
+MID = DEFAULT_CHECKPOINT.parent / "mid"
 
 
 def _market_orders(n: int, seed: int) -> tuple[np.ndarray, ...]:
@@ -125,7 +126,7 @@ def test_old_checkpoints_load_as_shares_and_generate_as_before(fingerprint) -> N
     """Fingerprint of the same-side-best checkpoint, whose weights predate the option
     (2 markets x 150 orders from the data-free start, pinned with whole-order cancels as
     the default's in test_price_reference.py)."""
-    for path in (DEFAULT_CHECKPOINT, SAME_SIDE_BEST):
+    for path in (MID, SAME_SIDE_BEST):
         meta = json.loads((path / "lmm.json").read_text())
         assert "size_reference" not in meta["tokenizer"]["config"]
         assert "touch_edges" not in meta["tokenizer"]
@@ -134,6 +135,18 @@ def test_old_checkpoints_load_as_shares_and_generate_as_before(fingerprint) -> N
         assert "touch_edges" not in tokenizer.to_dict()
     checkpoint = load_checkpoint(SAME_SIDE_BEST)
     assert fingerprint(checkpoint) == "9ccc2f2acde45e88 0.143089"
+
+
+def test_the_packaged_default_measures_from_the_same_side_and_sizes_from_the_touch(
+    fingerprint,
+) -> None:
+    """The default since it replaced the mid-price model (now ``checkpoints/mid``): prices
+    from each side's best quote, market order sizes relative to the touch. Its fingerprint
+    is pinned as the other checkpoints' are (2 markets x 150 orders, data-free start)."""
+    checkpoint = load_checkpoint()
+    assert checkpoint.tokenizer.config.price_reference is PriceReference.SAME_SIDE_BEST
+    assert checkpoint.tokenizer.config.size_reference is SizeReference.TOUCH
+    assert fingerprint(checkpoint) == "b568bff2222185ad 0.148293"
 
 
 def test_generated_market_orders_of_the_exact_bin_take_the_whole_touch(
