@@ -4,17 +4,20 @@ The tokenizer (:mod:`lmm.tokenizer`) turns an order's price into a signed offset
 from a reference price, by one of two rules, chosen by :class:`PriceReference` and saved
 with the checkpoint:
 
-* ``MID`` (the default): ``price - mid_x2 // 2`` for every kind (the mid rounded down to a
+* ``MID``: ``price - mid_x2 // 2`` for every kind (the mid rounded down to a
   tick, which keeps the offset an exact integer whether the spread is odd or even);
-* ``SAME_SIDE_BEST``: from the best quote of the side the order rests on or targets (limit
-  and cancel buy: best bid; limit and cancel sell: best ask; market buy: best ask, the side
-  it consumes; market sell: best bid), signed by aggressiveness: positive toward or through
-  the other side, for both sides (``price - best_bid`` for buy-side kinds, ``best_ask -
-  price`` for sell-side kinds). Offset 0 is the best quote itself, a negative offset sits
-  behind it, a positive one inside the spread (or, for a market order, the ticks it walks
-  beyond the touch), so one set of bins serves both sides. When the reference side is
-  empty, the reference falls back to ``mid_x2 // 2`` (with :func:`lmm.features.mid_x2`'s
-  one-sided mid, one tick beyond the other side's best), keeping the side's sign.
+* ``SAME_SIDE_BEST`` (the default, and the packaged checkpoint's): from the best quote of
+  the side the order rests on or targets (limit and cancel buy: best bid; limit and cancel
+  sell: best ask; market buy: best ask, the side it consumes; market sell: best bid),
+  signed by aggressiveness: positive toward or through the other side, for both sides
+  (``price - best_bid`` for buy-side kinds, ``best_ask - price`` for sell-side kinds).
+  Offset 0 is the best quote itself, a negative offset sits behind it, a positive one
+  inside the spread (or, for a market order, the ticks it walks beyond the touch), so one
+  set of bins serves both sides. When the reference side is empty, the reference falls
+  back to ``mid_x2 // 2`` (with :func:`lmm.features.mid_x2`'s one-sided mid, one tick
+  beyond the other side's best), keeping the side's sign.
+
+Checkpoints saved before the option existed load as ``MID`` (``lmm/checkpoints/mid``).
 """
 
 from __future__ import annotations

@@ -3,13 +3,16 @@
 The tokenizer (:mod:`lmm.tokenizer`) puts an order's size into a bin, measured by one of two
 rules, chosen by :class:`SizeReference` and saved with the checkpoint:
 
-* ``SHARES`` (the default): quantile bins of shares, for every kind;
-* ``TOUCH``: a market order's size relative to the size resting at the touch it meets
-  (:func:`touch_size`), the ratio ``size / touch`` in one bin of its own for "exactly the
-  touch" (the best level is emptied) and quantile bins of the ratios below 1 (part of it)
-  and above 1 (deeper) (:func:`fit_touch_bins`, :func:`touch_bins`); other kinds keep share
-  bins. Real market orders take exactly the touch 0.56-0.59 of the time (``python
+* ``SHARES``: quantile bins of shares, for every kind;
+* ``TOUCH`` (the default, and the packaged checkpoint's): a market order's size relative
+  to the size resting at the touch it meets (:func:`touch_size`), the ratio ``size /
+  touch`` in one bin of its own for "exactly the touch" (the best level is emptied) and
+  quantile bins of the ratios below 1 (part of it) and above 1 (deeper)
+  (:func:`fit_touch_bins`, :func:`touch_bins`); other kinds keep share bins. Real market
+  orders take exactly the touch 0.56-0.59 of the time (``python
   scripts/market_sweep.py``), a size that share bins cannot express.
+
+Checkpoints saved before the option existed load as ``SHARES``.
 
 Decoding a ratio bin (:func:`touch_shares`) gives exactly the touch's shares for the exact
 bin, or a ratio drawn from the bin's training ratios (stored quantiles,

@@ -6,16 +6,16 @@ A token combines four fields (MarS's order-level tokenization):
   cancel, on the buy or sell side). Partial cancels and deletes share a kind because they
   differ only in size; executions are grouped into the market order that caused them.
 * **price**: the signed offset in ticks from a reference price, chosen by
-  :class:`~lmm.price_reference.PriceReference` (saved with the checkpoint): from the mid
-  (the default) or from the best quote of the order's own side (:mod:`lmm.price_reference`).
+  :class:`~lmm.price_reference.PriceReference` (saved with the checkpoint): from the best
+  quote of the order's own side (the default) or from the mid (:mod:`lmm.price_reference`).
   The distance (``offset`` at or above 0, ``-offset - 1`` below, so that both halves
   start at 0) falls into quantile bins fitted on training data (wide-spread stocks such
   as GOOG place most orders 10-50 ticks from the mid, so fixed one-tick buckets would
   waste the vocabulary); the sign doubles them. The farthest bin on each half is
   open-ended: the overflow bucket.
 * **size**: quantile bins fitted on training sizes, measured by
-  :class:`~lmm.size_reference.SizeReference` (saved with the checkpoint): shares (the
-  default), or for market orders the ratio to the size at the touch they meet
+  :class:`~lmm.size_reference.SizeReference` (saved with the checkpoint): shares, or for
+  market orders the ratio to the size at the touch they meet (the default)
   (:mod:`lmm.size_reference`); :meth:`OrderTokenizer.size_bins` and
   :meth:`OrderTokenizer.sizes` convert in both directions.
 * **time**: the time since the previous order, in quantile bins fitted on training data.
@@ -83,8 +83,8 @@ class TokenizerConfig:
     size_bins: int = 8
     time_bins: int = 12
     values_per_size_bin: int = 32
-    price_reference: PriceReference = PriceReference.MID
-    size_reference: SizeReference = SizeReference.SHARES
+    price_reference: PriceReference = PriceReference.SAME_SIDE_BEST
+    size_reference: SizeReference = SizeReference.TOUCH
 
     def __post_init__(self) -> None:
         for name in ("price_bins", "size_bins", "time_bins", "values_per_size_bin"):

@@ -9,7 +9,7 @@ probability. This prints, for each checkpoint, the mean of ``-log2`` of that pro
 over the held-out orders; adding it to the token NLL gives bits per order of the exact
 price, comparable across tokenizations (sizes and times share their bins here):
 
-    python scripts/price_bits.py --checkpoint lmm/checkpoints/default lmm/checkpoints/same_side_best
+    python scripts/price_bits.py --checkpoint lmm/checkpoints/mid lmm/checkpoints/same_side_best
 """
 
 from __future__ import annotations

@@ -21,6 +21,7 @@ from lmm.data.orderflow import OrderKind
 from lmm.dataset import day_orders
 from lmm.features import best_quotes, mid_x2
 from lmm.price_reference import PriceReference
+from lmm.size_reference import SizeReference
 from lmm.tokenizer import OrderTokenizer, TokenizerConfig
 from mars_gym.cli import days_flags, days_from_args
 
@@ -62,7 +63,8 @@ def main() -> None:
             training([d.price_offset for d in days]),
             training([d.flow["size"] for d in days]),
             training([d.dt for d in days]),
-            TokenizerConfig(price_bins=bins, price_reference=reference),
+            # sizes in shares: this measures the price bins alone
+            TokenizerConfig(bins, price_reference=reference, size_reference=SizeReference.SHARES),
         )
         rng = np.random.default_rng(args.seed)
         for d in days:

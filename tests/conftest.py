@@ -15,7 +15,11 @@ from lmm.data.orderflow import OrderKind
 from lmm.features import N_BOOK_FEATURES
 from lmm.generate import LMMMarkets, synthetic_start
 from lmm.model import LMM, LMMConfig
+from lmm.price_reference import PriceReference
+from lmm.size_reference import SizeReference
 from lmm.tokenizer import OrderTokenizer, TokenizerConfig
+
+MID, SHARES = PriceReference.MID, SizeReference.SHARES
 
 #: The team's LOBSTER samples sit beside the checkout; MARS_GYM_DATA overrides.
 DATA_DIR = Path(
@@ -102,11 +106,13 @@ def make_untrained_checkpoint():
 
 @pytest.fixture(scope="session")
 def tiny_checkpoint() -> Checkpoint:
-    """An untrained 1-layer model with a tokenizer fitted on invented orders."""
+    """An untrained 1-layer model with a tokenizer fitted on invented orders (their
+    offsets are from the mid and their sizes in shares)."""
     _, offset, size, dt = synthetic_orders()
-    tokenizer = OrderTokenizer.fit(
-        offset, size, dt, TokenizerConfig(price_bins=6, size_bins=4, time_bins=4)
+    config = TokenizerConfig(
+        price_bins=6, size_bins=4, time_bins=4, price_reference=MID, size_reference=SHARES
     )
+    tokenizer = OrderTokenizer.fit(offset, size, dt, config)
     return untrained_checkpoint(tokenizer)
 
 

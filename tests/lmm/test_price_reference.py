@@ -23,9 +23,11 @@ from lmm.dataset import day_orders
 from lmm.features import NO_QUOTE
 from lmm.generate import LMMMarkets, synthetic_start
 from lmm.price_reference import PriceReference, reference_price
+from lmm.size_reference import SizeReference
 from lmm.tokenizer import OrderTokenizer, TokenizerConfig
 
 SSB = PriceReference.SAME_SIDE_BEST
+SHARES = SizeReference.SHARES
 MID = DEFAULT_CHECKPOINT.parent / "mid"  # the default before same-side prices
 
 
@@ -34,7 +36,7 @@ def tok(make_orders) -> OrderTokenizer:
     """A same-side-best tokenizer fitted on invented offsets."""
     _, offset, size, dt = make_orders()
     config = TokenizerConfig(price_bins=12, size_bins=4, time_bins=4)
-    return OrderTokenizer.fit(offset, size, dt, replace(config, price_reference=SSB))
+    return OrderTokenizer.fit(offset, size, dt, replace(config, size_reference=SHARES))
 
 
 @pytest.fixture(scope="module")

@@ -10,15 +10,20 @@ import pytest
 
 from lmm.data import read_lobster
 from lmm.data.orderflow import OrderKind, order_flow
+from lmm.price_reference import PriceReference
+from lmm.size_reference import SizeReference
 from lmm.tokenizer import OrderTokenizer, TokenizerConfig
+
+MID, SHARES = PriceReference.MID, SizeReference.SHARES
 
 
 @pytest.fixture(scope="module")
 def tokenizer(make_orders) -> OrderTokenizer:
     _, offset, size, dt = make_orders(5000, seed=1)
-    return OrderTokenizer.fit(
-        offset, size, dt, TokenizerConfig(price_bins=12, size_bins=8, time_bins=8)
+    config = TokenizerConfig(
+        price_bins=12, size_bins=8, time_bins=8, price_reference=MID, size_reference=SHARES
     )
+    return OrderTokenizer.fit(offset, size, dt, config)
 
 
 def test_vocabulary_is_the_product_of_the_fields(tokenizer: OrderTokenizer) -> None:
@@ -103,9 +108,11 @@ def test_corrupt_description_is_rejected(tokenizer: OrderTokenizer, change, mess
 
 def test_bad_inputs_raise_clear_errors(tokenizer: OrderTokenizer) -> None:
     with pytest.raises(ValueError, match="sizes must be > 0"):
-        OrderTokenizer.fit(np.array([0]), np.array([0]), np.array([0]))
+        OrderTokenizer.fit(np.array([0]), np.array([0]), np.array([0]), tokenizer.config)
     with pytest.raises(ValueError, match="inter-arrival"):
-        OrderTokenizer.fit(np.array([0]), np.array([5]), np.array([-1]))
+        OrderTokenizer.fit(np.array([0]), np.array([5]), np.array([-1]), tokenizer.config)
+    with pytest.raises(ValueError, match="needs each order's kind and touch size"):
+        OrderTokenizer.fit(np.array([0]), np.array([5]), np.array([1]))  # the default: touch
     with pytest.raises(ValueError, match="order kind"):
         tokenizer.encode(np.array([6]), np.array([0]), np.array([1]), np.array([0]))
     with pytest.raises(ValueError, match="tokens must be in"):

@@ -110,10 +110,6 @@ def test_train_lmm_quick_writes_a_loadable_checkpoint(lobster_dir: Path, tmp_pat
             "2",
             "--price-bins",
             "24",
-            "--price-reference",
-            "same_side_best",
-            "--size-reference",
-            "touch",
             "--checkpoint",
             str(ck),
             "--quiet",
@@ -135,6 +131,7 @@ def test_train_lmm_quick_writes_a_loadable_checkpoint(lobster_dir: Path, tmp_pat
     assert loaded.tokenizer.config.price_bins == 24
     # (same-side offsets pile up at 0, so fewer distinct quantile edges than asked)
     assert 12 < len(loaded.tokenizer.price_edges) - 1 <= 24
+    # the defaults are the shipped checkpoint's options
     assert result["tokenizer_config"]["price_reference"] == "same_side_best"
     assert loaded.tokenizer.config.price_reference is PriceReference.SAME_SIDE_BEST
     assert result["tokenizer_config"]["size_reference"] == "touch"
@@ -196,11 +193,11 @@ def test_bool_fields_are_refused_rather_than_parsed_wrong() -> None:
 
 def test_an_enum_field_takes_one_of_its_values() -> None:
     p = _parser(TokenizerConfig)
-    config = config_from_args(
-        TokenizerConfig, p.parse_args(["--price-reference", "same_side_best"])
-    )
-    assert config.price_reference is PriceReference.SAME_SIDE_BEST
-    assert config_from_args(TokenizerConfig, p.parse_args([])).price_reference is PriceReference.MID
-    assert "{mid,same_side_best}" in p.format_help() and "(default: mid)" in p.format_help()
+    config = config_from_args(TokenizerConfig, p.parse_args(["--price-reference", "mid"]))
+    assert config.price_reference is PriceReference.MID
+    default = config_from_args(TokenizerConfig, p.parse_args([])).price_reference
+    assert default is PriceReference.SAME_SIDE_BEST
+    assert "{mid,same_side_best}" in p.format_help()
+    assert "(default: same_side_best)" in p.format_help()
     with pytest.raises(SystemExit):
         p.parse_args(["--price-reference", "best"])
