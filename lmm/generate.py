@@ -174,9 +174,20 @@ def _touch(book: OrderBook, kind: np.ndarray | int) -> np.ndarray:
     return touch_size(kind, bid_size, ask_size)
 
 
-def _quotes(book: OrderBook) -> tuple[int, int]:
-    """Best bid and best ask, :data:`lmm.features.NO_QUOTE` for an empty side."""
-    bid, ask = book.best_bid, book.best_ask
+def _quotes(m: _Market) -> tuple[int, int]:
+    """Best bid and best ask of market ``m``'s book, as price offsets are measured from.
+
+    An empty side (a programme swept it) stands in at the last two-sided spread from the
+    other side's best, so that the same-side price reference places its orders where the
+    side stood rather than at the mid (which would pull the refilled side, and the mid,
+    back across the sweep). Both sides empty: :data:`lmm.features.NO_QUOTE` for both (the
+    reference falls back to the mid). The mid price reference does not read them.
+    """
+    bid, ask = m.book.best_bid, m.book.best_ask
+    if ask is None and bid is not None:
+        ask = bid + m.spread
+    elif bid is None and ask is not None:
+        bid = ask - m.spread
     return (NO_QUOTE if bid is None else bid), (NO_QUOTE if ask is None else ask)
 
 
@@ -328,7 +339,7 @@ class LMMMarkets:
             touch = np.array([_touch(m.book, k) for m, k in zip(markets, kinds, strict=True)])
         uniforms = np.stack([m.np_gen.random(3) for m in markets])
         decoded = self.tokenizer.decode(tokens, uniforms, touch)
-        bid, ask = np.array([_quotes(m.book) for m in markets]).T
+        bid, ask = np.array([_quotes(m) for m in markets]).T
         mids = np.array([m.mid_x2 for m in markets])
         prices = self.tokenizer.prices(decoded.kind, decoded.price_offset, bid, ask, mids)
         for k, m in enumerate(markets):
@@ -425,7 +436,7 @@ class LMMMarkets:
     ) -> _Happened | None:
         """Realise an order in market ``i``'s book (None if the book cannot take it)."""
         m = self._market(i)
-        ref, sign = self.tokenizer.reference(kind, *_quotes(m.book), m.mid_x2)
+        ref, sign = self.tokenizer.reference(kind, *_quotes(m), m.mid_x2)
         feature_before = _feature_mid_x2(m.book, m.mid_x2)
         touch = 0  # only a touch-sized tokenizer reads it
         if self.tokenizer.config.size_reference is SizeReference.TOUCH:
@@ -537,7 +548,7 @@ class LMMMarkets:
             classes = np.repeat(np.tile(first, len(markets)), n.ravel())
             # each level's offset as a cancel of its kind would measure it in its market
             kinds = np.repeat(np.tile(np.array(CANCEL_KINDS), len(markets)), n.ravel())
-            bid, ask = np.array([_quotes(m.book) for m in markets]).T
+            bid, ask = np.array([_quotes(m) for m in markets]).T
             mids = np.array([m.mid_x2 for m in markets])
             offsets = self.tokenizer.offsets(kinds, prices, bid[rows], ask[rows], mids[rows])
             allowed[rows, classes + self.tokenizer.price_bucket(offsets)] = True

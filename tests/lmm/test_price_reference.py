@@ -21,7 +21,7 @@ from lmm.data.lobster import read_lobster
 from lmm.data.orderflow import CANCEL_KINDS, LIMIT_KINDS, MARKET_KINDS, OrderKind
 from lmm.dataset import day_orders
 from lmm.features import NO_QUOTE
-from lmm.generate import LMMMarkets, synthetic_start
+from lmm.generate import LMMMarkets, OutsideOrder, synthetic_start
 from lmm.price_reference import PriceReference, reference_price
 from lmm.size_reference import SizeReference
 from lmm.tokenizer import OrderTokenizer, TokenizerConfig
@@ -136,6 +136,35 @@ def test_a_generated_cancel_at_offset_zero_takes_the_best_quote(
         # and it enters the context as what it was: a cancel at the best
         _, p, _, _ = tok.fields(np.array([markets.markets[0].history_tokens[-1]]))
         assert p[0] == bucket
+
+
+@pytest.mark.parametrize("kind", LIMIT_KINDS)
+def test_a_swept_side_refills_where_it_stood_not_at_the_mid(
+    ssb_checkpoint: Checkpoint, kind: OrderKind, monkeypatch
+) -> None:
+    """With its own side empty, a limit order at offset 0 rests the last two-sided spread
+    from the other side's best (measured from the mid, it would refill the side halfway
+    across the spread and pull the mid back across the sweep)."""
+    tok = ssb_checkpoint.tokenizer
+    markets = LMMMarkets(ssb_checkpoint, 1)
+    markets.reset(0, synthetic_start(tok, spread=20, levels=3), seed=0)
+    book = markets.book(0)
+    bid, ask = book.best_bid, book.best_ask
+    # sweep the side the limit order rests on: a market order of the opposite kind
+    sweep, worst = (
+        (OrderKind.MARKET_SELL, bid - 10)
+        if kind is OrderKind.LIMIT_BUY
+        else (OrderKind.MARKET_BUY, ask + 10)
+    )
+    (swept,) = markets.inject([OutsideOrder(0, sweep, worst, 300, markets.time_ns(0))])
+    assert swept is not None and swept.size == 300
+    assert (book.best_bid if kind is OrderKind.LIMIT_BUY else book.best_ask) is None
+    _force(markets, kind, int(tok.price_bucket(0)), monkeypatch)
+    (order,) = markets.step()
+    assert order is not None and order.realized.kind is kind
+    expected = ask - 20 if kind is OrderKind.LIMIT_BUY else bid + 20
+    assert order.realized.price == expected
+    assert markets.mid_x2(0) == bid + ask  # the mid is back where it was
 
 
 def test_masks_allow_cancels_exactly_where_orders_rest_relative_to_the_quote(
