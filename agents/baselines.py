@@ -179,14 +179,14 @@ class AvellanedaStoikov:
     The defaults are the best PnL per unit of PnL standard deviation on a grid of gamma
     (0.0003 to 0.1, kappa 0.5) played on 32 calibration seeds
     (``scripts/calibrate_avellaneda_stoikov.py``;
-    ``docs/results/avellaneda_stoikov_grid.json``): gamma 0.001 (-0.06), whose quotes sit
-    near the mid and trade (mean inventory 287 shares), though every gamma's interval
+    ``docs/results/avellaneda_stoikov_grid.json``, on the packaged model after commit
+    c54f061): gamma 0.003 (0.13; mean inventory 166 shares), though every gamma's interval
     overlaps the others' in the generated market."""
 
     def __init__(
         self,
         task: MarketMakingTask,
-        gamma: float = 0.001,
+        gamma: float = 0.003,
         sigma: float = 1.0,
         kappa: float = 0.5,
         lots: int = 1,

@@ -8,9 +8,9 @@ PnL per unit of PnL standard deviation (the league's criterion) and inventory:
 
     python scripts/calibrate_avellaneda_stoikov.py --episodes 32 --out as_grid.json
 
-``docs/results/avellaneda_stoikov_grid.json`` holds the grid
-``--gammas 0.0003 0.003 0.01 0.03 0.1 --kappas 0.5`` (kappa matters little once gamma is
-large; kappa 2 lost to 0.5 at every gamma on the previous default market). The best pair
+``docs/results/avellaneda_stoikov_grid.json`` holds the default grid (``--gammas 0.0003
+0.001 0.003 0.01 0.03 0.1 --kappas 0.5``; kappa matters little once gamma is large, and
+kappa 2 lost to 0.5 at every gamma on the first default market). The best pair
 became :class:`agents.baselines.AvellanedaStoikov`'s default.
 """
 
