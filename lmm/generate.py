@@ -33,7 +33,7 @@ from lmm.model import KVCache
 from lmm.orderbook import OrderBook
 from lmm.recording import SessionRecorder
 from lmm.replay import seed_book
-from lmm.size_reference import SizeReference, touch_size
+from lmm.size_reference import SizeReference
 from lmm.tokenizer import OrderTokenizer
 
 __all__ = ["GeneratedOrder", "LMMMarkets", "OutsideOrder", "StartState", "synthetic_start"]
@@ -166,12 +166,15 @@ class _Market:
     proposal: _Proposal | None = None
 
 
-def _touch(book: OrderBook, kind: np.ndarray | int) -> np.ndarray:
-    """Shares at the touch that orders of ``kind`` meet in ``book`` (:func:`touch_size`)."""
-    bid, ask = book.best_bid, book.best_ask
-    bid_size = 0 if bid is None else book.depth(1, bid)
-    ask_size = 0 if ask is None else book.depth(-1, ask)
-    return touch_size(kind, bid_size, ask_size)
+def _touch(book: OrderBook, kind: int) -> int:
+    """Shares at the touch that an order of ``kind`` meets in ``book``
+    (:func:`lmm.size_reference.touch_size` for one order, without numpy: the generation
+    loop asks once per order)."""
+    if kind == OrderKind.MARKET_BUY:
+        return 0 if book.best_ask is None else book.depth(-1, book.best_ask)
+    if kind == OrderKind.MARKET_SELL:
+        return 0 if book.best_bid is None else book.depth(1, book.best_bid)
+    return 0
 
 
 def _quotes(m: _Market) -> tuple[int, int]:

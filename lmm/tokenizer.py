@@ -48,7 +48,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from lmm.data.orderflow import MARKET_KINDS, OrderKind
+from lmm.data.orderflow import BUY_KINDS, MARKET_KINDS, OrderKind
+from lmm.features import NO_QUOTE
 from lmm.price_reference import PriceReference, reference_price
 from lmm.quantiles import QUANTILES, inverse_cdf, quantile_table
 from lmm.size_reference import SizeReference, fit_touch_bins, touch_bins, touch_shares
@@ -56,6 +57,8 @@ from lmm.size_reference import SizeReference, fit_touch_bins, touch_bins, touch_
 __all__ = ["DecodedOrders", "OrderTokenizer", "TokenizerConfig"]
 
 N_KINDS = len(OrderKind)
+_BUY_KINDS = frozenset(int(k) for k in BUY_KINDS)  # for the scalar reference
+_MARKET_KINDS = frozenset(int(k) for k in MARKET_KINDS)
 
 
 @dataclass(frozen=True)
@@ -421,12 +424,13 @@ class OrderTokenizer:
 
     def reference(self, kind: int, best_bid: int, best_ask: int, mid_x2: int) -> tuple[int, int]:
         """Reference price and sign of one order
-        (:func:`~lmm.price_reference.reference_price` for scalars), without numpy in the mid
-        case: the generation loop asks once per order."""
+        (:func:`~lmm.price_reference.reference_price` for scalars, without numpy: the
+        generation loop asks once per order)."""
         if self.config.price_reference is PriceReference.MID:
             return mid_x2 // 2, 1
-        ref, sign = reference_price(self.config.price_reference, kind, best_bid, best_ask, mid_x2)
-        return int(ref), int(sign)
+        buy_side = kind in _BUY_KINDS
+        quote = best_bid if buy_side != (kind in _MARKET_KINDS) else best_ask
+        return (quote if quote != NO_QUOTE else mid_x2 // 2), (1 if buy_side else -1)
 
     def offsets(
         self,

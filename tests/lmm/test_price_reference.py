@@ -238,3 +238,14 @@ def test_a_real_day_measured_from_its_quotes(lobster_dir: Path) -> None:
     assert (mid.price_offset == mid.flow["price"] - (met[:, 0, 0] + met[:, 0, 2]) // 2)[
         two_sided
     ].all()
+
+
+@pytest.mark.parametrize("rule", list(PriceReference))
+def test_the_one_order_reference_agrees_with_the_array_rule(tok: OrderTokenizer, rule) -> None:
+    """The generation loop's scalar path (OrderTokenizer.reference) against reference_price,
+    for every kind, with both quotes, either side empty, and both empty."""
+    tokenizer = replace(tok, config=replace(tok.config, price_reference=rule))
+    for kind in OrderKind:
+        for bid, ask in ((990, 1010), (NO_QUOTE, 1010), (990, NO_QUOTE), (NO_QUOTE, NO_QUOTE)):
+            ref, sign = reference_price(rule, int(kind), bid, ask, 2001)
+            assert tokenizer.reference(kind, bid, ask, 2001) == (int(ref), int(sign))

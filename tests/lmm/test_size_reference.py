@@ -210,3 +210,19 @@ def test_a_real_day_sizes_market_orders_against_its_touch(lobster_dir: Path) -> 
     assert ((bins == tok.touch_edges.index(1.0)) == (orders.flow["size"] == orders.touch))[
         market
     ].all()
+
+
+def test_the_one_order_touch_agrees_with_the_array_rule() -> None:
+    """The generation loop's scalar path (lmm.generate._touch) against touch_size, for every
+    kind, with both sides, either side empty, and both empty."""
+    from lmm.generate import _touch
+    from lmm.orderbook import OrderBook
+
+    for bid_size, ask_size in ((30, 70), (0, 70), (30, 0), (0, 0)):
+        book = OrderBook()
+        if bid_size:
+            book.add_limit(1, 1, 990, bid_size)
+        if ask_size:
+            book.add_limit(2, -1, 1010, ask_size)
+        for kind in OrderKind:
+            assert _touch(book, kind) == int(touch_size(kind, bid_size, ask_size))
