@@ -28,7 +28,7 @@ from lmm.tokenizer import OrderTokenizer, TokenizerConfig
 
 SSB = PriceReference.SAME_SIDE_BEST
 SHARES = SizeReference.SHARES
-MID = DEFAULT_CHECKPOINT.parent / "mid"  # the default before same-side prices
+MID_CHECKPOINT = DEFAULT_CHECKPOINT.parent / "mid"  # the default before same-side prices
 
 
 @pytest.fixture(scope="module")
@@ -211,9 +211,9 @@ def test_the_mid_checkpoint_loads_as_mid_and_generates_as_before(fingerprint) ->
     mid of a one-sided book in lmm.generate): 2 markets x 150 orders from the data-free
     start with the packaged checkpoint (one float32 CPU forward pass per order; a
     different CPU could in principle round a sampling boundary differently)."""
-    meta = json.loads((MID / "lmm.json").read_text())
+    meta = json.loads((MID_CHECKPOINT / "lmm.json").read_text())
     assert "price_reference" not in meta["tokenizer"]["config"]
-    checkpoint = load_checkpoint(MID)
+    checkpoint = load_checkpoint(MID_CHECKPOINT)
     assert checkpoint.tokenizer.config.price_reference is PriceReference.MID
     assert fingerprint(checkpoint) == "7adfc4957c652a39 0.217004"
 

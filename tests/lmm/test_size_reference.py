@@ -14,14 +14,15 @@ from lmm.checkpoint import DEFAULT_CHECKPOINT, load_checkpoint, save_checkpoint
 from lmm.data.lobster import read_lobster
 from lmm.data.orderflow import MARKET_KINDS, OrderKind
 from lmm.dataset import day_orders
-from lmm.generate import LMMMarkets, synthetic_start
+from lmm.generate import LMMMarkets, _touch, synthetic_start
+from lmm.orderbook import OrderBook
 from lmm.price_reference import PriceReference
 from lmm.size_reference import SizeReference, touch_size
 from lmm.tokenizer import OrderTokenizer, TokenizerConfig
 
 TOUCH = SizeReference.TOUCH
 SAME_SIDE_BEST = DEFAULT_CHECKPOINT.parent / "same_side_best"
-MID = DEFAULT_CHECKPOINT.parent / "mid"
+MID_CHECKPOINT = DEFAULT_CHECKPOINT.parent / "mid"
 
 
 def _market_orders(n: int, seed: int) -> tuple[np.ndarray, ...]:
@@ -126,7 +127,7 @@ def test_old_checkpoints_load_as_shares_and_generate_as_before(fingerprint) -> N
     """Fingerprint of the same-side-best checkpoint, whose weights predate the option
     (2 markets x 150 orders from the data-free start, pinned with whole-order cancels as
     the default's in test_price_reference.py)."""
-    for path in (MID, SAME_SIDE_BEST):
+    for path in (MID_CHECKPOINT, SAME_SIDE_BEST):
         meta = json.loads((path / "lmm.json").read_text())
         assert "size_reference" not in meta["tokenizer"]["config"]
         assert "touch_edges" not in meta["tokenizer"]
@@ -215,9 +216,6 @@ def test_a_real_day_sizes_market_orders_against_its_touch(lobster_dir: Path) -> 
 def test_the_one_order_touch_agrees_with_the_array_rule() -> None:
     """The generation loop's scalar path (lmm.generate._touch) against touch_size, for every
     kind, with both sides, either side empty, and both empty."""
-    from lmm.generate import _touch
-    from lmm.orderbook import OrderBook
-
     for bid_size, ask_size in ((30, 70), (0, 70), (30, 0), (0, 0)):
         book = OrderBook()
         if bid_size:
