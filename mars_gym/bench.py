@@ -5,6 +5,9 @@ Each run makes the native vector env with ``gym.make_vec`` (in this process, or 
 environment takes the same action (by default a TWAP-paced passive child order in
 MarS-Execution-v0). The first reset is not timed. Generated orders are counted from the
 observations, which report the order flow of every step.
+
+:func:`compare_checkpoints` times several LMM checkpoints in alternation, so that their
+speed ratios come from one run on the same (noisy) machine.
 """
 
 from __future__ import annotations
@@ -17,7 +20,7 @@ import numpy as np
 
 from mars_gym.envs.core import OBSERVATION_FIELDS, ORDER_COUNT_FIELDS
 
-__all__ = ["env_throughput"]
+__all__ = ["compare_checkpoints", "env_throughput"]
 
 #: Where the observation counts a step's generated orders.
 _ORDER_COUNTS = [OBSERVATION_FIELDS.index(name) for name in ORDER_COUNT_FIELDS]
@@ -69,3 +72,58 @@ def env_throughput(
         )
         env.close()
     return out
+
+
+def compare_checkpoints(
+    checkpoints: list[str | None],
+    num_envs: tuple[int, ...] = (64, 256),
+    seconds: float = 5.0,
+    rounds: int = 3,
+    progress: bool = False,
+    workers: int = 1,
+) -> dict:
+    """Env steps/s of each checkpoint (None: the packaged one), timed in alternation.
+
+    Every round times each number of environments once per checkpoint, one checkpoint
+    after the other, so a slow spell of the machine touches them alike. Each checkpoint's
+    speed is then set against the first one's run of the same round and size (a paired
+    ratio); the summary gives the mean ratio and its range over rounds.
+
+    Returns:
+        ``{"runs": [...], "summary": [...]}``: every timed run (with its ``checkpoint`` and
+        ``round``), and per checkpoint and number of environments the mean env steps/s,
+        orders per env step and the ratio to the first checkpoint.
+    """
+    if not checkpoints:
+        raise ValueError("need at least one checkpoint to time")
+    if rounds < 1:
+        raise ValueError(f"rounds must be >= 1, got {rounds}")
+    plan = [(r, n, c) for r in range(rounds) for n in num_envs for c in range(len(checkpoints))]
+    if progress:
+        from tqdm import tqdm
+
+        plan = tqdm(plan, desc="compare checkpoints", unit="run")
+    runs = []
+    for r, n, c in plan:
+        path = checkpoints[c]
+        kwargs = {} if path is None else {"checkpoint": str(path)}
+        (run,) = env_throughput(num_envs=(n,), seconds=seconds, workers=workers, **kwargs)
+        runs.append({**run, "checkpoint": "packaged" if path is None else str(path), "round": r})
+    summary = []
+    for n in num_envs:
+        first = [x["env_steps_per_second"] for x in runs if x["num_envs"] == n][:: len(checkpoints)]
+        for c in range(len(checkpoints)):
+            mine = [x for x in runs if x["num_envs"] == n][c :: len(checkpoints)]
+            speed = np.array([x["env_steps_per_second"] for x in mine])
+            ratios = speed / np.array(first)
+            summary.append(
+                {
+                    "checkpoint": mine[0]["checkpoint"],
+                    "num_envs": n,
+                    "env_steps_per_second": float(speed.mean()),
+                    "orders_per_env_step": float(np.mean([x["orders_per_env_step"] for x in mine])),
+                    "ratio_to_first": float(ratios.mean()),
+                    "ratio_range": [float(ratios.min()), float(ratios.max())],
+                }
+            )
+    return {"runs": runs, "summary": summary}

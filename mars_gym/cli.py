@@ -236,7 +236,19 @@ def _build_parser(
         default=15.0,
         help="timing per run (default: %(default)s; 256 environments take about 1 s a step)",
     )
-    p.add_argument("--checkpoint", help="checkpoint folder (default: the packaged one)")
+    p.add_argument(
+        "--checkpoint",
+        nargs="+",
+        help="checkpoint folder (default: the packaged one); with several, their env steps/s "
+        "are compared, timed in alternation (see --rounds)",
+    )
+    p.add_argument(
+        "--rounds",
+        type=int,
+        default=3,
+        help="with several checkpoints: how many times each is timed per number of "
+        "environments, alternating (default: %(default)s)",
+    )
     common_flags(p)
     p.set_defaults(func=_cmd_bench)
 
@@ -551,8 +563,10 @@ def _cmd_bench(args: argparse.Namespace) -> dict:
     import mars_gym  # noqa: F401  (registers the environments)
     from mars_gym.bench import env_throughput
 
-    kwargs = {"checkpoint": args.checkpoint} if args.checkpoint else {}
     env_id = "MarS-Execution-v0"
+    if args.checkpoint and len(args.checkpoint) > 1:
+        return _compare_checkpoints(args, env_id)
+    kwargs = {"checkpoint": args.checkpoint[0]} if args.checkpoint else {}
     runs = []
     for workers in args.workers:  # more workers than environments would repeat a run
         runs += env_throughput(
@@ -571,6 +585,40 @@ def _cmd_bench(args: argparse.Namespace) -> dict:
             f"{r['orders_per_second']:>10,.0f} {r['orders_per_env_step']:>12.1f}"
         )
     return {"env": env_id, "torch_threads": torch.get_num_threads(), "runs": runs}
+
+
+def _compare_checkpoints(args: argparse.Namespace, env_id: str) -> dict:
+    """``mars-gym bench`` with several checkpoints: their env steps/s, timed in alternation."""
+    from mars_gym.bench import compare_checkpoints
+
+    if len(args.workers) > 1:
+        raise ValueError("compare checkpoints with one --workers value at a time")
+    for path in args.checkpoint:
+        if not Path(path).is_dir():
+            raise FileNotFoundError(f"checkpoint folder {path} does not exist")
+    result = compare_checkpoints(
+        args.checkpoint,
+        tuple(args.num_envs),
+        args.seconds,
+        args.rounds,
+        progress=not args.quiet,
+        workers=args.workers[0],
+    )
+    head = ("envs", "env steps/s", "orders/step", "ratio", "range")
+    print("{:>6} {:>12} {:>12} {:>7} {:>13}  checkpoint".format(*head))
+    for r in result["summary"]:
+        low, high = r["ratio_range"]
+        print(
+            f"{r['num_envs']:>6} {r['env_steps_per_second']:>12,.0f} "
+            f"{r['orders_per_env_step']:>12.1f} {r['ratio_to_first']:>7.2f} "
+            f"{low:>6.2f}-{high:<6.2f}  {r['checkpoint']}"
+        )
+    return {
+        "env": env_id,
+        "torch_threads": torch.get_num_threads(),
+        "workers": args.workers[0],
+        **result,
+    }
 
 
 def _print_verify(r: dict) -> None:
