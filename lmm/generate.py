@@ -26,7 +26,7 @@ import numpy as np
 import torch
 
 from lmm.checkpoint import Checkpoint
-from lmm.data.orderflow import CANCEL_KINDS, OrderKind
+from lmm.data.orderflow import CANCEL_KINDS, MARKET_KINDS, OrderKind
 from lmm.features import FEATURE_LEVELS, NO_QUOTE, book_features, mid_x2
 from lmm.market import Realized, apply_order, cancel_order, cancellable_levels
 from lmm.model import KVCache
@@ -37,6 +37,9 @@ from lmm.size_reference import SizeReference
 from lmm.tokenizer import OrderTokenizer
 
 __all__ = ["GeneratedOrder", "LMMMarkets", "OutsideOrder", "StartState", "synthetic_start"]
+
+# read once per generated order: a module name is cheaper than an enum class attribute
+_MARKET_BUY, _MARKET_SELL = MARKET_KINDS
 
 
 @dataclass(frozen=True)
@@ -110,7 +113,7 @@ class _Happened:
     touch: int  # shares at the touch the order met (lmm.tokenizer.touch_size)
     dt: int
     time_ns: int
-    snapshot: np.ndarray
+    book_row: list[int]  # top FEATURE_LEVELS of the book it left, as one LOBSTER row
 
 
 @dataclass(frozen=True)
@@ -170,9 +173,9 @@ def _touch(book: OrderBook, kind: int) -> int:
     """Shares at the touch that an order of ``kind`` meets in ``book``
     (:func:`lmm.size_reference.touch_size` for one order, without numpy: the generation
     loop asks once per order)."""
-    if kind == OrderKind.MARKET_BUY:
+    if kind == _MARKET_BUY:
         return 0 if book.best_ask is None else book.depth(-1, book.best_ask)
-    if kind == OrderKind.MARKET_SELL:
+    if kind == _MARKET_SELL:
         return 0 if book.best_bid is None else book.depth(1, book.best_bid)
     return 0
 
@@ -468,13 +471,13 @@ class LMMMarkets:
             return None
         if i in self._recorders:
             self._recorders[i].record(m.time_ns, realized, m.book)
-        snapshot = m.book.snapshot(FEATURE_LEVELS)
+        book_row = m.book.snapshot_row(FEATURE_LEVELS)
         m.mid_x2 = _market_mid_x2(m.book, m.mid_x2, m.spread)
         spread = m.book.spread()
         if spread is not None:
             m.spread = spread
         offset = sign * (realized.price - ref)
-        return _Happened(i, realized, feature_before, offset, touch, dt, m.time_ns, snapshot)
+        return _Happened(i, realized, feature_before, offset, touch, dt, m.time_ns, book_row)
 
     def _advance_context(self, happened: list[_Happened]) -> None:
         """Append each market's realised order (token and features of the book it left)
@@ -494,7 +497,9 @@ class LMMMarkets:
             np.array([e.touch for e in happened]),
         )
         features = book_features(
-            np.stack([e.snapshot for e in happened]),
+            np.array([e.book_row for e in happened], dtype=np.int64).reshape(
+                len(happened), FEATURE_LEVELS, 4
+            ),
             before,
             np.array([e.time_ns for e in happened], dtype=np.int64),
         )

@@ -98,7 +98,8 @@ def apply_order(
         What happened, or None when the book cannot take the order (a market order facing
         an empty side, a cancel with no background order in range, a limit price <= 0).
     """
-    kind = OrderKind(kind)
+    if not isinstance(kind, OrderKind):
+        kind = OrderKind(kind)
     side = kind.side
     if kind in LIMIT_KINDS:
         if price <= 0:
@@ -158,9 +159,12 @@ def cancellable_levels(
     if not protected:
         return prices
     # only levels holding a protected order can lack a cancellable one
-    guarded = {
-        book.order(oid).price for oid in protected if oid in book and book.order(oid).side == side
-    }
+    guarded = set()
+    for oid in protected:
+        if oid in book:
+            state = book.order(oid)
+            if state.side == side:
+                guarded.add(state.price)
     return [
         p
         for p in prices

@@ -49,7 +49,7 @@ class OrderKind(IntEnum):
     @property
     def side(self) -> int:
         """+1 for the buy side, -1 for the sell side (LOBSTER's direction convention)."""
-        return 1 if self.value % 2 == 0 else -1
+        return 1 if self % 2 == 0 else -1
 
 
 #: the kinds of each action, buy side first
