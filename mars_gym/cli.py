@@ -268,6 +268,17 @@ def _build_parser(
 
 def days_flags(p: argparse.ArgumentParser) -> None:
     """The LOBSTER days a model is trained or evaluated on, and the held-out window."""
+    data_flags(p)
+    p.add_argument(
+        "--validation-minutes",
+        type=int,
+        default=90,
+        help="minutes at the end of each day held out for validation (default: %(default)s)",
+    )
+
+
+def data_flags(p: argparse.ArgumentParser) -> None:
+    """The LOBSTER days to read (read back by :func:`days_from_args`)."""
     p.add_argument(
         "files",
         nargs="*",
@@ -280,16 +291,10 @@ def days_flags(p: argparse.ArgumentParser) -> None:
         default=_default_data_dir(),
         help="folder of the sample zips (default: $MARS_GYM_DATA or %(default)s)",
     )
-    p.add_argument(
-        "--validation-minutes",
-        type=int,
-        default=90,
-        help="minutes at the end of each day held out for validation (default: %(default)s)",
-    )
 
 
 def days_from_args(args: argparse.Namespace) -> list[Path]:
-    """The files of :func:`days_flags`, checked to exist."""
+    """The files of :func:`days_flags` or :func:`data_flags`, checked to exist."""
     files = args.files or [args.data / name for name in TRAINING_FILES]
     missing = [str(f) for f in files if not f.exists()]
     if missing:
