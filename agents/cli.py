@@ -79,7 +79,10 @@ def _add_benchmark(sub: argparse._SubParsersAction) -> None:
         "played again (default --policies: the built-in ones the joined leagues lack; "
         "none left, nothing is played: leagues run in parts are merged)",
     )
-    p.add_argument("--checkpoint", help="LMM checkpoint folder (default: the packaged one)")
+    p.add_argument(
+        "--checkpoint",
+        help="LMM checkpoint folder, or the packaged default or fast (default: default)",
+    )
     common_flags(p)
     p.set_defaults(func=_cmd_benchmark)
 

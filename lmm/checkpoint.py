@@ -7,7 +7,11 @@ A checkpoint is a folder with two files:
 * ``lmm.json``: the format version, the model config, the fitted tokenizer and the
   training metadata (data, split, losses, time), so a checkpoint documents itself.
 
-The default checkpoint ships inside the package (:data:`DEFAULT_CHECKPOINT`).
+Two checkpoints ship inside the package (:data:`PACKAGED`), both trained by ``mars-gym
+train-lmm``: ``default`` (:data:`DEFAULT_CHECKPOINT`), the more faithful, and ``fast``, a
+smaller model that drives the environments about 2.7 times as fast and generates a less
+faithful market (figures in the README). Wherever a checkpoint folder is asked for, one of
+these names may stand in for it.
 """
 
 from __future__ import annotations
@@ -24,15 +28,20 @@ from lmm.tokenizer import OrderTokenizer
 
 __all__ = [
     "DEFAULT_CHECKPOINT",
+    "PACKAGED",
     "Checkpoint",
     "CheckpointError",
+    "checkpoint_folder",
     "fingerprint",
     "load_checkpoint",
     "save_checkpoint",
 ]
 
-#: The checkpoint shipped with the package, trained by ``mars-gym train-lmm``.
-DEFAULT_CHECKPOINT = Path(__file__).resolve().parent / "checkpoints" / "default"
+_SHIPPED = Path(__file__).resolve().parent / "checkpoints"
+#: The checkpoints shipped with the package, by name (see the module docstring).
+PACKAGED = {"default": _SHIPPED / "default", "fast": _SHIPPED / "fast"}
+#: The checkpoint used when none is named.
+DEFAULT_CHECKPOINT = PACKAGED["default"]
 FORMAT_VERSION = 1
 _WEIGHTS = "model.pt"
 _META = "lmm.json"
@@ -52,10 +61,21 @@ class Checkpoint:
     path: Path | None = None
 
 
+def checkpoint_folder(path: str | Path | None = None) -> Path:
+    """The folder of a checkpoint: the packaged checkpoint a string names (``"default"`` or
+    ``"fast"``; write ``"./fast"`` for a folder of that name), the packaged default when
+    ``path`` is None, else ``path`` itself (a ``Path`` is always a folder)."""
+    if path is None:
+        return DEFAULT_CHECKPOINT
+    if isinstance(path, str) and path in PACKAGED:
+        return PACKAGED[path]
+    return Path(path)
+
+
 def fingerprint(path: str | Path | None = None) -> str:
-    """A short hash of a checkpoint folder's files (the packaged default when ``path`` is
-    None): results generated with different checkpoints never share one."""
-    path = Path(path) if path is not None else DEFAULT_CHECKPOINT
+    """A short hash of a checkpoint's files (``path`` as :func:`checkpoint_folder` reads
+    it): results generated with different checkpoints never share one."""
+    path = checkpoint_folder(path)
     digest = hashlib.sha256()
     for name in (_META, _WEIGHTS):
         try:
@@ -86,17 +106,21 @@ def save_checkpoint(
 def load_checkpoint(
     path: str | Path | None = None, device: str | torch.device = "cpu"
 ) -> Checkpoint:
-    """Load a checkpoint folder (the packaged default when ``path`` is None).
+    """Load a checkpoint: a folder, a packaged name, or the packaged default when ``path``
+    is None (see :func:`checkpoint_folder`).
 
     Raises:
         CheckpointError: the folder lacks a file, the JSON is not a checkpoint description,
             or the weights do not fit the described model.
     """
-    path = Path(path) if path is not None else DEFAULT_CHECKPOINT
+    path = checkpoint_folder(path)
     weights, meta_file = path / _WEIGHTS, path / _META
     for f in (weights, meta_file):
         if not f.is_file():
-            raise CheckpointError(f"{path}: not an LMM checkpoint ({f.name} is missing)")
+            raise CheckpointError(
+                f"{path}: not an LMM checkpoint ({f.name} is missing; packaged checkpoints: "
+                f"{', '.join(PACKAGED)})"
+            )
     try:
         meta = json.loads(meta_file.read_text())
     except json.JSONDecodeError as exc:

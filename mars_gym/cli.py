@@ -21,7 +21,7 @@ import numpy as np
 import torch
 
 from lmm.bench import flops_per_order, generation_speed, matmul_peak_gflops
-from lmm.checkpoint import CheckpointError, load_checkpoint, save_checkpoint
+from lmm.checkpoint import CheckpointError, checkpoint_folder, load_checkpoint, save_checkpoint
 from lmm.data.lobster import DEFAULT_TICK_SIZE, LobsterFormatError, read_lobster
 from lmm.data.orderflow import MARKET_KINDS
 from lmm.dataset import build_dataset
@@ -171,7 +171,10 @@ def _build_parser(
         "a model as variable as it would score if the real flow were one of its rollouts.",
     )
     days_flags(p)
-    p.add_argument("--checkpoint", type=Path, help="checkpoint folder (default: the packaged one)")
+    p.add_argument(
+        "--checkpoint",
+        help="LMM checkpoint folder, or the packaged default or fast (default: default)",
+    )
     p.add_argument(
         "--starts",
         type=int,
@@ -199,7 +202,10 @@ def _build_parser(
         "engine) for several batch sizes, with and without the KV cache, and set the model's "
         "FLOPs per order against the measured float32 matmul peak of this machine.",
     )
-    p.add_argument("--checkpoint", type=Path, help="checkpoint folder (default: the packaged one)")
+    p.add_argument(
+        "--checkpoint",
+        help="LMM checkpoint folder, or the packaged default or fast (default: default)",
+    )
     p.add_argument(
         "--batch-sizes",
         type=int,
@@ -239,8 +245,8 @@ def _build_parser(
     p.add_argument(
         "--checkpoint",
         nargs="+",
-        help="checkpoint folder (default: the packaged one); with several, their env steps/s "
-        "are compared, timed in alternation (see --rounds)",
+        help="LMM checkpoint folder, or the packaged default or fast (default: default); with "
+        "several, their env steps/s are compared, timed in alternation (see --rounds)",
     )
     p.add_argument(
         "--rounds",
@@ -599,7 +605,7 @@ def _compare_checkpoints(args: argparse.Namespace, env_id: str) -> dict:
     if len(args.workers) > 1:
         raise ValueError("compare checkpoints with one --workers value at a time")
     for path in args.checkpoint:
-        if not Path(path).is_dir():
+        if not checkpoint_folder(path).is_dir():
             raise FileNotFoundError(f"checkpoint folder {path} does not exist")
     result = compare_checkpoints(
         args.checkpoint,

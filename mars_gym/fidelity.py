@@ -439,7 +439,10 @@ def configure_parser(p: argparse.ArgumentParser) -> None:
         help="tiny settings for a smoke test (2 starts, 2-minute rollouts; the flags above "
         "but --validation-minutes and --seed are ignored)",
     )
-    p.add_argument("--checkpoint", type=Path, help="checkpoint folder (default: the packaged one)")
+    p.add_argument(
+        "--checkpoint",
+        help="LMM checkpoint folder, or the packaged default or fast (default: default)",
+    )
     p.add_argument(
         "--out",
         dest="out_dir",

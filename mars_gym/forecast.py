@@ -393,7 +393,10 @@ def configure_parser(p: argparse.ArgumentParser) -> None:
     )
     days_flags(p)
     dataclass_flags(p, ForecastConfig)
-    p.add_argument("--checkpoint", type=Path, help="checkpoint folder (default: the packaged one)")
+    p.add_argument(
+        "--checkpoint",
+        help="LMM checkpoint folder, or the packaged default or fast (default: default)",
+    )
     p.add_argument(
         "--out",
         dest="out_dir",

@@ -139,7 +139,10 @@ def configure_parser(p: argparse.ArgumentParser) -> None:
         f"{list(QUICK.fractions)}, durations {list(QUICK.durations_s)} s); flags still override",
     )
     sim = SimulatorConfig()
-    p.add_argument("--checkpoint", help="LMM checkpoint folder (default: the packaged one)")
+    p.add_argument(
+        "--checkpoint",
+        help="LMM checkpoint folder, or the packaged default or fast (default: default)",
+    )
     p.add_argument(
         "--start-file",
         help="start from this LOBSTER day instead of the data-free synthetic book (default: none)",

@@ -41,7 +41,8 @@ class SimulatorConfig:
         temperature: the model's sampling temperature.
         warmup_orders: orders generated from the start state before an episode begins, so
             that episodes start from a market the model made (and that differs by seed).
-        checkpoint: LMM checkpoint folder; None is the one packaged with ``lmm``.
+        checkpoint: LMM checkpoint folder, or the name of one packaged with ``lmm``:
+            ``"default"`` (None) or ``"fast"`` (see :mod:`lmm.checkpoint`).
         start_file: a LOBSTER day to start from (its book and recent orders); None starts
             from a data-free synthetic book.
         start_time: time of day ``HH:MM`` to start at, with ``start_file``.

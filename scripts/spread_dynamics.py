@@ -86,7 +86,10 @@ def spread_balance(r: np.ndarray) -> dict[str, float]:
 def window_flags(parser: argparse.ArgumentParser) -> None:
     """The flags that choose the held-out windows and rollouts (:func:`held_out_windows`)."""
     days_flags(parser)
-    parser.add_argument("--checkpoint", help="LMM checkpoint folder (default: the packaged one)")
+    parser.add_argument(
+        "--checkpoint",
+        help="LMM checkpoint folder, or the packaged default or fast (default: default)",
+    )
     parser.add_argument("--minutes", type=int, default=5, help="length of each rollout")
     parser.add_argument("--rollouts", type=int, default=2, help="rollouts per start")
     parser.add_argument("--out", type=Path, help="also write the figures as JSON to FILE")
@@ -99,7 +102,7 @@ def held_out_windows(
     0, 20, 40 and 60 minutes into each day's held-out window, ``--minutes`` long, with
     ``--rollouts`` seeded rollouts each; and the horizon in ns. ``scripts/market_sweep.py``
     uses the same windows."""
-    checkpoint = load_checkpoint(Path(args.checkpoint) if args.checkpoint else None)
+    checkpoint = load_checkpoint(args.checkpoint)
     dataset = build_dataset(days_from_args(args), progress=False, tokenizer=checkpoint.tokenizer)
     horizon = args.minutes * 60 * NS
     starts = [[held_out_open(d) + m * 60 * NS for m in (0, 20, 40, 60)] for d in dataset.days]

@@ -11,8 +11,10 @@ import torch
 
 from lmm.checkpoint import (
     DEFAULT_CHECKPOINT,
+    PACKAGED,
     Checkpoint,
     CheckpointError,
+    checkpoint_folder,
     fingerprint,
     load_checkpoint,
     save_checkpoint,
@@ -78,6 +80,25 @@ def test_the_packaged_default_loads_without_data() -> None:
     ck = load_checkpoint()  # DEFAULT_CHECKPOINT, inside the package
     assert ck.metadata["best_validation_bits"] > 0
     assert sum(f.stat().st_size for f in DEFAULT_CHECKPOINT.iterdir()) <= 25 * 2**20
+
+
+def test_the_packaged_fast_model_loads_by_name(fingerprint) -> None:
+    """``fast``: 2 blocks of width 64, a quarter of the default's size; its generation is
+    pinned as the default's is (2 markets x 150 orders from the data-free start)."""
+    ck = load_checkpoint("fast")
+    assert ck.path == PACKAGED["fast"]
+    assert (ck.model.config.n_layer, ck.model.config.n_embd) == (2, 64)
+    assert ck.model.num_parameters() < load_checkpoint("default").model.num_parameters() / 4
+    assert sum(f.stat().st_size for f in PACKAGED["fast"].iterdir()) <= 25 * 2**20
+    assert fingerprint(ck) == "f3a3951cc619a915 0.142456"
+
+
+def test_a_name_means_a_packaged_checkpoint_and_a_path_a_folder(tmp_path: Path) -> None:
+    assert checkpoint_folder(None) == checkpoint_folder("default") == DEFAULT_CHECKPOINT
+    assert checkpoint_folder("fast") == PACKAGED["fast"]
+    assert checkpoint_folder("./fast") == checkpoint_folder(Path("fast")) == Path("fast")
+    with pytest.raises(CheckpointError, match="packaged checkpoints: default, fast"):
+        load_checkpoint(tmp_path / "fast")
 
 
 def test_fingerprint_tells_checkpoints_apart(tiny_checkpoint: Checkpoint, tmp_path: Path) -> None:
