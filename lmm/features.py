@@ -57,15 +57,27 @@ def best_quotes(book: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return bid, ask
 
 
-def book_features(book: np.ndarray, mid_x2_before: np.ndarray, time_ns: np.ndarray) -> np.ndarray:
+def book_features(
+    book: np.ndarray,
+    mid_x2_before: np.ndarray,
+    time_ns: np.ndarray,
+    quotes: tuple[np.ndarray, np.ndarray] | None = None,
+) -> np.ndarray:
     """Features of books after orders, as float32 ``(..., N_BOOK_FEATURES)``.
 
     Args:
         book: ``(..., L, 4)`` int books (ask price, ask size, bid price, bid size per level,
             empty levels ``(0, 0)``), with ``L >= 1``; levels beyond ``FEATURE_LEVELS``
             are ignored and missing ones count as empty.
-        mid_x2_before: twice the mid before the order (to describe the mid's move).
+        mid_x2_before: twice the mid before the order (to describe the mid's move), by the
+            same rule as the mid after it.
         time_ns: the order's time in ns after midnight.
+        quotes: the best bid and ask (each ``(...,)``) that the spread, the mid and the
+            distances are measured from, where the book lacks a side: a simulator that
+            keeps an emptied side's place passes it here (:data:`NO_QUOTE` where it has
+            none). By default, and wherever both sides rest, the book's own best quotes;
+            with a side empty and no stand-in, the mid is one tick beyond the other side
+            (:func:`mid_x2`) and the spread 0.
 
     Features: log spread; log sizes of the top levels (asks, then bids); log distances of
     those levels from the mid; level-1 imbalance; time of day in [0, 1]; the mid's move
@@ -78,6 +90,11 @@ def book_features(book: np.ndarray, mid_x2_before: np.ndarray, time_ns: np.ndarr
     mid2 = mid_x2(top)
     ask_p, ask_s, bid_p, bid_s = (top[..., i] for i in range(4))
     spread = np.where((ask_s[..., 0] > 0) & (bid_s[..., 0] > 0), ask_p[..., 0] - bid_p[..., 0], 0)
+    if quotes is not None:
+        bid, ask = (np.asarray(q, dtype=np.int64) for q in quotes)
+        quoted = (bid != NO_QUOTE) & (ask != NO_QUOTE)
+        mid2 = np.where(quoted, bid + ask, mid2)
+        spread = np.where(quoted, ask - bid, spread)
     ask_dist = np.where(ask_s > 0, 2 * ask_p - mid2[..., None], 0) / 2
     bid_dist = np.where(bid_s > 0, mid2[..., None] - 2 * bid_p, 0) / 2
     a1, b1 = ask_s[..., 0].astype(np.float64), bid_s[..., 0].astype(np.float64)

@@ -108,12 +108,13 @@ class _Happened:
 
     market: int
     realized: Realized
-    mid_x2_before: int  # by lmm.features.mid_x2's rule, as the features measure moves
+    mid_x2_before: int  # the market's mid before it
     price_offset: int  # from the reference price in the book the order met
     touch: int  # shares at the touch the order met (lmm.tokenizer.touch_size)
     dt: int
     time_ns: int
     book_row: list[int]  # top FEATURE_LEVELS of the book it left, as one LOBSTER row
+    quotes: tuple[int, int]  # that book's best bid and ask, an empty side stood in (_quotes)
 
 
 @dataclass(frozen=True)
@@ -197,13 +198,6 @@ def _quotes(m: _Market) -> tuple[int, int]:
     return (NO_QUOTE if bid is None else bid), (NO_QUOTE if ask is None else ask)
 
 
-def _feature_mid_x2(book: OrderBook, previous: int) -> int:
-    """Twice the mid as :func:`lmm.features.mid_x2` defines it (with an empty side, one tick
-    beyond the other side's best), so that the features' mid move compares like with like;
-    ``previous`` if both sides are empty."""
-    return _market_mid_x2(book, previous, 2)
-
-
 def _market_mid_x2(book: OrderBook, previous: int, spread: int) -> int:
     """Twice the mid of ``book`` (two-sided or not): with an empty side, half of ``spread``
     ticks beyond the other side's best; ``previous`` if both sides are empty."""
@@ -232,8 +226,9 @@ class LMMMarkets:
     read) is its book's; while one side is empty (a programme swept it), it stays half the
     last two-sided spread beyond the other side's best, so that sweeping a side moves the
     mid the way the sweep went rather than to one tick from the surviving quote. The
-    model's book features keep :func:`lmm.features.mid_x2`'s rule (one tick beyond): the
-    training days never have an empty side.
+    model's book features measure from the same stood-in side (their spread, mid, level
+    distances and mid move), so that the model sees a sweep as the market does; the
+    training days never have an empty side, and two-sided books are described as there.
     """
 
     def __init__(
@@ -443,7 +438,7 @@ class LMMMarkets:
         """Realise an order in market ``i``'s book (None if the book cannot take it)."""
         m = self._market(i)
         ref, sign = self.tokenizer.reference(kind, *_quotes(m), m.mid_x2)
-        feature_before = _feature_mid_x2(m.book, m.mid_x2)
+        before = m.mid_x2
         touch = 0  # only a touch-sized tokenizer reads it
         if self.tokenizer.config.size_reference is SizeReference.TOUCH:
             touch = int(_touch(m.book, kind))
@@ -477,7 +472,7 @@ class LMMMarkets:
         if spread is not None:
             m.spread = spread
         offset = sign * (realized.price - ref)
-        return _Happened(i, realized, feature_before, offset, touch, dt, m.time_ns, book_row)
+        return _Happened(i, realized, before, offset, touch, dt, m.time_ns, book_row, _quotes(m))
 
     def _advance_context(self, happened: list[_Happened]) -> None:
         """Append each market's realised order (token and features of the book it left)
@@ -502,6 +497,7 @@ class LMMMarkets:
             ),
             before,
             np.array([e.time_ns for e in happened], dtype=np.int64),
+            tuple(np.array([e.quotes for e in happened], dtype=np.int64).T),
         )
         rows, trimmed = [], []
         for e, token, feats in zip(happened, tokens.tolist(), features, strict=True):

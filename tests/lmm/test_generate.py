@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 import torch
 
@@ -188,3 +189,21 @@ def test_a_swept_side_leaves_the_mid_half_the_last_spread_beyond_the_other(
     assert realized.size == asks and m.book(0).best_ask is None
     # not one tick above the surviving bid (features' rule): the sweep went up
     assert m.mid_x2(0) == 2 * bid + 4
+
+
+def test_the_model_sees_a_sweep_as_the_market_does(tiny_checkpoint: Checkpoint) -> None:
+    """The book features appended for an order that empties a side measure from where
+    the market stands that side in (the last spread beyond the other side's best): the
+    spread still reads 4 and the mid has not moved. Measured from the book alone, the
+    spread would read 0 and the mid one tick beyond the surviving quote, a move of one tick
+    against the sweep (down after buying up the asks)."""
+    for kind, side in ((OrderKind.MARKET_BUY, -1), (OrderKind.MARKET_SELL, 1)):
+        m = LMMMarkets(tiny_checkpoint, 1)
+        m.reset(0, synthetic_start(tiny_checkpoint.tokenizer, spread=4, levels=3), seed=0)
+        shares = sum(size for _, size in m.book(0).levels(side, 100))
+        price = 2**62 if kind is OrderKind.MARKET_BUY else 1
+        m.inject([OutsideOrder(0, kind, price, shares, m.time_ns(0))])
+        assert m.book(0).prices(side) == []
+        features = m.markets[0].history_features[-1]
+        assert features[0] == pytest.approx(np.log1p(4))  # log spread
+        assert features[-1] == 0  # the mid's move (ticks / 10)

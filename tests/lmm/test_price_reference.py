@@ -208,14 +208,15 @@ def test_the_mid_checkpoint_loads_as_mid_and_generates_as_before(fingerprint) ->
     """The former default (``checkpoints/mid``): its weights and the mid price reference
     predate the option; the fingerprint was
     pinned when the generation rules last changed (whole-order cancels in lmm.market, the
-    mid of a one-sided book in lmm.generate): 2 markets x 150 orders from the data-free
+    mid of a one-sided book in lmm.generate, and the book features of a one-sided book,
+    measured from the stood-in side): 2 markets x 150 orders from the data-free
     start with the packaged checkpoint (one float32 CPU forward pass per order; a
     different CPU could in principle round a sampling boundary differently)."""
     meta = json.loads((MID_CHECKPOINT / "lmm.json").read_text())
     assert "price_reference" not in meta["tokenizer"]["config"]
     checkpoint = load_checkpoint(MID_CHECKPOINT)
     assert checkpoint.tokenizer.config.price_reference is PriceReference.MID
-    assert fingerprint(checkpoint) == "7adfc4957c652a39 0.217004"
+    assert fingerprint(checkpoint) == "25e023c65f6b81cf 0.204366"
 
 
 def test_a_real_day_measured_from_its_quotes(lobster_dir: Path) -> None:
