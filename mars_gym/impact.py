@@ -24,7 +24,13 @@ from tqdm import tqdm
 from lmm.data.orderflow import OrderKind
 from mars_gym.simulator import AgentOrder, MarketSimulator, SimulatorConfig
 
-__all__ = ["ImpactResult", "Rollouts", "buy_programme_impact", "rollout_paths"]
+__all__ = [
+    "ImpactResult",
+    "Rollouts",
+    "buy_programme_impact",
+    "median_interval",
+    "rollout_paths",
+]
 
 #: Orders an agent sends at each decision, first decision first (an empty tuple: none).
 Programme = Sequence[Sequence[AgentOrder]]
@@ -143,3 +149,16 @@ def buy_programme_impact(
         blind_per_seed=paths["blind"] - paths["baseline"],
         programme_steps=programme_steps,
     )
+
+
+def median_interval(x: np.ndarray, draws: int = 4000) -> tuple[float, float]:
+    """Bootstrap 95% interval of the median of ``x`` (seeded, so reruns agree).
+
+    Per-market reactions are heavy-tailed (a few markets crash or spike whatever the
+    programme), so their mean's interval is wide; the median's is steadier.
+    """
+    x = np.asarray(x, dtype=np.float64)
+    rng = np.random.default_rng(0)
+    medians = np.median(x[rng.integers(0, len(x), (draws, len(x)))], axis=1)
+    low, high = np.percentile(medians, [2.5, 97.5])
+    return float(low), float(high)

@@ -1,7 +1,7 @@
 """Print how much a buy programme moves the generated market, seen vs hidden from the model.
 
 The same experiment as tests/mars_gym/test_impact.py, with the figures printed:
-    python scripts/market_reaction.py --seeds 48 --shares 200 --steps 30
+    python scripts/market_reaction.py --seeds 48 --shares 200 --steps 30 [--checkpoint fast]
 
 For scale, it also prints the shares traded per second on the real LOBSTER days when it
 finds them (``--data``), against which the programme's rate can be read.
@@ -17,7 +17,7 @@ import numpy as np
 
 from lmm.data.lobster import EventType, read_lobster
 from mars_gym.cli import days_flags, days_from_args
-from mars_gym.impact import buy_programme_impact
+from mars_gym.impact import buy_programme_impact, median_interval
 from mars_gym.simulator import SimulatorConfig
 
 
@@ -36,6 +36,9 @@ def main() -> None:
     )
     parser.add_argument("--steps", type=int, default=30, help="seconds the programme lasts")
     parser.add_argument("--after", type=int, default=30, help="seconds observed after it")
+    parser.add_argument(
+        "--checkpoint", help="LMM checkpoint folder, or the packaged default or fast (default)"
+    )
     parser.add_argument("--out", help="write the figures as JSON")
     days_flags(parser)
     args = parser.parse_args()
@@ -46,7 +49,11 @@ def main() -> None:
     for path in days:
         print(f"{path.name}: {traded_per_second(path):.1f} shares traded per second")
     result = buy_programme_impact(
-        list(range(args.seeds)), args.shares, args.steps, args.after, SimulatorConfig()
+        list(range(args.seeds)),
+        args.shares,
+        args.steps,
+        args.after,
+        SimulatorConfig(checkpoint=args.checkpoint),
     )
     end = args.steps
     rows = {}
@@ -64,10 +71,24 @@ def main() -> None:
     print(
         f"reaction (seen - blind, paired by seed): {diff.mean():+.2f} ticks, 95% CI +/- {half:.2f}"
     )
+    low, high = median_interval(diff)
+    positive = float((diff > 0).mean())
+    print(
+        f"median reaction {np.median(diff):+.2f} ticks (bootstrap 95% CI [{low:+.2f}, "
+        f"{high:+.2f}]); positive in {positive:.0%} of the markets"
+    )
     if args.out:
         with open(args.out, "w") as f:
             json.dump(
-                {**result.to_dict(), "reaction_ticks": float(diff.mean()), "ci95": float(half)},
+                {
+                    **result.to_dict(),
+                    "reaction_ticks": float(diff.mean()),
+                    "ci95": float(half),
+                    "median_reaction_ticks": float(np.median(diff)),
+                    "median_ci95": [low, high],
+                    "share_positive": positive,
+                    "reaction_per_seed": diff.tolist(),
+                },
                 f,
                 indent=1,
             )
