@@ -100,6 +100,9 @@ def _cmd_benchmark(args: argparse.Namespace) -> dict:
         policies[name] = _load(target or name)
     if joined is not None and args.episodes not in (None, len(joined.seeds)):
         raise ValueError(f"--episodes {args.episodes}: the joined league has {len(joined.seeds)}")
+    entrants = set(policies) | (set(joined.scores) if joined else set())
+    if args.reference and args.reference not in entrants:  # before minutes of play, not after
+        raise ValueError(f"reference {args.reference!r} is not in the league {sorted(entrants)}")
     league = joined
     if policies:
         played = run_league(

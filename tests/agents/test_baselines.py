@@ -160,3 +160,15 @@ def test_benchmark_merges_leagues_run_in_parts(
     assert main(["benchmark", *common, *args, "--out", str(merged)]) == 0
     saved = {n: json.loads(p.read_text())["scores"][n] for n, p in parts.items()}
     assert json.loads(merged.read_text())["scores"] == saved
+
+
+def test_benchmark_refuses_a_reference_outside_the_league_before_playing(
+    tiny_checkpoint_dir: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setattr(cli, "run_league", lambda *a, **k: pytest.fail("played first"))
+    args = ["benchmark", "--task", "execution", "--checkpoint", str(tiny_checkpoint_dir),
+            "--policies", "twap_market", "--reference", "twap_passive", "--quiet"]  # fmt: skip
+    assert main(args) == 2
+    assert "reference 'twap_passive' is not in the league ['twap_market']" in (
+        capsys.readouterr().err
+    )
