@@ -178,7 +178,9 @@ def test_impact_command_end_to_end(tiny_checkpoint_dir: Path, tmp_path: Path) ->
 
 @pytest.mark.slow
 def test_buying_raises_and_selling_lowers_the_packaged_models_mid() -> None:
-    config = MetaorderConfig(seeds=8, fractions=(0.5,), durations_s=(10,), after=0.0, bootstrap=50)
+    # 24 markets: with 8, one market's swing decided the interval (after commit 49bb1f9 its
+    # lower end fell to -0.17 with both sides' peaks positive; 24 give [+2.5, +4.9])
+    config = MetaorderConfig(seeds=24, fractions=(0.5,), durations_s=(10,), after=0.0, bootstrap=50)
     report = analyse(run_metaorders(config))
     (cell,) = report["cells"]
     # side-signed: both must be positive if a buy pushes the mid up and a sell pushes it down
