@@ -198,19 +198,6 @@ def _quotes(m: _Market) -> tuple[int, int]:
     return (NO_QUOTE if bid is None else bid), (NO_QUOTE if ask is None else ask)
 
 
-def _market_mid_x2(book: OrderBook, previous: int, spread: int) -> int:
-    """Twice the mid of ``book`` (two-sided or not): with an empty side, half of ``spread``
-    ticks beyond the other side's best; ``previous`` if both sides are empty."""
-    mid = book.mid_x2()
-    if mid is not None:
-        return mid
-    if book.best_ask is not None:
-        return 2 * book.best_ask - spread
-    if book.best_bid is not None:
-        return 2 * book.best_bid + spread
-    return previous
-
-
 class LMMMarkets:
     """``n`` markets driven by one LMM checkpoint, advanced together.
 
@@ -467,12 +454,14 @@ class LMMMarkets:
         if i in self._recorders:
             self._recorders[i].record(m.time_ns, realized, m.book)
         book_row = m.book.snapshot_row(FEATURE_LEVELS)
-        m.mid_x2 = _market_mid_x2(m.book, m.mid_x2, m.spread)
         spread = m.book.spread()
         if spread is not None:
             m.spread = spread
+        quotes = _quotes(m)
+        if quotes[0] != NO_QUOTE:  # the mid of the quotes, an empty side stood in
+            m.mid_x2 = quotes[0] + quotes[1]
         offset = sign * (realized.price - ref)
-        return _Happened(i, realized, before, offset, touch, dt, m.time_ns, book_row, _quotes(m))
+        return _Happened(i, realized, before, offset, touch, dt, m.time_ns, book_row, quotes)
 
     def _advance_context(self, happened: list[_Happened]) -> None:
         """Append each market's realised order (token and features of the book it left)
