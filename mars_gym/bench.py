@@ -104,18 +104,21 @@ def compare_checkpoints(
 
         plan = tqdm(plan, desc="compare checkpoints", unit="run")
     runs = []
+    by_cell: dict[tuple[int, int], list[dict]] = {}  # (num_envs, checkpoint) -> its rounds
     for r, n, c in plan:
         path = checkpoints[c]
         kwargs = {} if path is None else {"checkpoint": str(path)}
         (run,) = env_throughput(num_envs=(n,), seconds=seconds, workers=workers, **kwargs)
-        runs.append({**run, "checkpoint": "packaged" if path is None else str(path), "round": r})
+        run = {**run, "checkpoint": "packaged" if path is None else str(path), "round": r}
+        runs.append(run)
+        by_cell.setdefault((n, c), []).append(run)
     summary = []
     for n in num_envs:
-        first = [x["env_steps_per_second"] for x in runs if x["num_envs"] == n][:: len(checkpoints)]
+        first = np.array([x["env_steps_per_second"] for x in by_cell[n, 0]])
         for c in range(len(checkpoints)):
-            mine = [x for x in runs if x["num_envs"] == n][c :: len(checkpoints)]
+            mine = by_cell[n, c]
             speed = np.array([x["env_steps_per_second"] for x in mine])
-            ratios = speed / np.array(first)
+            ratios = speed / first
             summary.append(
                 {
                     "checkpoint": mine[0]["checkpoint"],
