@@ -9,7 +9,7 @@ A checkpoint is a folder with two files:
 
 Two checkpoints ship inside the package (:data:`PACKAGED`), both trained by ``mars-gym
 train-lmm``: ``default`` (:data:`DEFAULT_CHECKPOINT`), the more faithful, and ``fast``, a
-smaller model that drives the environments about 2.7 times as fast and generates a less
+smaller model that drives the environments 2.3-2.6 times as fast and generates a less
 faithful market (figures in the README). Wherever a checkpoint folder is asked for, one of
 these names may stand in for it.
 """
