@@ -324,7 +324,10 @@ class LMMMarkets:
         kinds, buckets, _, _ = self.tokenizer.fields(tokens)
         touch = None
         if self.tokenizer.config.size_reference is SizeReference.TOUCH:
-            touch = np.array([_touch(m.book, k) for m, k in zip(markets, kinds, strict=True)])
+            # Python ints: comparing numpy scalars with the kind constants is far slower
+            touch = np.array(
+                [_touch(m.book, k) for m, k in zip(markets, kinds.tolist(), strict=True)]
+            )
         uniforms = np.stack([m.np_gen.random(3) for m in markets])
         decoded = self.tokenizer.decode(tokens, uniforms, touch)
         bid, ask = np.array([_quotes(m) for m in markets]).T

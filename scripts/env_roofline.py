@@ -18,7 +18,7 @@ memory. This script measures, in one run and on the current torch threads:
 
 and prints the env steps/s that each cost alone would allow:
 
-    python scripts/env_roofline.py --out docs/results/env_roofline.json
+    python scripts/env_roofline.py --out docs/results/env_roofline.json [--checkpoint fast]
 """
 
 from __future__ import annotations
@@ -56,9 +56,11 @@ def _timed(fn) -> float:
     return time.perf_counter() - start
 
 
-def measure_env(num_envs: int, steps: int, seed: int) -> dict:
+def measure_env(num_envs: int, steps: int, seed: int, checkpoint: str | None = None) -> dict:
     """Env steps/s of the native vector env, with the model's forward time apart."""
-    env = gym.make_vec(ENV_ID, num_envs=num_envs, vectorization_mode="vector_entry_point")
+    env = gym.make_vec(
+        ENV_ID, num_envs=num_envs, vectorization_mode="vector_entry_point", checkpoint=checkpoint
+    )
     env.reset(seed=seed)
     sim = env.unwrapped.runner.sim
     model = sim.markets.model
@@ -115,13 +117,16 @@ def main() -> None:
     parser.add_argument("--num-envs", type=int, default=256, help="environments (default: 256)")
     parser.add_argument("--steps", type=int, default=5, help="timed vector steps (default: 5)")
     parser.add_argument("--seed", type=int, default=0, help="reset seed (default: 0)")
+    parser.add_argument(
+        "--checkpoint", help="LMM checkpoint folder, or the packaged default or fast (default)"
+    )
     parser.add_argument("--out", help="write the figures as JSON")
     args = parser.parse_args()
 
     bandwidth = read_bandwidth_gbs()
     peak = matmul_peak_gflops()
-    env = measure_env(args.num_envs, args.steps, args.seed)
-    checkpoint = load_checkpoint()  # the packaged model, which the env runs
+    env = measure_env(args.num_envs, args.steps, args.seed, args.checkpoint)
+    checkpoint = load_checkpoint(args.checkpoint)  # the model the env ran
     round_ms = round_ms_one_market(checkpoint)
     config = checkpoint.model.config
     kv_bytes = config.n_layer * 2 * config.context * config.n_embd * 4  # float32 keys + values
