@@ -41,6 +41,9 @@ class TrainConfig:
         eval_every: steps between validation passes (and at the end).
         seed: seeds the model's initialisation and the window sampler.
         device: "auto" (a GPU when present), "cpu" or "cuda".
+        subsample: train on the windows starting in one of every ``subsample``
+            ten-minute blocks of each day's training part (1: all of it); for measuring
+            how the model scales with data. The tokenizer is fitted on the whole part.
     """
 
     context: int = 128
@@ -56,9 +59,19 @@ class TrainConfig:
     eval_every: int = 250
     seed: int = 0
     device: str = "auto"
+    subsample: int = 1
 
     def __post_init__(self) -> None:
-        for name in ("context", "batch_size", "steps", "eval_every", "n_layer", "n_head", "n_embd"):
+        for name in (
+            "context",
+            "batch_size",
+            "steps",
+            "eval_every",
+            "n_layer",
+            "n_head",
+            "n_embd",
+            "subsample",
+        ):
             if getattr(self, name) < 1:
                 raise ValueError(f"TrainConfig.{name} must be >= 1, got {getattr(self, name)}")
         if not self.lr > 0:
@@ -108,7 +121,7 @@ def train(dataset: OrderDataset, config: TrainConfig, progress: bool = True) -> 
     )
     torch.manual_seed(config.seed)
     model = LMM(model_config).to(device)
-    starts = _window_starts(dataset.days, config.context)
+    starts = _window_starts(dataset.days, config.context, config.subsample)
     if not len(starts):
         raise ValueError(f"no training day has more than {config.context + 1} training orders")
     rng = np.random.default_rng(config.seed)
@@ -164,7 +177,7 @@ def train(dataset: OrderDataset, config: TrainConfig, progress: bool = True) -> 
         tokens_per_second=config.steps * config.batch_size * config.context / max(train_time, 1e-9),
         parameters=model.num_parameters(),
         device=str(device),
-        n_train_orders=dataset.n_train,
+        n_train_orders=_orders_seen(dataset.days, starts, config.context),
         n_validation_orders=dataset.n_validation,
     )
 
@@ -229,15 +242,37 @@ def validation_bits(
     return float(total / count) if count else float("nan")
 
 
-def _window_starts(days: tuple[DayData, ...], context: int) -> np.ndarray:
-    """(day, start) pairs whose window and its targets lie in the training part."""
+#: Length of the blocks that ``TrainConfig.subsample`` keeps one in every so many of.
+SUBSAMPLE_BLOCK_NS = 10 * 60 * 1_000_000_000
+
+
+def _window_starts(days: tuple[DayData, ...], context: int, subsample: int = 1) -> np.ndarray:
+    """(day, start) pairs whose window and its targets lie in the training part, and whose
+    first order falls in a kept block (one in every ``subsample`` ten-minute blocks,
+    counted from each day's first order)."""
     pairs = []
     for d, day in enumerate(days):
         n_train = int(np.argmax(day.is_validation)) if day.is_validation.any() else len(day.flow)
         last = n_train - context - 1  # the window's targets end at start + context
         if last >= 0:
-            pairs.append(np.stack([np.full(last + 1, d), np.arange(last + 1)], axis=1))
+            start = np.arange(last + 1)
+            time = day.flow["time"][start]
+            start = start[(time - time[0]) // SUBSAMPLE_BLOCK_NS % subsample == 0]
+            pairs.append(np.stack([np.full(len(start), d), start], axis=1))
     return np.concatenate(pairs) if pairs else np.zeros((0, 2), dtype=np.int64)
+
+
+def _orders_seen(days: tuple[DayData, ...], starts: np.ndarray, context: int) -> int:
+    """How many distinct orders the windows starting at ``starts`` cover (inputs and
+    targets)."""
+    total = 0
+    for d, day in enumerate(days):
+        covered = np.zeros(len(day.flow) + 1, dtype=np.int64)
+        first = starts[starts[:, 0] == d, 1]
+        np.add.at(covered, first, 1)
+        np.add.at(covered, first + context + 1, -1)
+        total += int((np.cumsum(covered)[:-1] > 0).sum())
+    return total
 
 
 def _batch(

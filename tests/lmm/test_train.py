@@ -12,7 +12,7 @@ from lmm.checkpoint import Checkpoint
 from lmm.data.orderflow import ORDER_DTYPE
 from lmm.dataset import DayData, OrderDataset
 from lmm.features import N_BOOK_FEATURES
-from lmm.train import QUICK, sequence_nll_bits, train
+from lmm.train import QUICK, SUBSAMPLE_BLOCK_NS, _window_starts, sequence_nll_bits, train
 
 
 def _patterned_day(tiny_checkpoint: Checkpoint, n: int = 2000) -> DayData:
@@ -22,7 +22,7 @@ def _patterned_day(tiny_checkpoint: Checkpoint, n: int = 2000) -> DayData:
     cycle = np.array([3, 77, 5, 200, 9, 41, 150]) % vocab
     tokens = np.resize(cycle, n).astype(np.int64)
     flow = np.zeros(n, dtype=ORDER_DTYPE)
-    flow["time"] = np.arange(n) * 10**8
+    flow["time"] = np.arange(n) * 12 * 10**8  # 40 minutes
     rng = np.random.default_rng(0)
     return DayData(
         name="pattern",
@@ -59,6 +59,22 @@ def test_same_seed_same_weights(dataset: OrderDataset) -> None:
     a, b = (train(dataset, config, progress=False).model.state_dict() for _ in range(2))
     for k in a:
         assert torch.equal(a[k], b[k]), k
+
+
+def test_subsample_trains_on_every_other_block_only(dataset: OrderDataset) -> None:
+    """The pattern day spans 40 minutes (an order every 1.2 s), its training part 32:
+    with subsample=2 the windows start in the first and third ten-minute blocks only."""
+    day = dataset.days[0]
+    starts = _window_starts(dataset.days, QUICK.context, subsample=2)[:, 1]
+    block = day.flow["time"][starts] // SUBSAMPLE_BLOCK_NS
+    assert set(block.tolist()) == {0, 2}
+    assert len(starts) == 1000  # orders 0-499 and 1000-1499 start windows
+    every = replace(QUICK, steps=1, eval_every=1)
+    assert train(dataset, every, progress=False).n_train_orders == dataset.n_train == 1600
+    half = train(dataset, replace(every, subsample=2), progress=False).n_train_orders
+    assert half == 2 * (500 + QUICK.context)  # each block's windows reach context + 1 past it
+    with pytest.raises(ValueError, match="subsample"):
+        replace(QUICK, subsample=0)
 
 
 def test_sequence_nll_equals_a_direct_forward_pass(tiny_checkpoint: Checkpoint) -> None:
