@@ -16,7 +16,7 @@ from typing import Any
 from agents.baselines import BASELINES
 from agents.benchmark import EVALUATION_SEED_BASE, League, run_league
 from agents.trained import trained_policies
-from mars_gym.cli import common_flags
+from mars_gym.cli import checkpoint_flag, common_flags
 from mars_gym.cli import main as mars_gym_main
 
 __all__ = ["main"]
@@ -79,10 +79,7 @@ def _add_benchmark(sub: argparse._SubParsersAction) -> None:
         "played again (default --policies: the built-in ones the joined leagues lack; "
         "none left, nothing is played: leagues run in parts are merged)",
     )
-    p.add_argument(
-        "--checkpoint",
-        help="LMM checkpoint folder, or the packaged default or fast (default: default)",
-    )
+    checkpoint_flag(p)
     common_flags(p)
     p.set_defaults(func=_cmd_benchmark)
 

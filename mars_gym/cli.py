@@ -21,7 +21,13 @@ import numpy as np
 import torch
 
 from lmm.bench import flops_per_order, generation_speed, matmul_peak_gflops
-from lmm.checkpoint import CheckpointError, checkpoint_folder, load_checkpoint, save_checkpoint
+from lmm.checkpoint import (
+    PACKAGED,
+    CheckpointError,
+    checkpoint_folder,
+    load_checkpoint,
+    save_checkpoint,
+)
 from lmm.data.lobster import DEFAULT_TICK_SIZE, LobsterFormatError, read_lobster
 from lmm.data.orderflow import MARKET_KINDS
 from lmm.dataset import build_dataset
@@ -171,10 +177,7 @@ def _build_parser(
         "a model as variable as it would score if the real flow were one of its rollouts.",
     )
     days_flags(p)
-    p.add_argument(
-        "--checkpoint",
-        help="LMM checkpoint folder, or the packaged default or fast (default: default)",
-    )
+    checkpoint_flag(p)
     p.add_argument(
         "--starts",
         type=int,
@@ -202,10 +205,7 @@ def _build_parser(
         "engine) for several batch sizes, with and without the KV cache, and set the model's "
         "FLOPs per order against the measured float32 matmul peak of this machine.",
     )
-    p.add_argument(
-        "--checkpoint",
-        help="LMM checkpoint folder, or the packaged default or fast (default: default)",
-    )
+    checkpoint_flag(p)
     p.add_argument(
         "--batch-sizes",
         type=int,
@@ -242,11 +242,10 @@ def _build_parser(
         default=15.0,
         help="timing per run (default: %(default)s; 256 environments take about 1 s a step)",
     )
-    p.add_argument(
-        "--checkpoint",
-        nargs="+",
-        help="LMM checkpoint folder, or the packaged default or fast (default: default); with "
-        "several, their env steps/s are compared, timed in alternation (see --rounds)",
+    checkpoint_flag(
+        p,
+        several="; with several, their env steps/s are compared, timed in alternation "
+        "(see --rounds)",
     )
     p.add_argument(
         "--rounds",
@@ -270,6 +269,19 @@ def _build_parser(
     if extend is not None:
         extend(sub)
     return parser
+
+
+def checkpoint_flag(p: argparse.ArgumentParser, several: str | None = None) -> None:
+    """``--checkpoint``: an LMM checkpoint folder or a packaged checkpoint's name (None when
+    not given: the packaged default). With ``several`` (the help's ending), it takes one or
+    more, as a list."""
+    names = " or ".join(PACKAGED)
+    p.add_argument(
+        "--checkpoint",
+        nargs=None if several is None else "+",
+        help=f"LMM checkpoint folder, or the name of a packaged one, {names} "
+        f"(default: default){several or ''}",
+    )
 
 
 def days_flags(p: argparse.ArgumentParser) -> None:
@@ -495,7 +507,8 @@ def _cmd_train_lmm(args: argparse.Namespace) -> dict:
     summary["checkpoint"] = str(args.checkpoint)
     summary["checkpoint_bytes"] = size
     print(
-        f"trained {result.parameters:,} parameters in {result.seconds / 60:.1f} min on "
+        f"trained {result.parameters:,} parameters on {result.n_train_orders:,} orders in "
+        f"{result.seconds / 60:.1f} min on "
         f"{result.device} ({result.tokens_per_second:,.0f} tokens/s); best validation NLL "
         f"{result.best_validation_bits:.3f} bits/order at step {result.best_step}; "
         f"checkpoint {args.checkpoint} ({size / 1e6:.1f} MB)"

@@ -419,7 +419,11 @@ def _markdown(summary: dict, facts: dict[str, list[FactResult]], distances: dict
 # ---------------------------------------------------------------------- command line
 def configure_parser(p: argparse.ArgumentParser) -> None:
     """Add the ``fidelity`` command's flags to ``p``."""
-    from mars_gym.cli import dataclass_flags, days_flags  # at call time: cli imports this module
+    from mars_gym.cli import (  # at call time: cli imports this module
+        checkpoint_flag,
+        dataclass_flags,
+        days_flags,
+    )
 
     p.description = (
         "Write a fidelity report (report.md, PNG figures, summary.json) to --out: real "
@@ -439,10 +443,7 @@ def configure_parser(p: argparse.ArgumentParser) -> None:
         help="tiny settings for a smoke test (2 starts, 2-minute rollouts; the flags above "
         "but --validation-minutes and --seed are ignored)",
     )
-    p.add_argument(
-        "--checkpoint",
-        help="LMM checkpoint folder, or the packaged default or fast (default: default)",
-    )
+    checkpoint_flag(p)
     p.add_argument(
         "--out",
         dest="out_dir",

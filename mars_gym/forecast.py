@@ -380,7 +380,11 @@ def plot_forecast(report: dict, path: Path) -> None:
 
 def configure_parser(p: argparse.ArgumentParser) -> None:
     """Add the ``forecast`` command's flags to ``p``."""
-    from mars_gym.cli import dataclass_flags, days_flags  # at call time: cli imports this module
+    from mars_gym.cli import (  # at call time: cli imports this module
+        checkpoint_flag,
+        dataclass_flags,
+        days_flags,
+    )
 
     p.description = (
         "From real start states every --step-minutes of the held-out window (the last "
@@ -393,10 +397,7 @@ def configure_parser(p: argparse.ArgumentParser) -> None:
     )
     days_flags(p)
     dataclass_flags(p, ForecastConfig)
-    p.add_argument(
-        "--checkpoint",
-        help="LMM checkpoint folder, or the packaged default or fast (default: default)",
-    )
+    checkpoint_flag(p)
     p.add_argument(
         "--out",
         dest="out_dir",

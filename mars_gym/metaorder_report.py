@@ -119,7 +119,10 @@ def plot_fit(report: dict, path: Path) -> None:
 
 def configure_parser(p: argparse.ArgumentParser) -> None:
     """Add the ``impact`` command's flags to ``p``."""
-    from mars_gym.cli import dataclass_flags  # at call time: cli imports this module
+    from mars_gym.cli import (  # at call time: cli imports this module
+        checkpoint_flag,
+        dataclass_flags,
+    )
 
     p.description = (
         "Inject metaorders (buy and sell; sizes Q as fractions of the volume V the market "
@@ -139,10 +142,7 @@ def configure_parser(p: argparse.ArgumentParser) -> None:
         f"{list(QUICK.fractions)}, durations {list(QUICK.durations_s)} s); flags still override",
     )
     sim = SimulatorConfig()
-    p.add_argument(
-        "--checkpoint",
-        help="LMM checkpoint folder, or the packaged default or fast (default: default)",
-    )
+    checkpoint_flag(p)
     p.add_argument(
         "--start-file",
         help="start from this LOBSTER day instead of the data-free synthetic book (default: none)",

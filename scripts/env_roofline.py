@@ -36,6 +36,7 @@ import mars_gym  # noqa: F401  (registers the environments)
 from lmm.bench import flops_per_order, matmul_peak_gflops
 from lmm.checkpoint import Checkpoint, load_checkpoint
 from lmm.generate import LMMMarkets, synthetic_start
+from mars_gym.cli import checkpoint_flag
 
 ENV_ID = "MarS-Execution-v0"
 ACTION = (4, 0)  # a TWAP-paced passive child order, as `mars-gym bench` takes
@@ -117,9 +118,7 @@ def main() -> None:
     parser.add_argument("--num-envs", type=int, default=256, help="environments (default: 256)")
     parser.add_argument("--steps", type=int, default=5, help="timed vector steps (default: 5)")
     parser.add_argument("--seed", type=int, default=0, help="reset seed (default: 0)")
-    parser.add_argument(
-        "--checkpoint", help="LMM checkpoint folder, or the packaged default or fast (default)"
-    )
+    checkpoint_flag(parser)
     parser.add_argument("--out", help="write the figures as JSON")
     args = parser.parse_args()
 

@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 
 from lmm.data.lobster import EventType, read_lobster
-from mars_gym.cli import days_flags, days_from_args
+from mars_gym.cli import checkpoint_flag, days_flags, days_from_args
 from mars_gym.impact import buy_programme_impact, median_interval
 from mars_gym.simulator import SimulatorConfig
 
@@ -36,9 +36,7 @@ def main() -> None:
     )
     parser.add_argument("--steps", type=int, default=30, help="seconds the programme lasts")
     parser.add_argument("--after", type=int, default=30, help="seconds observed after it")
-    parser.add_argument(
-        "--checkpoint", help="LMM checkpoint folder, or the packaged default or fast (default)"
-    )
+    checkpoint_flag(parser)
     parser.add_argument("--out", help="write the figures as JSON")
     days_flags(parser)
     args = parser.parse_args()

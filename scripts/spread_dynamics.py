@@ -26,7 +26,7 @@ from lmm.data.orderflow import CANCEL_KINDS, LIMIT_KINDS, MARKET_KINDS, OrderKin
 from lmm.dataset import OrderDataset, build_dataset
 from lmm.evaluate import NS, StartWindows, generate_records, held_out_open, start_windows
 from lmm.generate import LMMMarkets
-from mars_gym.cli import days_flags, days_from_args
+from mars_gym.cli import checkpoint_flag, days_flags, days_from_args
 
 
 def spread_balance(r: np.ndarray) -> dict[str, float]:
@@ -86,10 +86,7 @@ def spread_balance(r: np.ndarray) -> dict[str, float]:
 def window_flags(parser: argparse.ArgumentParser) -> None:
     """The flags that choose the held-out windows and rollouts (:func:`held_out_windows`)."""
     days_flags(parser)
-    parser.add_argument(
-        "--checkpoint",
-        help="LMM checkpoint folder, or the packaged default or fast (default: default)",
-    )
+    checkpoint_flag(parser)
     parser.add_argument("--minutes", type=int, default=5, help="length of each rollout")
     parser.add_argument("--rollouts", type=int, default=2, help="rollouts per start")
     parser.add_argument("--out", type=Path, help="also write the figures as JSON to FILE")
