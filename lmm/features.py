@@ -77,7 +77,8 @@ def book_features(
             keeps an emptied side's place passes it here (:data:`NO_QUOTE` where it has
             none). By default, and wherever both sides rest, the book's own best quotes;
             with a side empty and no stand-in, the mid is one tick beyond the other side
-            (:func:`mid_x2`) and the spread 0.
+            (:func:`mid_x2`) and the spread 0. With both sides empty the mid is
+            ``mid_x2_before`` (it has not moved) and the spread 0.
 
     Features: log spread; log sizes of the top levels (asks, then bids); log distances of
     those levels from the mid; level-1 imbalance; time of day in [0, 1]; the mid's move
@@ -95,6 +96,8 @@ def book_features(
         quoted = (bid != NO_QUOTE) & (ask != NO_QUOTE)
         mid2 = np.where(quoted, bid + ask, mid2)
         spread = np.where(quoted, ask - bid, spread)
+    # no quote at all (both sides empty): the mid stays where it was, as callers keep it
+    mid2 = np.where(mid2 == 0, np.asarray(mid_x2_before, dtype=np.int64), mid2)
     ask_dist = np.where(ask_s > 0, 2 * ask_p - mid2[..., None], 0) / 2
     bid_dist = np.where(bid_s > 0, mid2[..., None] - 2 * bid_p, 0) / 2
     a1, b1 = ask_s[..., 0].astype(np.float64), bid_s[..., 0].astype(np.float64)

@@ -207,3 +207,21 @@ def test_the_model_sees_a_sweep_as_the_market_does(tiny_checkpoint: Checkpoint) 
         features = m.markets[0].history_features[-1]
         assert features[0] == pytest.approx(np.log1p(4))  # log spread
         assert features[-1] == 0  # the mid's move (ticks / 10)
+
+
+def test_a_book_with_no_side_left_reads_as_an_unmoved_mid(tiny_checkpoint: Checkpoint) -> None:
+    """Sweeping the asks and then the bids leaves no quote at all: the market keeps its mid,
+    and the features say it did not move (measured from a mid of 0 they would read a fall
+    of ten ticks or more, the clip)."""
+    m = LMMMarkets(tiny_checkpoint, 1)
+    m.reset(0, synthetic_start(tiny_checkpoint.tokenizer, spread=4, levels=3), seed=0)
+    for kind, side, price in ((OrderKind.MARKET_BUY, -1, 2**62), (OrderKind.MARKET_SELL, 1, 1)):
+        shares = sum(size for _, size in m.book(0).levels(side, 100))
+        mid = m.mid_x2(0)
+        m.inject([OutsideOrder(0, kind, price, shares, m.time_ns(0))])
+    assert m.book(0).best_bid is None and m.book(0).best_ask is None
+    assert m.mid_x2(0) == mid  # kept from before the second sweep
+    features = m.markets[0].history_features[-1]
+    assert features[0] == 0  # log spread of an empty book
+    assert features[-1] == 0  # the mid's move
+    m.step()  # and the market goes on: only limit orders can come
