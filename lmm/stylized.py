@@ -40,6 +40,7 @@ __all__ = [
     "SessionSeries",
     "depth_from_best",
     "measure_fact",
+    "mid_grid",
     "mid_returns",
     "pooled_acf",
     "power_law_exponent",
@@ -87,8 +88,9 @@ def sessions(records: np.ndarray) -> list[np.ndarray]:
     return np.split(r, cuts) if len(r) else []
 
 
-def _mid_grid(rows: np.ndarray, step_ns: int) -> tuple[np.ndarray, np.ndarray]:
-    """Grid times from the first two-sided book, and the mid at each."""
+def mid_grid(rows: np.ndarray, step_ns: int) -> tuple[np.ndarray, np.ndarray]:
+    """Grid times every ``step_ns`` from a session's first two-sided book, and the mid
+    (ticks) after the last order at or before each."""
     rows = rows[(rows["bid_after"] > 0) & (rows["ask_after"] > 0)]
     if len(rows) < 2:
         return np.zeros(0, np.int64), np.zeros(0)
@@ -105,7 +107,7 @@ def mid_returns(records: np.ndarray, step_ns: int) -> list[np.ndarray]:
     """
     out = []
     for rows in sessions(records):
-        _, mid = _mid_grid(rows, step_ns)
+        _, mid = mid_grid(rows, step_ns)
         if len(mid) >= 2:
             out.append(np.diff(np.log(mid)) * 1e4)
     return out
@@ -209,7 +211,7 @@ def session_series(rows: np.ndarray, group: int = 0, start_ns: int | None = None
     returns = {}
     volume = np.zeros(0)
     for step in RETURN_STEPS:
-        grid, mid = _mid_grid(rows, step * NS)
+        grid, mid = mid_grid(rows, step * NS)
         returns[step] = np.diff(np.log(mid)) * 1e4 if len(mid) >= 2 else np.zeros(0)
         if step == 60 and len(grid) >= 2:
             # shares traded in (grid[i], grid[i+1]], the interval of return i
