@@ -18,6 +18,7 @@ __all__ = [
     "best_quotes",
     "book_features",
     "mid_x2",
+    "mirror_features",
 ]
 
 #: Book levels per side that the features describe.
@@ -118,3 +119,20 @@ def book_features(
         axis=-1,
     )
     return out.astype(np.float32)
+
+
+def mirror_features(features: np.ndarray) -> np.ndarray:
+    """The features of the mirrored books (buy and sell sides swapped, prices reflected
+    about the mid) of ``(..., N_BOOK_FEATURES)`` features: ask and bid sizes and distances
+    trade places, the imbalance and the mid's move change sign, the spread and the time of
+    day stay (see :func:`book_features` for the layout)."""
+    f = np.asarray(features)
+    out = f.copy()
+    L = FEATURE_LEVELS
+    for first in (1, 1 + 2 * L):  # sizes, then distances: asks, then bids
+        asks, bids = slice(first, first + L), slice(first + L, first + 2 * L)
+        out[..., asks], out[..., bids] = f[..., bids], f[..., asks]
+    imbalance, move = 1 + 4 * L, 1 + 4 * L + 2
+    out[..., imbalance] = -f[..., imbalance]
+    out[..., move] = -f[..., move]
+    return out

@@ -381,6 +381,22 @@ class OrderTokenizer:
         kind, p = np.divmod(rest, self.n_price)
         return kind, p, s, t
 
+    def mirror(self, tokens: np.ndarray) -> np.ndarray:
+        """The tokens of the same orders on the other side of the book (each kind's buy and
+        sell swapped; price bucket, size and time bins kept), for training on mirrored days.
+
+        Only the same-side-best price reference measures offsets alike on both sides
+        (positive is more aggressive for buys and sells); from the mid, a mirrored offset
+        would need its sign turned and the bins are not symmetric about it.
+        """
+        if self.config.price_reference is not PriceReference.SAME_SIDE_BEST:
+            raise ValueError(
+                "mirroring needs the same_side_best price reference, got "
+                f"{self.config.price_reference.value}"
+            )
+        kind, p, s, t = self.fields(tokens)
+        return (((kind ^ 1) * self.n_price + p) * self.n_size + s) * self.n_time + t
+
     def decode(
         self,
         tokens: np.ndarray,

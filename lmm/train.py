@@ -10,14 +10,15 @@ from __future__ import annotations
 
 import math
 import time
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, fields, replace
 
 import numpy as np
 import torch
 
 from lmm.dataset import DayData, OrderDataset
-from lmm.features import N_BOOK_FEATURES
+from lmm.features import N_BOOK_FEATURES, mirror_features
 from lmm.model import LMM, LMMConfig
+from lmm.tokenizer import OrderTokenizer
 
 __all__ = ["TrainConfig", "TrainResult", "sequence_nll_bits", "train"]
 
@@ -44,6 +45,9 @@ class TrainConfig:
         subsample: train on the windows starting in one of every ``subsample``
             ten-minute blocks of each day's training part (1: all of it); for measuring
             how the model scales with data. The tokenizer is fitted on the whole part.
+        mirror: also train on every day mirrored (buy and sell swapped in the orders and
+            the books, :func:`_mirrored`), twice the training windows; validation stays on
+            the real days. Needs the same_side_best price reference.
     """
 
     context: int = 128
@@ -60,6 +64,7 @@ class TrainConfig:
     seed: int = 0
     device: str = "auto"
     subsample: int = 1
+    mirror: bool = False
 
     def __post_init__(self) -> None:
         for name in (
@@ -121,7 +126,10 @@ def train(dataset: OrderDataset, config: TrainConfig, progress: bool = True) -> 
     )
     torch.manual_seed(config.seed)
     model = LMM(model_config).to(device)
-    starts = _window_starts(dataset.days, config.context, config.subsample)
+    days = dataset.days
+    if config.mirror:
+        days += tuple(_mirrored(day, tok) for day in dataset.days)
+    starts = _window_starts(days, config.context, config.subsample)
     if not len(starts):
         raise ValueError(f"no training day has more than {config.context + 1} training orders")
     rng = np.random.default_rng(config.seed)
@@ -151,7 +159,7 @@ def train(dataset: OrderDataset, config: TrainConfig, progress: bool = True) -> 
         model.train()
         for group in opt.param_groups:
             group["lr"] = _lr(step, config)
-        x, f, y = _batch(dataset.days, starts, rng, config, device)
+        x, f, y = _batch(days, starts, rng, config, device)
         loss = -model.log_prob(model(x, f), y).mean()
         opt.zero_grad(set_to_none=True)
         loss.backward()
@@ -177,6 +185,7 @@ def train(dataset: OrderDataset, config: TrainConfig, progress: bool = True) -> 
         tokens_per_second=config.steps * config.batch_size * config.context / max(train_time, 1e-9),
         parameters=model.num_parameters(),
         device=str(device),
+        # real orders only: a mirrored day's are the same orders
         n_train_orders=_orders_seen(dataset.days, starts, config.context),
         n_validation_orders=dataset.n_validation,
     )
@@ -260,6 +269,18 @@ def _window_starts(days: tuple[DayData, ...], context: int, subsample: int = 1) 
             start = start[(time - time[0]) // SUBSAMPLE_BLOCK_NS % subsample == 0]
             pairs.append(np.stack([np.full(len(start), d), start], axis=1))
     return np.concatenate(pairs) if pairs else np.zeros((0, 2), dtype=np.int64)
+
+
+def _mirrored(day: DayData, tokenizer: OrderTokenizer) -> DayData:
+    """``day`` with buy and sell swapped in what training reads of it: its tokens
+    (:meth:`OrderTokenizer.mirror`) and book features (:func:`lmm.features.mirror_features`).
+    Its flow and books stay the real day's; it is not meant for anything else."""
+    return replace(
+        day,
+        name=f"{day.name} (mirrored)",
+        tokens=tokenizer.mirror(day.tokens),
+        features=mirror_features(day.features),
+    )
 
 
 def _orders_seen(days: tuple[DayData, ...], starts: np.ndarray, context: int) -> int:

@@ -327,7 +327,7 @@ def _default_data_dir() -> Path:
 def dataclass_flags(p: argparse.ArgumentParser, cls: type, exclude: Collection[str] = ()) -> None:
     """One ``--flag`` per field of a config dataclass (but those in ``exclude``), documented
     from its docstring; a ``tuple[T, ...]`` field takes one or more values of type T, an
-    Enum field one of its members' values.
+    Enum field one of its members' values, a bool field ``--name`` or ``--no-name``.
 
     Flags default to None, so that only what the user gave overrides the config's defaults
     (see :func:`config_from_args`).
@@ -340,18 +340,25 @@ def dataclass_flags(p: argparse.ArgumentParser, cls: type, exclude: Collection[s
         kind, nargs, default = hints[f.name], None, f.default
         if get_origin(kind) is tuple:
             kind, nargs, default = get_args(kind)[0], "+", " ".join(map(str, default))
-        if kind is bool:  # type=bool would read "False" as True
-            raise TypeError(f"{cls.__name__}.{f.name}: bool fields have no flag yet")
+        flag, help_text = f"--{f.name.replace('_', '-')}", docs.get(f.name, "").rstrip(".")
+        if kind is bool:  # --name / --no-name (type=bool would read "False" as True)
+            p.add_argument(
+                flag,
+                action=argparse.BooleanOptionalAction,
+                default=None,
+                help=f"{help_text} (default: {'yes' if default else 'no'})".replace("%", "%%"),
+            )
+            continue
         choices = None
         if isinstance(kind, type) and issubclass(kind, Enum):  # Enum(value) parses a value
             choices, default = list(kind), default.value
         p.add_argument(
-            f"--{f.name.replace('_', '-')}",
+            flag,
             type=kind,
             choices=choices,
             nargs=nargs,
             default=None,
-            help=f"{docs.get(f.name, '').rstrip('.')} (default: {default})".replace("%", "%%"),
+            help=f"{help_text} (default: {default})".replace("%", "%%"),
         )
 
 

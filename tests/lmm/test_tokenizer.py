@@ -119,6 +119,31 @@ def test_bad_inputs_raise_clear_errors(tokenizer: OrderTokenizer) -> None:
         tokenizer.fields(np.array([tokenizer.vocab_size]))
 
 
+def test_mirror_swaps_buy_and_sell_and_keeps_the_rest(
+    tokenizer: OrderTokenizer, make_orders
+) -> None:
+    _, offset, size, dt = make_orders(5000, seed=1)
+    config = TokenizerConfig(
+        price_bins=12,
+        size_bins=8,
+        time_bins=8,
+        price_reference=PriceReference.SAME_SIDE_BEST,
+        size_reference=SHARES,
+    )
+    same_side = OrderTokenizer.fit(offset, size, dt, config)
+    tokens = np.arange(same_side.vocab_size)
+    mirrored = same_side.mirror(tokens)
+    kind, *rest = same_side.fields(tokens)
+    mirrored_kind, *mirrored_rest = same_side.fields(mirrored)
+    sides = np.array([OrderKind(k).side for k in range(6)])
+    assert (sides[mirrored_kind] == -sides[kind]).all() and (mirrored_kind // 2 == kind // 2).all()
+    for a, b in zip(rest, mirrored_rest, strict=True):
+        np.testing.assert_array_equal(a, b)
+    np.testing.assert_array_equal(same_side.mirror(mirrored), tokens)
+    with pytest.raises(ValueError, match="same_side_best"):
+        tokenizer.mirror(tokens[:3])  # measured from the mid
+
+
 def test_order_flow_of_a_real_day(lobster_dir: Path) -> None:
     day = read_lobster(lobster_dir / "LOBSTER_SampleFile_GOOG_2012-06-21_10.zip")
     flow = order_flow(day)

@@ -11,8 +11,18 @@ import torch
 from lmm.checkpoint import Checkpoint
 from lmm.data.orderflow import ORDER_DTYPE
 from lmm.dataset import DayData, OrderDataset
-from lmm.features import N_BOOK_FEATURES
-from lmm.train import QUICK, SUBSAMPLE_BLOCK_NS, _window_starts, sequence_nll_bits, train
+from lmm.features import N_BOOK_FEATURES, mirror_features
+from lmm.price_reference import PriceReference
+from lmm.train import (
+    QUICK,
+    SUBSAMPLE_BLOCK_NS,
+    _mirrored,
+    _window_starts,
+    sequence_nll_bits,
+    train,
+)
+
+SAME_SIDE_BEST = PriceReference.SAME_SIDE_BEST
 
 
 def _patterned_day(tiny_checkpoint: Checkpoint, n: int = 2000) -> DayData:
@@ -75,6 +85,26 @@ def test_subsample_trains_on_every_other_block_only(dataset: OrderDataset) -> No
     assert half == 2 * (500 + QUICK.context)  # each block's windows reach context + 1 past it
     with pytest.raises(ValueError, match="subsample"):
         replace(QUICK, subsample=0)
+
+
+def test_mirror_trains_on_both_sides_of_each_day(tiny_checkpoint: Checkpoint) -> None:
+    """Mirroring needs offsets that mean the same on both sides: the tiny checkpoint's
+    tokenizer measures from the mid and is refused; with a same-side-best tokenizer the
+    mirrored windows join the real ones, and the real orders are what is counted."""
+    day = _patterned_day(tiny_checkpoint)
+    config = replace(QUICK, steps=2, eval_every=2, mirror=True)
+    with pytest.raises(ValueError, match="same_side_best"):
+        train(OrderDataset((day,), tiny_checkpoint.tokenizer, 0), config, progress=False)
+    same_side = replace(
+        tiny_checkpoint.tokenizer,
+        config=replace(tiny_checkpoint.tokenizer.config, price_reference=SAME_SIDE_BEST),
+    )
+    result = train(OrderDataset((day,), same_side, 0), config, progress=False)
+    assert result.n_train_orders == 1600
+    mirrored = _mirrored(day, same_side)
+    assert not np.array_equal(mirrored.tokens, day.tokens)
+    np.testing.assert_array_equal(same_side.mirror(mirrored.tokens), day.tokens)
+    np.testing.assert_array_equal(mirrored.features, mirror_features(day.features))
 
 
 def test_sequence_nll_equals_a_direct_forward_pass(tiny_checkpoint: Checkpoint) -> None:

@@ -186,9 +186,15 @@ class _WithBool:
     verbose: bool = False
 
 
-def test_bool_fields_are_refused_rather_than_parsed_wrong() -> None:
-    with pytest.raises(TypeError, match="verbose"):
-        _parser(_WithBool)
+def test_a_bool_field_is_switched_on_and_off_by_name() -> None:
+    """``--verbose`` and ``--no-verbose``, never a value that ``bool("False")`` would read as
+    True; without either the config keeps its default."""
+    p = _parser(_WithBool)
+    assert config_from_args(_WithBool, p.parse_args(["--verbose"])).verbose is True
+    assert config_from_args(_WithBool(True), p.parse_args(["--no-verbose"])).verbose is False
+    assert config_from_args(_WithBool(True), p.parse_args([])).verbose is True
+    with pytest.raises(SystemExit):
+        p.parse_args(["--verbose", "False"])
 
 
 def test_an_enum_field_takes_one_of_its_values() -> None:
