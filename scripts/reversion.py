@@ -39,7 +39,7 @@ def reversions(records: np.ndarray, thresholds: list[int], horizons: list[int]) 
     """Per threshold and horizon: the moves' count per hour, and the mean reversion (ticks)
     with a 95% interval from a bootstrap over sessions (each session's moves stay together,
     since a market's moves are not independent)."""
-    per_session = []  # (moves, reversions per horizon) of each session
+    per_session = []  # (|moves|, reversions per horizon) of each session
     hours = 0.0
     for rows in sessions(records):
         _, mid = mid_grid(rows, NS)
@@ -52,18 +52,10 @@ def reversions(records: np.ndarray, thresholds: list[int], horizons: list[int]) 
             h: np.where(end + h < len(mid), mid[np.minimum(end + h, len(mid) - 1)], np.nan)
             for h in horizons
         }
-        per_session.append((move, {h: -np.sign(move) * (later[h] - mid[end]) for h in horizons}))
-    rng = np.random.default_rng(0)
-    out = {}
-    for k in thresholds:
-        entry: dict = {}
-        big = [np.abs(move) >= k for move, _ in per_session]
-        entry["moves_per_hour"] = float(sum(b.sum() for b in big) / hours) if hours else np.nan
-        for h in horizons:
-            values = [r[h][b] for (_, r), b in zip(per_session, big, strict=True)]
-            _mean_with_interval(entry, f"reversion_{h}s", values, rng)
-        out[f">={k}"] = entry
-    return out
+        per_session.append(
+            (np.abs(move), {h: -np.sign(move) * (later[h] - mid[end]) for h in horizons})
+        )
+    return _by_threshold(per_session, hours, thresholds, horizons, "moves_per_hour", "reversion")
 
 
 def sweep_markouts(records: np.ndarray, depths: list[int], horizons: list[int]) -> dict:
@@ -91,16 +83,29 @@ def sweep_markouts(records: np.ndarray, depths: list[int], horizons: list[int]) 
             ok = r["time"] + h * NS <= rows["time"][-1]
             marks[h] = np.where(ok, side * (r["price"] - mid), np.nan)
         per_session.append((depth, marks))
+    return _by_threshold(per_session, hours, depths, horizons, "sweeps_per_hour", "markout")
+
+
+def _by_threshold(
+    per_session: list[tuple[np.ndarray, dict[int, np.ndarray]]],
+    hours: float,
+    thresholds: list[int],
+    horizons: list[int],
+    rate: str,
+    statistic: str,
+) -> dict:
+    """From each session's events (their size in ticks, and a value per horizon): per
+    threshold k, the rate of events of size >= k per hour and the mean value at each
+    horizon with its interval (:func:`_mean_with_interval`)."""
     rng = np.random.default_rng(0)
     out = {}
-    for d in depths:
-        entry: dict = {}
-        deep = [depth >= d for depth, _ in per_session]
-        entry["sweeps_per_hour"] = float(sum(b.sum() for b in deep) / hours) if hours else np.nan
+    for k in thresholds:
+        chosen = [size >= k for size, _ in per_session]
+        entry: dict = {rate: float(sum(c.sum() for c in chosen) / hours) if hours else np.nan}
         for h in horizons:
-            values = [m[h][b] for (_, m), b in zip(per_session, deep, strict=True)]
-            _mean_with_interval(entry, f"markout_{h}s", values, rng)
-        out[f">={d}"] = entry
+            values = [v[h][c] for (_, v), c in zip(per_session, chosen, strict=True)]
+            _mean_with_interval(entry, f"{statistic}_{h}s", values, rng)
+        out[f">={k}"] = entry
     return out
 
 
