@@ -79,41 +79,35 @@ def markouts(fills: dict, horizons: tuple[int, ...]) -> dict:
     with a 95% interval from the spread of per-seed means (fills whose horizon falls after
     their episode's end are left out of that horizon)."""
     depth = fills["side"] * (fills["mid_before"] - fills["price"])
+    marks = {h: fills["side"] * (_mid_later(fills, h) - fills["price"]) for h in horizons}
     out = {}
     for lo, hi in itertools.pairwise(DEPTH_EDGES):
         group = (depth >= lo) & (depth < hi)
         name = f"{lo}-{hi}" if np.isfinite(hi) else f">={lo}"
         entry = {"fills": int(group.sum()), "shares": float(fills["size"][group].sum())}
         for h in horizons:
-            later = np.array(
-                [
-                    m[s + h] if s + h < len(m) else np.nan
-                    for s, m in zip(
-                        fills["step"][group],
-                        (fills["mids"][k] for k in fills["seed"][group]),
-                        strict=True,
-                    )
-                ]
-            )
-            mark = fills["side"][group] * (later - fills["price"][group])
-            ok = np.isfinite(mark)
-            w = fills["size"][group][ok]
-            per_seed = [
-                np.average(
-                    mark[ok][fills["seed"][group][ok] == k],
-                    weights=w[fills["seed"][group][ok] == k],
-                )
-                for k in np.unique(fills["seed"][group][ok])
-            ]
+            ok = np.isfinite(marks[h]) & group
+            mark, w, seed = marks[h][ok], fills["size"][ok], fills["seed"][ok]
+            per_seed = [np.average(mark[seed == k], weights=w[seed == k]) for k in np.unique(seed)]
             half = (
                 1.96 * np.std(per_seed, ddof=1) / np.sqrt(len(per_seed))
                 if len(per_seed) > 1
                 else np.nan
             )
-            entry[f"markout_{h}s"] = float(np.average(mark[ok], weights=w)) if ok.any() else np.nan
+            entry[f"markout_{h}s"] = float(np.average(mark, weights=w)) if ok.any() else np.nan
             entry[f"markout_{h}s_ci"] = float(half)
         out[name] = entry
     return out
+
+
+def _mid_later(fills: dict, h: int) -> np.ndarray:
+    """The mid ``h`` decisions after each fill's step (NaN past its episode's end)."""
+    return np.array(
+        [
+            m[s + h] if s + h < len(m) else np.nan
+            for s, m in zip(fills["step"], (fills["mids"][k] for k in fills["seed"]), strict=True)
+        ]
+    )
 
 
 def main() -> None:
