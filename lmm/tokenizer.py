@@ -308,6 +308,11 @@ class OrderTokenizer:
         p = self.price_bucket(price_offset)
         s = self.size_bins(kind, size, touch)
         t = np.searchsorted(self.time_edges[1:-1], np.asarray(dt), side="right")
+        return self._join(kind, p, s, t)
+
+    def _join(self, kind: np.ndarray, p: np.ndarray, s: np.ndarray, t: np.ndarray) -> np.ndarray:
+        """Tokens from their fields (kind, price bucket, size bin, time bin), the inverse of
+        :meth:`fields`."""
         return ((kind * self.n_price + p) * self.n_size + s) * self.n_time + t
 
     def size_bins(
@@ -395,7 +400,7 @@ class OrderTokenizer:
                 f"{self.config.price_reference.value}"
             )
         kind, p, s, t = self.fields(tokens)
-        return (((kind ^ 1) * self.n_price + p) * self.n_size + s) * self.n_time + t
+        return self._join(kind ^ 1, p, s, t)
 
     def decode(
         self,
