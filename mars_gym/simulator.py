@@ -25,10 +25,19 @@ from lmm.generate import GeneratedOrder, LMMMarkets, OutsideOrder, StartState, s
 from lmm.orderbook import Fill, OrderBook
 from lmm.recording import SessionRecorder
 
-__all__ = ["AgentFill", "AgentOrder", "MarketSimulator", "SimulatorConfig"]
+__all__ = ["AgentFill", "AgentOrder", "MarketSimulator", "SimulatorConfig", "time_of_day_ns"]
 
 NS_PER_SECOND = 1_000_000_000
 _AGENT = 1  # owner tag of agent orders
+
+
+def time_of_day_ns(text: str, name: str = "time of day") -> int:
+    """ns after midnight of ``HH:MM``; a ValueError naming ``name`` otherwise."""
+    hours, _, minutes = text.partition(":")
+    try:
+        return (int(hours) * 3600 + int(minutes) * 60) * NS_PER_SECOND
+    except ValueError:
+        raise ValueError(f"{name} must be HH:MM, got {text!r}") from None
 
 
 @dataclass(frozen=True)
@@ -150,11 +159,7 @@ class MarketSimulator:
             return synthetic_start(self.checkpoint.tokenizer)
         from lmm.dataset import build_dataset
 
-        hours, _, minutes = cfg.start_time.partition(":")
-        try:
-            when = (int(hours) * 3600 + int(minutes) * 60) * NS_PER_SECOND
-        except ValueError:
-            raise ValueError(f"start_time must be HH:MM, got {cfg.start_time!r}") from None
+        when = time_of_day_ns(cfg.start_time, "start_time")
         dataset = build_dataset([Path(cfg.start_file)], tokenizer=self.checkpoint.tokenizer)
         day = dataset.days[0]
         return day.start_state(day.index_at(when), context)

@@ -33,6 +33,7 @@ from lmm.data.lobster import read_lobster
 from lmm.data.orderflow import OrderKind, order_flow
 from mars_gym.bench import env_throughput
 from mars_gym.cli import data_flags, days_from_args
+from mars_gym.simulator import time_of_day_ns
 
 NS = 1_000_000_000
 #: (size index, aggressiveness) of MarS-Execution-v0: no child order; TWAP's pace, passive
@@ -66,11 +67,6 @@ def generated_rates(num_envs: int, seconds: float, rounds: int) -> dict:
     return {name: {"orders_per_env_step": float(np.mean(v)), "runs": v} for name, v in runs.items()}
 
 
-def _hhmm(text: str) -> int:
-    hours, _, minutes = text.partition(":")
-    return 3600 * int(hours) + 60 * int(minutes)
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     data_flags(parser)
@@ -82,7 +78,7 @@ def main() -> None:
     parser.add_argument("--out", type=Path, help="also write the figures as JSON to FILE")
     args = parser.parse_args()
     torch.set_num_threads(1)
-    start, end = _hhmm(args.start), _hhmm(args.end)
+    start, end = (time_of_day_ns(t) // NS for t in (args.start, args.end))
 
     real = {path.name: clustering(path, start, end) for path in days_from_args(args)}
     print(f"real flow, {args.start}-{args.end}:")
