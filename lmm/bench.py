@@ -14,6 +14,7 @@ import time
 import torch
 
 from lmm.checkpoint import Checkpoint
+from lmm.device import resolve_device
 from lmm.generate import LMMMarkets, synthetic_start
 from lmm.model import LMMConfig
 
@@ -42,15 +43,26 @@ def flops_per_order(config: LMMConfig, cached: bool = True, history: int | None 
     return float(t * per_position + attention + heads)
 
 
-def matmul_peak_gflops(n: int = 1024, seconds: float = 1.0) -> float:
-    """Float32 GFLOP/s of an ``n x n`` matrix product on the current torch threads."""
-    a, b = torch.randn(n, n), torch.randn(n, n)
+def matmul_peak_gflops(
+    n: int = 1024, seconds: float = 1.0, device: str | torch.device = "cpu"
+) -> float:
+    """Float32 GFLOP/s of an ``n x n`` matrix product on ``device`` (on the CPU, on the
+    current torch threads)."""
+    device = resolve_device(device)
+    a, b = torch.randn(n, n, device=device), torch.randn(n, n, device=device)
     torch.mm(a, b)
+    _synchronize(device)
     reps, start = 0, time.perf_counter()
     while time.perf_counter() - start < seconds:
         torch.mm(a, b)
         reps += 1
+        _synchronize(device)
     return 2 * n**3 * reps / (time.perf_counter() - start) / 1e9
+
+
+def _synchronize(device: torch.device) -> None:
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
 
 
 def generation_speed(
@@ -59,9 +71,11 @@ def generation_speed(
     seconds: float = 3.0,
     warmup_steps: int | None = None,
     progress: bool = False,
+    device: str | torch.device = "cpu",
 ) -> list[dict]:
     """Orders per second of :class:`LMMMarkets` for each batch size, with and without the
-    KV cache, from :func:`synthetic_start` (each market seeded apart).
+    KV cache, from :func:`synthetic_start` (each market seeded apart), the model on
+    ``device`` (every step ends with its tokens back on the CPU, for the matching engine).
 
     The warm-up (default: one context of orders, untimed) brings the contexts to their
     steady length, which cycles between half and a full context; ``flops_per_order``
@@ -77,7 +91,7 @@ def generation_speed(
         runs = tqdm(runs, desc="generation speed", unit="run")
     out = []
     for batch, cached in runs:
-        markets = LMMMarkets(checkpoint, batch, use_cache=cached)
+        markets = LMMMarkets(checkpoint, batch, use_cache=cached, device=resolve_device(device))
         for i in range(batch):
             markets.reset(i, start_state, seed=i)
         for _ in range(warmup_steps):

@@ -475,6 +475,7 @@ def sample(
         u = torch.cat([torch.rand(1, generator=g, dtype=torch.float64) for g in draws])
     if u.shape != (len(probs),):
         raise ValueError(f"need one draw per row: {tuple(u.shape)} for {len(probs)} rows")
+    u = u.to(probs.device)  # seeded CPU generators draw them, whatever runs the model
     cdf = probs.double().cumsum(-1)
     cdf[:, -1] = 1.0
     out = torch.searchsorted(cdf, u[:, None]).squeeze(-1)

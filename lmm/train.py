@@ -16,6 +16,7 @@ import numpy as np
 import torch
 
 from lmm.dataset import DayData, OrderDataset
+from lmm.device import resolve_device
 from lmm.features import N_BOOK_FEATURES, mirror_features
 from lmm.model import LMM, LMMConfig
 from lmm.tokenizer import OrderTokenizer
@@ -111,7 +112,7 @@ class TrainResult:
 
 def train(dataset: OrderDataset, config: TrainConfig, progress: bool = True) -> TrainResult:
     """Train a fresh LMM on ``dataset`` and return it with its validation history."""
-    device = _device(config.device)
+    device = resolve_device(config.device, "TrainConfig.device")
     tok = dataset.tokenizer
     model_config = LMMConfig(
         n_kp=6 * tok.n_price,
@@ -320,9 +321,3 @@ def _lr(step: int, config: TrainConfig) -> float:
         return config.lr * step / config.warmup
     progress = (step - config.warmup) / max(config.steps - config.warmup, 1)
     return config.lr * (0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * progress)))
-
-
-def _device(name: str) -> torch.device:
-    if name == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    return torch.device(name)

@@ -81,8 +81,10 @@ def compare_checkpoints(
     rounds: int = 3,
     progress: bool = False,
     workers: int = 1,
+    device: str = "cpu",
 ) -> dict:
-    """Env steps/s of each checkpoint (None: the packaged one), timed in alternation.
+    """Env steps/s of each checkpoint (None: the packaged one), timed in alternation, the
+    model on ``device``.
 
     Every round times each number of environments once per checkpoint, one checkpoint
     after the other, so a slow spell of the machine touches them alike. Each checkpoint's
@@ -107,7 +109,7 @@ def compare_checkpoints(
     by_cell: dict[tuple[int, int], list[dict]] = {}  # (num_envs, checkpoint) -> its rounds
     for r, n, c in plan:
         path = checkpoints[c]
-        kwargs = {} if path is None else {"checkpoint": str(path)}
+        kwargs = {"device": device} if path is None else {"device": device, "checkpoint": str(path)}
         (run,) = env_throughput(num_envs=(n,), seconds=seconds, workers=workers, **kwargs)
         run = {**run, "checkpoint": "packaged" if path is None else str(path), "round": r}
         runs.append(run)

@@ -31,6 +31,7 @@ from lmm.checkpoint import (
 from lmm.data.lobster import DEFAULT_TICK_SIZE, LobsterFormatError, read_lobster
 from lmm.data.orderflow import MARKET_KINDS
 from lmm.dataset import build_dataset
+from lmm.device import resolve_device
 from lmm.evaluate import evaluate_lmm, generate_records
 from lmm.generate import LMMMarkets, synthetic_start
 from lmm.random_flow import random_orders, run_orders
@@ -214,6 +215,7 @@ def _build_parser(
         help="(default: %(default)s)",
     )
     p.add_argument("--seconds", type=float, default=3.0, help="timing per run (default: 3)")
+    device_flag(p)
     common_flags(p)
     p.set_defaults(func=_cmd_bench_lmm)
 
@@ -254,6 +256,7 @@ def _build_parser(
         help="with several checkpoints: how many times each is timed per number of "
         "environments, alternating (default: %(default)s)",
     )
+    device_flag(p)
     common_flags(p)
     p.set_defaults(func=_cmd_bench)
 
@@ -282,6 +285,24 @@ def checkpoint_flag(p: argparse.ArgumentParser, several: str | None = None) -> N
         help=f"LMM checkpoint folder, or the name of a packaged one, {names} "
         f"(default: default){several or ''}",
     )
+
+
+def device_flag(p: argparse.ArgumentParser) -> None:
+    """``--device``: where the LMM runs (read back as ``args.device``)."""
+    p.add_argument(
+        "--device",
+        default="cpu",
+        help="where the LMM runs: cpu, cuda, cuda:N or auto (default: %(default)s; seeded "
+        "markets are reproducible bit for bit on the CPU)",
+    )
+
+
+def _device_words(name: str) -> str:
+    """The device ``name`` means, in words, for printed and saved results."""
+    device = resolve_device(name, "--device")
+    if device.type == "cuda":
+        return f"{device} ({torch.cuda.get_device_name(device)})"
+    return f"cpu ({torch.get_num_threads()} torch threads)"
 
 
 def days_flags(p: argparse.ArgumentParser) -> None:
@@ -562,13 +583,17 @@ def _cmd_evaluate_lmm(args: argparse.Namespace) -> dict:
 
 def _cmd_bench_lmm(args: argparse.Namespace) -> dict:
     checkpoint = load_checkpoint(args.checkpoint)
-    peak = matmul_peak_gflops()
+    peak = matmul_peak_gflops(device=args.device)
     runs = generation_speed(
-        checkpoint, tuple(args.batch_sizes), seconds=args.seconds, progress=not args.quiet
+        checkpoint,
+        tuple(args.batch_sizes),
+        seconds=args.seconds,
+        progress=not args.quiet,
+        device=args.device,
     )
     config = checkpoint.model.config
     cached, uncached = flops_per_order(config, True), flops_per_order(config, False)
-    print(f"float32 matmul peak: {peak:.1f} GFLOP/s on {torch.get_num_threads()} threads")
+    print(f"float32 matmul peak: {peak:.1f} GFLOP/s on {_device_words(args.device)}")
     print(
         f"model FLOPs per order: {cached / 1e6:.2f} M with the KV cache, "
         f"{uncached / 1e6:.1f} M without; at peak that would allow "
@@ -584,6 +609,7 @@ def _cmd_bench_lmm(args: argparse.Namespace) -> dict:
     return {
         "matmul_peak_gflops": peak,
         "torch_threads": torch.get_num_threads(),
+        "device": _device_words(args.device),
         "flops_per_order": {"kv_cache": cached, "no_cache": uncached},
         "runs": runs,
         "checkpoint": str(checkpoint.path),
@@ -597,7 +623,9 @@ def _cmd_bench(args: argparse.Namespace) -> dict:
     env_id = "MarS-Execution-v0"
     if args.checkpoint and len(args.checkpoint) > 1:
         return _compare_checkpoints(args, env_id)
-    kwargs = {"checkpoint": args.checkpoint[0]} if args.checkpoint else {}
+    kwargs: dict = {"device": args.device}
+    if args.checkpoint:
+        kwargs["checkpoint"] = args.checkpoint[0]
     runs = []
     for workers in args.workers:  # more workers than environments would repeat a run
         runs += env_throughput(
@@ -615,7 +643,12 @@ def _cmd_bench(args: argparse.Namespace) -> dict:
             f"{r['num_envs']:>6} {r['workers']:>8} {r['env_steps_per_second']:>12,.0f} "
             f"{r['orders_per_second']:>10,.0f} {r['orders_per_env_step']:>12.1f}"
         )
-    return {"env": env_id, "torch_threads": torch.get_num_threads(), "runs": runs}
+    return {
+        "env": env_id,
+        "torch_threads": torch.get_num_threads(),
+        "device": _device_words(args.device),
+        "runs": runs,
+    }
 
 
 def _compare_checkpoints(args: argparse.Namespace, env_id: str) -> dict:
@@ -634,6 +667,7 @@ def _compare_checkpoints(args: argparse.Namespace, env_id: str) -> dict:
         args.rounds,
         progress=not args.quiet,
         workers=args.workers[0],
+        device=args.device,
     )
     head = ("envs", "env steps/s", "orders/step", "ratio", "range")
     print("{:>6} {:>12} {:>12} {:>7} {:>13}  checkpoint".format(*head))

@@ -21,6 +21,7 @@ from pathlib import Path
 from lmm.checkpoint import Checkpoint, load_checkpoint
 from lmm.data.lobster import PRICE_UNITS_PER_DOLLAR
 from lmm.data.orderflow import CANCEL_KINDS, MARKET_KINDS, OrderKind
+from lmm.device import resolve_device
 from lmm.generate import GeneratedOrder, LMMMarkets, OutsideOrder, StartState, synthetic_start
 from lmm.orderbook import Fill, OrderBook
 from lmm.recording import SessionRecorder
@@ -58,6 +59,10 @@ class SimulatorConfig:
         agent_in_context: whether the model sees the agent's orders in its context (False
             only for experiments that switch the market's reaction off).
         tick_size: dollars per tick (for rewards and prices in dollars).
+        device: where the model runs: ``"cpu"`` (default), ``"cuda"``, ``"cuda:N"`` or
+            ``"auto"`` (:func:`lmm.device.resolve_device`). Seeded episodes are reproducible
+            bit for bit, and the native vector env equals ``SyncVectorEnv``, on the CPU; on
+            a GPU they are the same kind of market, not the same one.
     """
 
     decision_interval_s: float = 1.0
@@ -69,8 +74,10 @@ class SimulatorConfig:
     start_time: str = "10:00"
     agent_in_context: bool = True
     tick_size: float = 0.01
+    device: str = "cpu"
 
     def __post_init__(self) -> None:
+        resolve_device(self.device, "device")
         if not self.decision_interval_s > 0:
             raise ValueError(f"decision_interval_s must be > 0, got {self.decision_interval_s}")
         if not self.latency_ms >= 0:
@@ -145,7 +152,12 @@ class MarketSimulator:
         self.config = config
         self.checkpoint = checkpoint or load_checkpoint(config.checkpoint)
         self.n = n
-        self.markets = LMMMarkets(self.checkpoint, n, temperature=config.temperature)
+        self.markets = LMMMarkets(
+            self.checkpoint,
+            n,
+            temperature=config.temperature,
+            device=resolve_device(config.device, "device"),
+        )
         self.accounts = [_Account() for _ in range(n)]
         self.decision_ns = [0] * n
         self.orders_generated = 0  # generated orders applied between decisions, all markets

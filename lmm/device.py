@@ -1,0 +1,40 @@
+"""Where the LMM runs: a device name checked once, with an error that names what is wrong.
+
+Everything in this project runs on the CPU by default; that is where a seed reproduces a
+market bit for bit (:class:`lmm.model.RowInvariantLinear`). A CUDA GPU can run the model for
+training and generation; it makes the same kind of markets, not the same ones bit for bit.
+"""
+
+from __future__ import annotations
+
+import torch
+
+__all__ = ["resolve_device"]
+
+
+def resolve_device(name: str | torch.device, what: str = "device") -> torch.device:
+    """The torch device that ``name`` means: ``"cpu"``, ``"cuda"``, ``"cuda:N"``, or
+    ``"auto"`` (a CUDA GPU when torch finds one, else the CPU).
+
+    Raises:
+        ValueError: naming ``what``, for a name torch does not know, a device type other
+            than CPU and CUDA, or a CUDA device that this machine does not have.
+    """
+    if isinstance(name, str) and name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    try:
+        device = torch.device(name)
+    except (RuntimeError, TypeError):
+        raise ValueError(
+            f"{what} must be 'cpu', 'cuda', 'cuda:N' or 'auto', got {name!r}"
+        ) from None
+    if device.type not in ("cpu", "cuda"):
+        raise ValueError(f"{what} must be a CPU or CUDA device, got {name!r}")
+    if device.type == "cuda":
+        if not torch.cuda.is_available():
+            raise ValueError(f"{what} is {name!r}, but torch finds no CUDA GPU on this machine")
+        if device.index is not None and device.index >= torch.cuda.device_count():
+            raise ValueError(
+                f"{what} is {name!r}, but this machine has {torch.cuda.device_count()} CUDA GPU(s)"
+            )
+    return device
