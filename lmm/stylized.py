@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import warnings
 from collections.abc import Callable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 
@@ -33,6 +33,7 @@ from lmm.data.orderflow import CANCEL_KINDS, LIMIT_KINDS, MARKET_KINDS, OrderKin
 __all__ = [
     "ABS_LAGS",
     "FACTS",
+    "MARKOUT_HORIZONS",
     "RESPONSE_LAGS",
     "SIGN_LAGS",
     "Fact",
@@ -55,6 +56,8 @@ NS = 1_000_000_000
 RETURN_STEPS = (10, 60, 300)
 #: Events after an order at which the mid's response is measured.
 RESPONSE_LAGS = (1, 2, 5, 10, 20, 50)
+#: Seconds after a market order at which its maker's markout is measured.
+MARKOUT_HORIZONS = (1, 10)
 #: Lags (in orders) of the market-order sign autocorrelation.
 SIGN_LAGS = np.arange(1, 51)
 #: Lags (in 10-s steps) of the autocorrelation of absolute returns.
@@ -163,6 +166,29 @@ def _response(rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return sums, counts
 
 
+def _markouts(rows: np.ndarray) -> np.ndarray:
+    """Count and sum, ``(len(MARKOUT_HORIZONS), 2)``, of the markouts in ticks of the maker
+    filled at each market order's worst price: ``side * (price - mid h seconds later)``
+    (side +1 for a buy), positive when the maker gained. Market orders that met a two-sided
+    book and whose horizon ends within the session; the mid is the one after the last order
+    at or before that time that left a two-sided book."""
+    out = np.zeros((len(MARKOUT_HORIZONS), 2))
+    book = rows[(rows["bid_after"] > 0) & (rows["ask_after"] > 0)]
+    met = (rows["bid_before"] > 0) & (rows["ask_before"] > 0)
+    market = rows[np.isin(rows["kind"], MARKET_KINDS) & met]
+    if len(book) == 0 or len(market) == 0:
+        return out
+    side = np.where(market["kind"] == OrderKind.MARKET_BUY, 1.0, -1.0)
+    for j, h in enumerate(MARKOUT_HORIZONS):
+        at = market["time"] + h * NS
+        ok = (at >= book["time"][0]) & (at <= rows["time"][-1])
+        k = np.searchsorted(book["time"], at[ok], side="right") - 1
+        mid = (book["bid_after"][k] + book["ask_after"][k]) / 2
+        mark = side[ok] * (market["price"][ok] - mid)
+        out[j] = (len(mark), mark.sum())
+    return out
+
+
 @dataclass(frozen=True)
 class SessionSeries:
     """The series of one session that the facts are measured on.
@@ -181,6 +207,7 @@ class SessionSeries:
         orders: its number of orders.
         spread_sum, spread_count: sum and count of the spreads (ticks) after each order.
         group: the stock (or any group whose returns share one scale).
+        markout_sums: see :func:`_markouts`.
     """
 
     returns: dict[int, np.ndarray]
@@ -198,6 +225,7 @@ class SessionSeries:
     spread_sum: float = 0.0
     spread_count: int = 0
     group: int = 0
+    markout_sums: np.ndarray = field(default_factory=lambda: np.zeros((len(MARKOUT_HORIZONS), 2)))
 
 
 def session_series(rows: np.ndarray, group: int = 0, start_ns: int | None = None) -> SessionSeries:
@@ -241,6 +269,7 @@ def session_series(rows: np.ndarray, group: int = 0, start_ns: int | None = None
         spread_sum=float(spread.sum()),
         spread_count=len(spread),
         group=group,
+        markout_sums=_markouts(rows),
     )
 
 
@@ -507,9 +536,16 @@ def _response_values(t: np.ndarray) -> np.ndarray:
     return np.concatenate([[market[-1], market[0]], mean.ravel()])
 
 
+def _markout_values(t: np.ndarray) -> np.ndarray:
+    """Mean markout at 10 s and at 1 s, and the share of the 1-s one kept at 10 s."""
+    (n1, s1), (n10, s10) = t.reshape(len(MARKOUT_HORIZONS), 2)
+    at_1, at_10 = _ratio(s1, n1), _ratio(s10, n10)
+    return np.array([at_10, at_1, at_10 / at_1 if at_1 > 0 else np.nan])
+
+
 _RESPONSE_NAMES = tuple(f"{k.name.lower()}_k{lag}" for k in OrderKind for lag in RESPONSE_LAGS)
 
-#: The eleven facts, in the order the report lists them.
+#: The twelve facts, in the order the report lists them.
 FACTS: tuple[Fact, ...] = (
     Fact(
         key="no_return_autocorrelation",
@@ -650,6 +686,20 @@ FACTS: tuple[Fact, ...] = (
         sums=_response_sums,
         estimate=_response_values,
         present=lambda v, lo, hi: bool(lo[0] > 0 and lo[1] > 0),
+    ),
+    Fact(
+        key="adverse_selection",
+        title="Liquidity providers break even against market orders",
+        statistics=("markout_10s", "markout_1s", "kept_share"),
+        estimator="markout (ticks) of the maker filled at each market order's worst price, "
+        "side x (price - mid), 1 s and 10 s after the order; the share of the 1-s markout "
+        "kept at 10 s",
+        criterion="the 95% interval of the 10-s markout contains 0: what makers earn on the "
+        "spread, the moves that follow take back (spread and impact balance, Wyart et al. "
+        "2008)",
+        sums=lambda s: s.markout_sums.ravel(),
+        estimate=_markout_values,
+        present=lambda v, lo, hi: bool(lo[0] <= 0 <= hi[0]),
     ),
 )
 

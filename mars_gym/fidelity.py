@@ -8,7 +8,7 @@ What it runs, for the LMM and for the zero-intelligence baseline
   of each day (the last ``validation_minutes``), ``rollouts`` markets each for
   ``horizon_minutes``; the real windows that followed the same starts are the reference.
   With the defaults the windows tile the held-out 90 minutes without overlap. They give
-  the distances of :mod:`lmm.evaluate` (L1, Wasserstein-1) and ten of the eleven facts.
+  the distances of :mod:`lmm.evaluate` (L1, Wasserstein-1) and eleven of the twelve facts.
 * **intraday rollouts**: short sessions (``intraday_minutes``) from start states spread
   over the whole day, for the intraday pattern of activity and spread. These starts lie
   in the training part of the day (the model has seen those hours); the real reference
@@ -429,7 +429,7 @@ def configure_parser(p: argparse.ArgumentParser) -> None:
         "Write a fidelity report (report.md, PNG figures, summary.json) to --out: real "
         "held-out windows against LMM and zero-intelligence rollouts from the same start "
         "states: L1 and Wasserstein-1 distances of the evaluate-lmm metrics with overlaid "
-        "histograms, and eleven stylized facts measured with the same estimators on real and "
+        "histograms, and twelve stylized facts measured with the same estimators on real and "
         "generated sessions, each with a 95% bootstrap interval and a verdict (present or "
         "not). With the defaults it took 7 minutes on one core of this project's 2-core "
         "machines (most of it LMM generation); allow up to 10 when the machine is busy. "

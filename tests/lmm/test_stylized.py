@@ -180,6 +180,25 @@ def test_cancellation_lifetimes() -> None:
     assert _present("cancellations", deep) is False
 
 
+def test_adverse_selection_needs_makers_to_give_their_gain_back() -> None:
+    rng = np.random.default_rng(7)
+
+    def sessions_keeping(kept: float) -> list[SessionSeries]:
+        out = []
+        for _ in range(12):
+            at_1 = rng.normal(2.0, 1.0, 200)
+            at_10 = kept * at_1 + rng.normal(0.0, 2.0, 200)
+            sums = np.array([[200, at_1.sum()], [200, at_10.sum()]])
+            out.append(_session(markout_sums=sums))
+        return out
+
+    given_back = measure_fact(FACT["adverse_selection"], sessions_keeping(0.0), n_boot=200)
+    kept = measure_fact(FACT["adverse_selection"], sessions_keeping(0.8), n_boot=200)
+    assert given_back.present is True and kept.present is False
+    assert kept.values["markout_1s"] == pytest.approx(2.0, abs=0.1)
+    assert kept.values["kept_share"] == pytest.approx(0.8, abs=0.1)
+
+
 def test_intraday_pattern_needs_busy_open_and_close() -> None:
     def day(u_shape: bool) -> list[SessionSeries]:
         out = []
@@ -233,6 +252,9 @@ def test_session_series_of_hand_made_records() -> None:
     # the sell cancel at 103 (k = 1) moves the mid up half a tick: against a sell, -0.5
     assert s.response_sums[OrderKind.CANCEL_SELL, k1] == pytest.approx(-0.5)
     assert s.orders == 5 and s.group == 1 and s.spread_count == 5
+    # the buy at 102 leaves a mid of 101.5 a second later: its maker is up half a tick; ten
+    # seconds later is past the session's end, so not measured
+    np.testing.assert_allclose(s.markout_sums, [[1, 0.5], [0, 0]])
     two = np.concatenate([r, r])
     two["rollout"][5:] = 3
     assert [len(x) for x in sessions(two)] == [5, 5]
