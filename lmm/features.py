@@ -26,8 +26,17 @@ FEATURE_LEVELS = 5
 #: NASDAQ's continuous session, in ns after midnight (09:30 to 16:00).
 SESSION_OPEN_NS = 34_200 * 1_000_000_000
 SESSION_CLOSE_NS = 57_600 * 1_000_000_000
+# Where each feature sits in the vector (see book_features).
+_SPREAD = 0
+_ASK_SIZES = slice(1, 1 + FEATURE_LEVELS)
+_BID_SIZES = slice(1 + FEATURE_LEVELS, 1 + 2 * FEATURE_LEVELS)
+_ASK_DISTANCES = slice(1 + 2 * FEATURE_LEVELS, 1 + 3 * FEATURE_LEVELS)
+_BID_DISTANCES = slice(1 + 3 * FEATURE_LEVELS, 1 + 4 * FEATURE_LEVELS)
+_IMBALANCE = 1 + 4 * FEATURE_LEVELS
+_TIME_OF_DAY = _IMBALANCE + 1
+_MID_MOVE = _TIME_OF_DAY + 1
 #: Length of the feature vector.
-N_BOOK_FEATURES = 1 + 4 * FEATURE_LEVELS + 3
+N_BOOK_FEATURES = _MID_MOVE + 1
 
 _MID_MOVE_CLIP = 10  # ticks
 #: Best quote standing for an empty side (prices are positive ticks).
@@ -105,34 +114,27 @@ def book_features(
     imbalance = np.divide(b1 - a1, a1 + b1, out=np.zeros_like(a1), where=(a1 + b1) > 0)
     tod = (np.asarray(time_ns) - SESSION_OPEN_NS) / (SESSION_CLOSE_NS - SESSION_OPEN_NS)
     move = np.clip((mid2 - np.asarray(mid_x2_before)) / 2, -_MID_MOVE_CLIP, _MID_MOVE_CLIP)
-    out = np.concatenate(
-        [
-            np.log1p(spread)[..., None],
-            np.log1p(ask_s) / 5,
-            np.log1p(bid_s) / 5,
-            np.log1p(np.maximum(ask_dist, 0)) / 3,
-            np.log1p(np.maximum(bid_dist, 0)) / 3,
-            imbalance[..., None],
-            np.clip(tod, 0.0, 1.0)[..., None],
-            (move / _MID_MOVE_CLIP)[..., None],
-        ],
-        axis=-1,
-    )
-    return out.astype(np.float32)
+    out = np.empty((*top.shape[:-2], N_BOOK_FEATURES), dtype=np.float32)
+    out[..., _SPREAD] = np.log1p(spread)
+    out[..., _ASK_SIZES] = np.log1p(ask_s) / 5
+    out[..., _BID_SIZES] = np.log1p(bid_s) / 5
+    out[..., _ASK_DISTANCES] = np.log1p(np.maximum(ask_dist, 0)) / 3
+    out[..., _BID_DISTANCES] = np.log1p(np.maximum(bid_dist, 0)) / 3
+    out[..., _IMBALANCE] = imbalance
+    out[..., _TIME_OF_DAY] = np.clip(tod, 0.0, 1.0)
+    out[..., _MID_MOVE] = move / _MID_MOVE_CLIP
+    return out
 
 
 def mirror_features(features: np.ndarray) -> np.ndarray:
     """The features of the mirrored books (buy and sell sides swapped, prices reflected
     about the mid) of ``(..., N_BOOK_FEATURES)`` features: ask and bid sizes and distances
     trade places, the imbalance and the mid's move change sign, the spread and the time of
-    day stay (see :func:`book_features` for the layout)."""
+    day stay."""
     f = np.asarray(features)
     out = f.copy()
-    L = FEATURE_LEVELS
-    for first in (1, 1 + 2 * L):  # sizes, then distances: asks, then bids
-        asks, bids = slice(first, first + L), slice(first + L, first + 2 * L)
+    for asks, bids in ((_ASK_SIZES, _BID_SIZES), (_ASK_DISTANCES, _BID_DISTANCES)):
         out[..., asks], out[..., bids] = f[..., bids], f[..., asks]
-    imbalance, move = 1 + 4 * L, 1 + 4 * L + 2
-    out[..., imbalance] = -f[..., imbalance]
-    out[..., move] = -f[..., move]
+    out[..., _IMBALANCE] = -f[..., _IMBALANCE]
+    out[..., _MID_MOVE] = -f[..., _MID_MOVE]
     return out
