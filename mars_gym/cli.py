@@ -302,7 +302,8 @@ def _device_words(name: str) -> str:
     device = resolve_device(name, "--device")
     if device.type == "cuda":
         return f"{device} ({torch.cuda.get_device_name(device)})"
-    return f"cpu ({torch.get_num_threads()} torch threads)"
+    threads = torch.get_num_threads()
+    return f"cpu ({threads} torch thread{'' if threads == 1 else 's'})"
 
 
 def days_flags(p: argparse.ArgumentParser) -> None:
