@@ -44,6 +44,7 @@ __all__ = [
     "mid_grid",
     "mid_returns",
     "pooled_acf",
+    "pooled_mean",
     "power_law_exponent",
     "session_series",
     "sessions",
@@ -760,6 +761,32 @@ def measure_fact(
         present,
         n,
     )
+
+
+def pooled_mean(
+    sums: np.ndarray, weights: np.ndarray, rng: np.random.Generator, n_boot: int = 2000
+) -> tuple[float, float, float]:
+    """The pooled mean ``sum(sums) / sum(weights)`` of per-session totals, and its 95%
+    percentile interval from a bootstrap that resamples sessions (a session's events stay
+    together, since a market's events are not independent).
+
+    Args:
+        sums: each session's sum of values (or of weight x value).
+        weights: each session's count of values (or sum of weights).
+        rng: the bootstrap's randomness.
+        n_boot: resamples; one whose weights sum to 0 has no mean and is left out.
+
+    Returns:
+        (mean, low, high); all nan when the weights sum to 0.
+    """
+    sums, weights = np.asarray(sums, dtype=np.float64), np.asarray(weights, dtype=np.float64)
+    if len(sums) == 0 or weights.sum() <= 0:
+        return float("nan"), float("nan"), float("nan")
+    pick = rng.integers(0, len(sums), (n_boot, len(sums)))
+    total = weights[pick].sum(1)
+    boot = sums[pick].sum(1)[total > 0] / total[total > 0]
+    low, high = np.percentile(boot, [2.5, 97.5])
+    return float(sums.sum() / weights.sum()), float(low), float(high)
 
 
 def stylized_facts(

@@ -26,6 +26,7 @@ from tqdm import tqdm
 import mars_gym  # noqa: F401  (registers the environments)
 from agents.baselines import MARKET_MAKING_BASELINES
 from agents.benchmark import CALIBRATION_SEED_BASE
+from lmm.stylized import pooled_mean
 from mars_gym.cli import checkpoint_flag
 
 ENV_ID = "MarS-MarketMaking-v0"
@@ -76,10 +77,12 @@ def play(policy: str, seeds: list[int], checkpoint: str | None) -> dict[str, np.
 
 def markouts(fills: dict, horizons: tuple[int, ...]) -> dict:
     """Share-weighted mean markout (ticks per share) by distance from the mid, per horizon,
-    with a 95% interval from the spread of per-seed means (fills whose horizon falls after
-    their episode's end are left out of that horizon)."""
+    with a 95% interval from a bootstrap over seeds (fills whose horizon falls after their
+    episode's end are left out of that horizon)."""
     depth = fills["side"] * (fills["mid_before"] - fills["price"])
     marks = {h: fills["side"] * (_mid_later(fills, h) - fills["price"]) for h in horizons}
+    rng = np.random.default_rng(0)
+    seeds = np.unique(fills["seed"])
     out = {}
     for lo, hi in itertools.pairwise(DEPTH_EDGES):
         group = (depth >= lo) & (depth < hi)
@@ -88,14 +91,11 @@ def markouts(fills: dict, horizons: tuple[int, ...]) -> dict:
         for h in horizons:
             ok = np.isfinite(marks[h]) & group
             mark, w, seed = marks[h][ok], fills["size"][ok], fills["seed"][ok]
-            per_seed = [np.average(mark[seed == k], weights=w[seed == k]) for k in np.unique(seed)]
-            half = (
-                1.96 * np.std(per_seed, ddof=1) / np.sqrt(len(per_seed))
-                if len(per_seed) > 1
-                else np.nan
-            )
-            entry[f"markout_{h}s"] = float(np.average(mark, weights=w)) if ok.any() else np.nan
-            entry[f"markout_{h}s_ci"] = float(half)
+            # per seed: shares x markout and shares (seeds without such fills weigh 0)
+            sums = np.array([(w * mark)[seed == k].sum() for k in seeds])
+            shares = np.array([w[seed == k].sum() for k in seeds])
+            mean, low, high = pooled_mean(sums, shares, rng)
+            entry[f"markout_{h}s"], entry[f"markout_{h}s_ci"] = mean, [low, high]
         out[name] = entry
     return out
 
@@ -138,11 +138,12 @@ def main() -> None:
         print(f"\n{policy}: markout (ticks per share, share-weighted) by distance from the mid")
         print(
             f"{'ticks':>8} {'fills':>7} {'shares':>9}"
-            + "".join(f"{f'+{h}s':>16}" for h in args.horizons)
+            + "".join(f"{f'+{h}s':>23}" for h in args.horizons)
         )
         for name, e in table.items():
             cells = "".join(
-                f"{e[f'markout_{h}s']:>9.2f} ±{e[f'markout_{h}s_ci']:>5.2f}" for h in args.horizons
+                "{:>7.2f} [{:>5.2f}, {:>5.2f}]".format(e[f"markout_{h}s"], *e[f"markout_{h}s_ci"])
+                for h in args.horizons
             )
             print(f"{name:>8} {e['fills']:>7} {e['shares']:>9,.0f}{cells}")
     if args.out:

@@ -29,7 +29,7 @@ from lmm.data.orderflow import OrderKind
 from lmm.dataset import build_dataset
 from lmm.evaluate import generate_records, held_out_open, start_windows
 from lmm.generate import LMMMarkets
-from lmm.stylized import mid_grid, sessions
+from lmm.stylized import mid_grid, pooled_mean, sessions
 from mars_gym.cli import checkpoint_flag, days_flags, days_from_args
 
 NS = 1_000_000_000
@@ -112,15 +112,10 @@ def _by_threshold(
 def _mean_with_interval(entry: dict, key: str, values: list[np.ndarray], rng) -> None:
     """``entry[key]``: the mean of the finite values pooled over sessions;
     ``entry[key + "_ci"]``: its 95% interval from a bootstrap over sessions."""
-    sums = np.array([np.nansum(v) for v in values])
-    counts = np.array([np.isfinite(v).sum() for v in values])
-    if counts.sum() == 0:
-        entry[key], entry[f"{key}_ci"] = np.nan, [np.nan, np.nan]
-        return
-    pick = rng.integers(0, len(values), (2000, len(values)))
-    boot = sums[pick].sum(1) / np.maximum(counts[pick].sum(1), 1)
-    entry[key] = float(sums.sum() / counts.sum())
-    entry[f"{key}_ci"] = [float(x) for x in np.percentile(boot, [2.5, 97.5])]
+    sums = [np.nansum(v) for v in values]
+    counts = [np.isfinite(v).sum() for v in values]
+    mean, low, high = pooled_mean(np.array(sums), np.array(counts), rng)
+    entry[key], entry[f"{key}_ci"] = mean, [low, high]
 
 
 def _print(title: str, report: dict, statistic: str, count: str, horizons: list[int]) -> None:

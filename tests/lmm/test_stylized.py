@@ -14,6 +14,7 @@ from lmm.stylized import (
     SessionSeries,
     measure_fact,
     pooled_acf,
+    pooled_mean,
     power_law_exponent,
     session_series,
     sessions,
@@ -197,6 +198,17 @@ def test_adverse_selection_needs_makers_to_give_their_gain_back() -> None:
     assert given_back.present is True and kept.present is False
     assert kept.values["markout_1s"] == pytest.approx(2.0, abs=0.1)
     assert kept.values["kept_share"] == pytest.approx(0.8, abs=0.1)
+
+
+def test_pooled_mean_resamples_whole_sessions() -> None:
+    rng = np.random.default_rng(3)
+    # three sessions: 2 events summing to 4, 1 event of 10, and one with no events
+    mean, low, high = pooled_mean(np.array([4.0, 10.0, 0.0]), np.array([2, 1, 0]), rng)
+    assert mean == pytest.approx(14 / 3)
+    # a resample holds whole sessions: its mean is 2 (only the first), 10 (only the
+    # second) or in between, never an event-level mixture outside that range
+    assert 2.0 <= low < mean < high <= 10.0
+    assert np.isnan(pooled_mean(np.zeros(2), np.zeros(2), rng)).all()
 
 
 def test_intraday_pattern_needs_busy_open_and_close() -> None:
