@@ -57,7 +57,8 @@ NS = 1_000_000_000
 RETURN_STEPS = (10, 60, 300)
 #: Events after an order at which the mid's response is measured.
 RESPONSE_LAGS = (1, 2, 5, 10, 20, 50)
-#: Seconds after a market order at which its maker's markout is measured.
+#: Seconds after a market order at which its maker's markout is measured (the adverse
+#: selection fact's estimate, ``_markout_values``, reads exactly these two).
 MARKOUT_HORIZONS = (1, 10)
 #: Lags (in orders) of the market-order sign autocorrelation.
 SIGN_LAGS = np.arange(1, 51)
