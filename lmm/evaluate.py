@@ -229,13 +229,19 @@ def generate_records(
     horizon_ns: int,
     progress: bool = False,
     label: str = "generate",
+    max_orders_per_second: float = 1000.0,
 ) -> tuple[np.ndarray, dict]:
     """Run ``markets`` (one per start) until each has ``horizon_ns`` of flow; records.
 
     Only the markets still short of their horizon are stepped, so a busy market does not
-    keep finished ones generating.
+    keep finished ones generating. A market that makes more than ``max_orders_per_second``
+    times the horizon's seconds of orders (the default is 125 times the real days' rate)
+    raises a RuntimeError naming it: a model whose clock has stopped would never reach its
+    horizon.
     """
     n = len(starts)
+    limit = max(1, int(max_orders_per_second * horizon_ns / 1e9))
+    made = [0] * n
     for i, (start, seed) in enumerate(zip(starts, seeds, strict=True)):
         markets.reset(i, start, seed)
     end = [s.time_ns + horizon_ns for s in starts]
@@ -254,6 +260,14 @@ def generate_records(
         orders = markets.step(active)
         steps += 1
         for i, o in zip(active, orders, strict=True):
+            made[i] += 1
+            if made[i] > limit:
+                left = (end[i] - markets.time_ns(i)) / 1e9
+                raise RuntimeError(
+                    f"market {i} made more than {limit:,} orders ({max_orders_per_second:g} a "
+                    f"second of its horizon) with {left:.6f} s still to go: its model's clock "
+                    "has nearly stopped; check the checkpoint"
+                )
             if markets.time_ns(i) > end[i]:
                 done[i] = True
                 if bar is not None:

@@ -19,6 +19,7 @@ from lmm.evaluate import (
     metrics_of,
     sampling_floor,
 )
+from lmm.generate import LMMMarkets, synthetic_start
 
 
 def test_distances_of_identical_disjoint_and_shifted_samples() -> None:
@@ -111,6 +112,18 @@ def test_zero_intelligence_and_small_evaluation_on_real_data(
     assert set(report.fidelity) == {"lmm", "zero_intelligence"}
     assert 0.0 <= report.fidelity["lmm"]["mean"]["l1"] <= 1.0
     assert np.isnan(report.floor["lmm"]["mean"]["l1"])  # one rollout: no floor
+
+
+def test_a_rollout_whose_clock_stalls_raises(tiny_checkpoint: Checkpoint) -> None:
+    start = synthetic_start(tiny_checkpoint.tokenizer)
+    hour = 3600 * 10**9
+    # a rate limit of one order per hour stands in for a clock that stopped
+    with pytest.raises(RuntimeError, match="market 0 made more than 1 orders"):
+        generate_records(
+            LMMMarkets(tiny_checkpoint, 1), [start], [0], hour, max_orders_per_second=1 / 3600
+        )
+    records, info = generate_records(LMMMarkets(tiny_checkpoint, 1), [start], [0], 5 * 10**9)
+    assert info["orders"] == len(records) > 0
 
 
 def test_table_columns_stay_apart_for_long_model_names() -> None:
