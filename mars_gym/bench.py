@@ -109,7 +109,9 @@ def compare_checkpoints(
     by_cell: dict[tuple[int, int], list[dict]] = {}  # (num_envs, checkpoint) -> its rounds
     for r, n, c in plan:
         path = checkpoints[c]
-        kwargs = {"device": device} if path is None else {"device": device, "checkpoint": str(path)}
+        kwargs = {"device": device}
+        if path is not None:
+            kwargs["checkpoint"] = str(path)
         (run,) = env_throughput(num_envs=(n,), seconds=seconds, workers=workers, **kwargs)
         run = {**run, "checkpoint": "packaged" if path is None else str(path), "round": r}
         runs.append(run)

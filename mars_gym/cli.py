@@ -594,7 +594,8 @@ def _cmd_bench_lmm(args: argparse.Namespace) -> dict:
     )
     config = checkpoint.model.config
     cached, uncached = flops_per_order(config, True), flops_per_order(config, False)
-    print(f"float32 matmul peak: {peak:.1f} GFLOP/s on {_device_words(args.device)}")
+    device = _device_words(args.device)
+    print(f"float32 matmul peak: {peak:.1f} GFLOP/s on {device}")
     print(
         f"model FLOPs per order: {cached / 1e6:.2f} M with the KV cache, "
         f"{uncached / 1e6:.1f} M without; at peak that would allow "
@@ -610,7 +611,7 @@ def _cmd_bench_lmm(args: argparse.Namespace) -> dict:
     return {
         "matmul_peak_gflops": peak,
         "torch_threads": torch.get_num_threads(),
-        "device": _device_words(args.device),
+        "device": device,
         "flops_per_order": {"kv_cache": cached, "no_cache": uncached},
         "runs": runs,
         "checkpoint": str(checkpoint.path),
