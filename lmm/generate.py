@@ -313,13 +313,13 @@ class LMMMarkets:
         markets = [self._market(i) for i in rows]
         h = self._h[rows]
         mask = torch.from_numpy(self._kp_masks(markets)).to(self.device)
-        probs = torch.softmax(self.model.kp_logits(h).float(), -1)
+        kp_logits = self.model.kp_logits(h)
+        probs = torch.softmax(kp_logits.float(), -1)
         self.masked_mass += float((probs * ~mask).sum())
         self.steps += len(rows)
+        generators = [m.torch_gen for m in markets]
         tokens = (
-            self.model.sample_next(h, [m.torch_gen for m in markets], self.temperature, mask)
-            .cpu()
-            .numpy()
+            self.model.sample_next(h, generators, self.temperature, mask, kp_logits).cpu().numpy()
         )
         kinds, buckets, _, _ = self.tokenizer.fields(tokens)
         touch = None

@@ -158,18 +158,14 @@ def cancellable_levels(
     prices = book.prices(side)
     if not protected:
         return prices
-    # only levels holding a protected order can lack a cancellable one
-    guarded = set()
-    for oid in protected:
-        if oid in book:
-            state = book.order(oid)
-            if state.side == side:
-                guarded.add(state.price)
-    return [
+    # only a level holding a protected order can lack a cancellable one, and it rarely does
+    guarded = {book.order(oid).price for oid in protected if oid in book}
+    blocked = {
         p
-        for p in prices
-        if p not in guarded or any(oid not in protected for oid, _ in book.queue(side, p))
-    ]
+        for p in guarded
+        if book.depth(side, p) and all(oid in protected for oid, _ in book.queue(side, p))
+    }
+    return [p for p in prices if p not in blocked] if blocked else prices
 
 
 def _nearest_level(

@@ -408,6 +408,7 @@ class LMM(nn.Module):
         generators: list[torch.Generator],
         temperature: float = 1.0,
         kp_mask: torch.Tensor | None = None,
+        kp_logits: torch.Tensor | None = None,
     ) -> torch.Tensor:
         """Draw the next token for each of B sequences from (B, C) states.
 
@@ -420,11 +421,14 @@ class LMM(nn.Module):
             generators: one seeded ``torch.Generator`` per row.
             temperature: as in :func:`sample`.
             kp_mask: optional (B, n_kp) bool mask of allowed kind/price classes.
+            kp_logits: ``self.kp_logits(h)``, for a caller that has computed it already.
         """
         if len(generators) != len(h):
             raise ValueError(f"need one generator per row: {len(generators)} for {len(h)} rows")
         u = torch.stack([torch.rand(3, generator=g, dtype=torch.float64) for g in generators])
-        kp = sample(self.kp_logits(h), u[:, 0], temperature, kp_mask)
+        if kp_logits is None:
+            kp_logits = self.kp_logits(h)
+        kp = sample(kp_logits, u[:, 0], temperature, kp_mask)
         size = sample(self.size_logits(h, kp), u[:, 1], temperature)
         time = sample(self.time_logits(h, kp, size), u[:, 2], temperature)
         return self.join(kp, size, time)

@@ -180,15 +180,17 @@ class OrderBook:
 
     def snapshot_row(self, n: int) -> list[int]:
         """Top-``n`` book flattened as one LOBSTER orderbook row (a list of 4n ints)."""
-        asks = self.levels(Side.SELL, n)
-        bids = self.levels(Side.BUY, n)
+        if n < 0:
+            raise OrderBookError(f"number of levels must be >= 0, got {n}")
         row = [EMPTY_PRICE, 0, EMPTY_PRICE, 0] * n
-        for i, (p, s) in enumerate(asks):
-            row[4 * i] = p
-            row[4 * i + 1] = s
-        for i, (p, s) in enumerate(bids):
-            row[4 * i + 2] = p
-            row[4 * i + 3] = s
+        # strided slice assignment: the engine's replay and the generation loop call this
+        # once per order
+        asks = self._prices[1][:n]
+        bids = self._prices[0][: -n - 1 : -1]
+        row[0 : 4 * len(asks) : 4] = asks
+        row[1 : 4 * len(asks) : 4] = map(self._depth[1].__getitem__, asks)
+        row[2 : 4 * len(bids) : 4] = bids
+        row[3 : 4 * len(bids) : 4] = map(self._depth[0].__getitem__, bids)
         return row
 
     def __contains__(self, order_id: int) -> bool:

@@ -26,7 +26,7 @@ from enum import Enum
 
 import numpy as np
 
-from lmm.data.orderflow import BUY_KINDS, MARKET_KINDS
+from lmm.data.orderflow import is_buy, is_market
 from lmm.features import NO_QUOTE
 
 __all__ = ["PriceReference", "reference_price"]
@@ -69,7 +69,7 @@ def reference_price(
         return mid_ref, np.ones_like(kind)
     if reference is not PriceReference.SAME_SIDE_BEST:
         raise ValueError(f"unknown price reference {reference!r}")
-    buy_side = np.isin(kind, BUY_KINDS)
-    market = np.isin(kind, MARKET_KINDS)
+    buy_side = is_buy(kind)
+    market = is_market(kind)
     quote = np.where(buy_side != market, bid, ask)  # market orders take the other side
     return np.where(quote != NO_QUOTE, quote, mid_ref), np.where(buy_side, 1, -1)

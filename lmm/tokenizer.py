@@ -48,7 +48,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from lmm.data.orderflow import BUY_KINDS, MARKET_KINDS, OrderKind
+from lmm.data.orderflow import BUY_KINDS, MARKET_KINDS, OrderKind, is_market
 from lmm.features import NO_QUOTE
 from lmm.price_reference import PriceReference, reference_price
 from lmm.quantiles import QUANTILES, inverse_cdf, quantile_table
@@ -323,7 +323,7 @@ class OrderTokenizer:
         shares at the touch each met, >= 1 for market orders)."""
         kind, size = np.broadcast_arrays(np.asarray(kind, dtype=np.int64), np.asarray(size))
         s = np.searchsorted(self.size_edges[1:-1], size, side="right")
-        market = np.isin(kind, MARKET_KINDS) if self._touch else np.zeros(kind.shape, dtype=bool)
+        market = is_market(kind) if self._touch else np.zeros(kind.shape, dtype=bool)
         if not market.any():
             return s
         s = s.copy()
@@ -342,7 +342,7 @@ class OrderTokenizer:
         kind, s, u = np.broadcast_arrays(
             np.asarray(kind, dtype=np.int64), np.asarray(size_bin, dtype=np.int64), np.asarray(u)
         )
-        market = np.isin(kind, MARKET_KINDS) if self._touch else np.zeros(kind.shape, dtype=bool)
+        market = is_market(kind) if self._touch else np.zeros(kind.shape, dtype=bool)
         share_bin = np.minimum(s, len(self.size_edges) - 2)  # a share bin for every token
         size = np.empty(s.shape, dtype=np.int64)
         for b, (values, cdf) in enumerate(self._size_tables):

@@ -18,7 +18,15 @@ from lmm.checkpoint import (
     save_checkpoint,
 )
 from lmm.data.lobster import read_lobster
-from lmm.data.orderflow import CANCEL_KINDS, LIMIT_KINDS, MARKET_KINDS, OrderKind
+from lmm.data.orderflow import (
+    BUY_KINDS,
+    CANCEL_KINDS,
+    LIMIT_KINDS,
+    MARKET_KINDS,
+    OrderKind,
+    is_buy,
+    is_market,
+)
 from lmm.dataset import day_orders
 from lmm.features import NO_QUOTE
 from lmm.generate import LMMMarkets, OutsideOrder, synthetic_start
@@ -43,6 +51,13 @@ def tok(make_orders) -> OrderTokenizer:
 def ssb_checkpoint(tok: OrderTokenizer, make_untrained_checkpoint) -> Checkpoint:
     """An untrained 1-layer model over a same-side-best tokenizer."""
     return make_untrained_checkpoint(tok)
+
+
+def test_the_kind_tests_read_the_enum_as_the_kind_tuples_do() -> None:
+    kinds = np.array([int(k) for k in OrderKind] * 2, dtype=np.int8).reshape(2, -1)
+    assert (is_buy(kinds) == np.isin(kinds, BUY_KINDS)).all()
+    assert (is_market(kinds) == np.isin(kinds, MARKET_KINDS)).all()
+    assert is_market(kinds).sum() == 4 and is_buy(kinds).sum() == 6
 
 
 def test_each_kind_is_measured_from_the_documented_quote() -> None:
