@@ -45,6 +45,7 @@ The fitted bins travel with the model's checkpoint as JSON (:meth:`OrderTokenize
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import NamedTuple
 
 import numpy as np
 
@@ -115,6 +116,16 @@ class DecodedOrders:
     dt: np.ndarray  # int64 ns since the previous order, >= 0
 
 
+class _Arrays(NamedTuple):
+    """A tokenizer's tables as arrays, made once (numpy would convert the tuples on every
+    call of the generation loop)."""
+
+    size_edges: np.ndarray
+    time_edges: np.ndarray
+    price_edges: np.ndarray
+    time_quantiles: np.ndarray  # (time bins, QUANTILES) float64
+
+
 @dataclass(frozen=True)
 class OrderTokenizer:
     """Fitted order tokenizer; build it with :meth:`fit` or :meth:`from_dict`.
@@ -149,6 +160,7 @@ class OrderTokenizer:
     touch_edges: tuple[float, ...] = ()
     touch_quantiles: tuple[tuple[float, ...], ...] = ()
     _size_tables: list[tuple[np.ndarray, np.ndarray]] = field(init=False, repr=False, compare=False)
+    _arrays: _Arrays = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         for name in ("size_edges", "time_edges", "price_edges"):
@@ -189,6 +201,12 @@ class OrderTokenizer:
             c = np.asarray(counts, dtype=np.float64)
             tables.append((np.asarray(values, dtype=np.int64), np.cumsum(c) / c.sum()))
         object.__setattr__(self, "_size_tables", tables)
+        arrays = _Arrays(
+            *(np.asarray(e, dtype=np.int64) for e in (self.size_edges, self.time_edges)),
+            np.asarray(self.price_edges, dtype=np.int64),
+            np.asarray(self.time_quantiles, dtype=np.float64),
+        )
+        object.__setattr__(self, "_arrays", arrays)
 
     # ----------------------------------------------------------------- shape
     @property
@@ -307,7 +325,7 @@ class OrderTokenizer:
             )
         p = self.price_bucket(price_offset)
         s = self.size_bins(kind, size, touch)
-        t = np.searchsorted(self.time_edges[1:-1], np.asarray(dt), side="right")
+        t = np.searchsorted(self._arrays.time_edges[1:-1], np.asarray(dt), side="right")
         return self._join(kind, p, s, t)
 
     def _join(self, kind: np.ndarray, p: np.ndarray, s: np.ndarray, t: np.ndarray) -> np.ndarray:
@@ -322,7 +340,7 @@ class OrderTokenizer:
         ``SizeReference.TOUCH`` the ratio bins of market orders against ``touch`` (the
         shares at the touch each met, >= 1 for market orders)."""
         kind, size = np.broadcast_arrays(np.asarray(kind, dtype=np.int64), np.asarray(size))
-        s = np.searchsorted(self.size_edges[1:-1], size, side="right")
+        s = np.searchsorted(self._arrays.size_edges[1:-1], size, side="right")
         market = is_market(kind) if self._touch else np.zeros(kind.shape, dtype=bool)
         if not market.any():
             return s
@@ -372,7 +390,7 @@ class OrderTokenizer:
     def price_bucket(self, price_offset: np.ndarray | int) -> np.ndarray:
         """Price bucket of offsets from the reference (0 and P-1 are the overflow buckets)."""
         offset = np.asarray(price_offset, dtype=np.int64)
-        b = np.searchsorted(self.price_edges[1:-1], _distance(offset), side="right")
+        b = np.searchsorted(self._arrays.price_edges[1:-1], _distance(offset), side="right")
         half = self.n_price // 2
         return np.where(offset >= 0, half + b, half - 1 - b)
 
@@ -426,7 +444,7 @@ class OrderTokenizer:
         half = self.n_price // 2
         below = p < half
         b = np.where(below, half - 1 - p, p - half)
-        edges = np.asarray(self.price_edges, dtype=np.int64)
+        edges = self._arrays.price_edges
         lo, hi = edges[b], edges[b + 1]
         distance = lo + (u[:, 0] * (hi - lo)).astype(np.int64)
         overflow = b == len(edges) - 2
@@ -437,9 +455,8 @@ class OrderTokenizer:
             distance[overflow] = lo[overflow] + np.asarray(excess, dtype=np.int64)
         offset = np.where(below, -distance - 1, distance)
         size = self.sizes(kind, s, u[:, 1], touch)
-        value = inverse_cdf(np.asarray(self.time_quantiles, dtype=np.float64)[t], u[:, 2])
-        lo = np.asarray(self.time_edges, dtype=np.int64)[t]
-        hi = np.asarray(self.time_edges, dtype=np.int64)[t + 1]
+        value = inverse_cdf(self._arrays.time_quantiles[t], u[:, 2])
+        lo, hi = self._arrays.time_edges[t], self._arrays.time_edges[t + 1]
         dt = np.clip(value.astype(np.int64), lo, np.maximum(hi - 1, lo))
         return DecodedOrders(kind=kind.astype(np.int8), price_offset=offset, size=size, dt=dt)
 
