@@ -281,7 +281,7 @@ class LMMMarkets:
             x = torch.tensor([self._market(i).history_tokens for i in group], device=self.device)
             f = np.stack([np.stack(self._market(i).history_features) for i in group])
             f = torch.from_numpy(f).to(self.device)
-            with torch.no_grad():
+            with torch.inference_mode():
                 if self.cache is not None:
                     self.cache.reset(idx)
                     h = self.model(x, f, self.cache, rows=idx)
@@ -296,7 +296,7 @@ class LMMMarkets:
         return m
 
     # ------------------------------------------------------------------ stepping
-    @torch.no_grad()
+    @torch.inference_mode()
     def propose(self, rows: list[int] | None = None) -> None:
         """Sample the next order of each market in ``rows`` (all by default) that has none
         pending, in one batched model call; it is applied by :meth:`commit`.
@@ -347,7 +347,7 @@ class LMMMarkets:
         m = self._market(i)
         return None if m.proposal is None else m.time_ns + m.proposal.dt
 
-    @torch.no_grad()
+    @torch.inference_mode()
     def commit(self, rows: list[int] | None = None) -> list[GeneratedOrder | None]:
         """Apply the pending proposals of ``rows`` (all by default), in one batched model
         call for the new context; returns them in that order (None where the book could
@@ -377,7 +377,7 @@ class LMMMarkets:
         self.propose(rows)
         return self.commit(rows)
 
-    @torch.no_grad()
+    @torch.inference_mode()
     def inject(self, orders: list[OutsideOrder]) -> list[Realized | None]:
         """Apply outside (agent) orders and append them to their markets' contexts.
 
