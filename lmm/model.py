@@ -195,11 +195,12 @@ class RowInvariantLinear(nn.Linear):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         rows = x.reshape(-1, self.in_features)  # (N, in)
-        pad = -len(rows) % ROW_MULTIPLE
+        n = rows.shape[0]  # not len(): Tensor.__len__ is Python, and this runs per layer
+        pad = -n % ROW_MULTIPLE
         if pad:
             rows = torch.cat([rows, rows.new_zeros(pad, self.in_features)])
         out = F.linear(rows, self.weight, self.bias)  # (N + pad, out)
-        return out[: len(out) - pad].view(*x.shape[:-1], self.out_features)
+        return out[:n].view(*x.shape[:-1], self.out_features)
 
 
 class CausalSelfAttention(nn.Module):
