@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import numpy as np
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from lmm.data.orderflow import OrderKind
 from lmm.market import NEWEST_CANCEL_PROBABILITY, apply_order, cancellable_levels
@@ -65,6 +67,28 @@ def test_cancel_never_touches_protected_orders() -> None:
     assert book.order(2).size == 50
     assert cancellable_levels(book, Side.BUY, frozenset({1})) == [98]
     assert cancellable_levels(book, Side.BUY, frozenset({2})) == [99]
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    orders=st.lists(
+        st.tuples(st.sampled_from([Side.BUY, Side.SELL]), st.integers(1, 6)), max_size=25
+    ),
+    protected=st.sets(st.integers(0, 30), max_size=8),
+)
+def test_cancellable_levels_are_the_levels_holding_an_unprotected_order(
+    orders: list[tuple[Side, int]], protected: set[int]
+) -> None:
+    """Against the definition, on books whose levels often hold protected orders only
+    (protected ids may rest on either side, or not at all)."""
+    book = OrderBook()
+    for oid, (side, offset) in enumerate(orders):
+        book.add_limit(oid, side, 100 - offset if side == Side.BUY else 100 + offset, 1)
+    for side in (Side.BUY, Side.SELL):
+        expected = [
+            p for p in book.prices(side) if any(o not in protected for o, _ in book.queue(side, p))
+        ]
+        assert cancellable_levels(book, side, frozenset(protected)) == expected
 
 
 def test_cancel_choice_is_reproducible_from_the_generator() -> None:
