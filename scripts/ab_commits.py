@@ -67,8 +67,10 @@ def run_child(tree: Path, args: argparse.Namespace) -> dict:
     env = dict(os.environ, PYTHONPATH=str(tree), OMP_NUM_THREADS="1")
     command = [sys.executable, __file__, "--child", *map(str, _child_args(args))]
     out = subprocess.run(
-        command, env=env, cwd=tempfile.gettempdir(), check=True, capture_output=True, text=True
+        command, env=env, cwd=tempfile.gettempdir(), capture_output=True, text=True
     )
+    if out.returncode != 0:
+        raise RuntimeError(f"timing the code in {tree} failed:\n{out.stderr[-2000:]}")
     result = json.loads(out.stdout.strip().splitlines()[-1])
     if Path(result["package"]).resolve() != tree.resolve():
         raise RuntimeError(f"the child imported {result['package']}, not {tree}")
@@ -96,29 +98,40 @@ def main() -> None:
     )
     args = parser.parse_args()
 
+    revisions = {"A": args.a, "B": args.b}
     with tempfile.TemporaryDirectory() as scratch:
-        trees = {}
-        for name in (args.a, args.b):
-            tree = Path(scratch) / name.replace("/", "_")
-            subprocess.run(
-                ["git", "-C", str(ROOT), "worktree", "add", "--detach", "-q", str(tree), name],
-                check=True,
-            )
-            trees[name] = tree
+        trees: dict[str, Path] = {}
         try:
+            for label, revision in revisions.items():
+                tree = Path(scratch) / label
+                subprocess.run(
+                    [
+                        "git",
+                        "-C",
+                        str(ROOT),
+                        "worktree",
+                        "add",
+                        "--detach",
+                        "-q",
+                        str(tree),
+                        revision,
+                    ],
+                    check=True,
+                )
+                trees[label] = tree
             ratios, hashes = [], set()
             for r in range(args.rounds):
                 speed = {}
-                for name, tree in trees.items():
+                for label, tree in trees.items():
                     result = run_child(tree, args)
-                    speed[name] = result["env_steps_per_second"]
+                    speed[label] = result["env_steps_per_second"]
                     hashes.add(result["trajectory"])
                     print(
-                        f"round {r + 1} {name:>12}: {speed[name]:7.0f} env steps/s "
-                        f"(trajectory {result['trajectory']})",
+                        f"round {r + 1} {label} ({revisions[label]}): {speed[label]:7.0f} env "
+                        f"steps/s (trajectory {result['trajectory']})",
                         flush=True,
                     )
-                ratios.append(speed[args.b] / speed[args.a])
+                ratios.append(speed["B"] / speed["A"])
         finally:
             for tree in trees.values():
                 subprocess.run(
