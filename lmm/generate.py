@@ -245,6 +245,10 @@ class LMMMarkets:
         self._block = {
             k: slice(int(k) * tok.n_price, (int(k) + 1) * tok.n_price) for k in OrderKind
         }
+        # for the masks, made once: each cancel kind as an int, its side, its first class
+        self._cancel_kinds = np.array([int(k) for k in CANCEL_KINDS])
+        self._cancel_sides = tuple(k.side for k in CANCEL_KINDS)
+        self._cancel_first = self._cancel_kinds * tok.n_price
 
     # ------------------------------------------------------------------ set-up
     def reset(self, i: int, start: StartState, seed: int) -> None:
@@ -521,15 +525,14 @@ class LMMMarkets:
         (measured from the cancel's reference price, as decoding measures it); a market
         order needs a non-empty opposite side.
         """
-        n_price = self.tokenizer.n_price
         allowed = np.ones((len(markets), self.model.config.n_kp), dtype=bool)
         for kind in CANCEL_KINDS:
             allowed[:, self._block[kind]] = False
         prices: list[int] = []
         counts: list[int] = []  # per (market, cancel kind), in that order
         for k, m in enumerate(markets):
-            for kind in CANCEL_KINDS:
-                levels = cancellable_levels(m.book, kind.side, m.protected)
+            for side in self._cancel_sides:
+                levels = cancellable_levels(m.book, side, m.protected)
                 prices.extend(levels)
                 counts.append(len(levels))
             # a market order needs a non-empty opposite side
@@ -540,10 +543,9 @@ class LMMMarkets:
         if prices:
             n = np.asarray(counts).reshape(len(markets), len(CANCEL_KINDS))
             rows = np.repeat(np.arange(len(markets)), n.sum(1))
-            first = np.array([int(kind) * n_price for kind in CANCEL_KINDS])
-            classes = np.repeat(np.tile(first, len(markets)), n.ravel())
+            classes = np.repeat(np.tile(self._cancel_first, len(markets)), n.ravel())
             # each level's offset as a cancel of its kind would measure it in its market
-            kinds = np.repeat(np.tile(np.array(CANCEL_KINDS), len(markets)), n.ravel())
+            kinds = np.repeat(np.tile(self._cancel_kinds, len(markets)), n.ravel())
             bid, ask = np.array([_quotes(m) for m in markets]).T
             mids = np.array([m.mid_x2 for m in markets])
             offsets = self.tokenizer.offsets(kinds, prices, bid[rows], ask[rows], mids[rows])

@@ -158,13 +158,15 @@ def cancellable_levels(
     prices = book.prices(side)
     if not protected:
         return prices
-    # only a level holding a protected order can lack a cancellable one, and it rarely does
-    guarded = {book.order(oid).price for oid in protected if oid in book}
-    blocked = {
-        p
-        for p in guarded
-        if book.depth(side, p) and all(oid in protected for oid, _ in book.queue(side, p))
-    }
+    # a level lacks a cancellable order only when every order in it is protected: count the
+    # protected orders per level of this side (rarely more than one or two levels)
+    held: dict[int, int] = {}
+    for oid in protected:
+        if oid in book:
+            state = book.order(oid)
+            if state.side == side:
+                held[state.price] = held.get(state.price, 0) + 1
+    blocked = {p for p, n in held.items() if book.queue_length(side, p) == n}
     return [p for p in prices if p not in blocked] if blocked else prices
 
 

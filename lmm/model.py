@@ -471,7 +471,10 @@ def sample(
         logits = logits.masked_fill(~mask, float("-inf"))
     if temperature == 0:
         return logits.argmax(dim=-1)
-    probs = torch.softmax(logits.float() / temperature, dim=-1)
+    logits = logits.float()
+    if temperature != 1:  # dividing by 1 changes no bit: skip the op
+        logits = logits / temperature
+    probs = torch.softmax(logits, dim=-1)
     if isinstance(draws, torch.Generator):
         return torch.multinomial(probs, 1, generator=draws).squeeze(-1)
     if isinstance(draws, torch.Tensor):

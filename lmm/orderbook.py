@@ -221,6 +221,10 @@ class OrderBook:
             ahead += size
         raise AssertionError("unreachable: order indexed but not queued")  # pragma: no cover
 
+    def queue_length(self, side: Side | int, price: int) -> int:
+        """Number of orders resting at ``price`` on ``side`` (0 for an empty level)."""
+        return len(self._queues[_side_index(side)].get(price, ()))
+
     def queue(self, side: Side | int, price: int) -> list[tuple[int, int]]:
         """Orders resting at ``price`` as ``(order_id, size)``, in time priority."""
         return list(self._queues[_side_index(side)].get(price, {}).items())

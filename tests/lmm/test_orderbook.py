@@ -139,6 +139,8 @@ def test_sell_limit_partially_fills_inside_level_and_rests(ladder: OrderBook) ->
     assert ladder.order(201) == OrderState(201, SELL, 98, 4, 0)
     assert ladder.best_bid is None
     assert ladder.best_ask == 98
+    assert ladder.queue_length(SELL, 98) == 1
+    assert ladder.queue_length(BUY, 98) == ladder.queue_length(BUY, 50) == 0
 
 
 def test_limit_order_that_fills_completely_does_not_rest(ladder: OrderBook) -> None:
