@@ -28,7 +28,7 @@ from dataclasses import dataclass, field, replace
 
 import numpy as np
 
-from lmm.data.orderflow import CANCEL_KINDS, LIMIT_KINDS, MARKET_KINDS, OrderKind
+from lmm.data.orderflow import CANCEL_KINDS, LIMIT_KINDS, MARKET_KINDS, OrderKind, is_market
 
 __all__ = [
     "ABS_LAGS",
@@ -40,6 +40,7 @@ __all__ = [
     "FactResult",
     "SessionSeries",
     "depth_from_best",
+    "maker_markouts",
     "measure_fact",
     "mid_grid",
     "mid_returns",
@@ -168,27 +169,46 @@ def _response(rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return sums, counts
 
 
-def _markouts(rows: np.ndarray) -> np.ndarray:
-    """Count and sum, ``(len(MARKOUT_HORIZONS), 2)``, of the markouts in ticks of the maker
-    filled at each market order's worst price: ``side * (price - mid h seconds later)``
-    (side +1 for a buy), positive when the maker gained. Market orders that met a two-sided
-    book and whose horizon ends within the session; the mid is the one after the last order
-    at or before that time that left a two-sided book."""
-    out = np.zeros((len(MARKOUT_HORIZONS), 2))
+def maker_markouts(
+    rows: np.ndarray, horizons: tuple[int, ...] | list[int]
+) -> tuple[np.ndarray, dict[int, np.ndarray]]:
+    """The markout in ticks of the maker filled at each market order's worst price,
+    ``side * (price - mid h seconds later)`` (side +1 for a buy), positive when the maker
+    gained, for market orders of one session's records that met a two-sided book.
+
+    The mid h seconds later is the one after the last order at or before that time that
+    left a two-sided book; where the horizon ends after the session (or before any such
+    order) the markout is NaN.
+
+    Returns:
+        The market orders' indices into ``rows``, and per horizon (seconds) their markouts.
+    """
     book = rows[(rows["bid_after"] > 0) & (rows["ask_after"] > 0)]
     met = (rows["bid_before"] > 0) & (rows["ask_before"] > 0)
-    market = rows[np.isin(rows["kind"], MARKET_KINDS) & met]
-    if len(book) == 0 or len(market) == 0:
-        return out
+    index = np.flatnonzero(is_market(rows["kind"]) & met)
+    market = rows[index]
     side = np.where(market["kind"] == OrderKind.MARKET_BUY, 1.0, -1.0)
-    for j, h in enumerate(MARKOUT_HORIZONS):
+    marks = {}
+    for h in horizons:
         at = market["time"] + h * NS
-        ok = (at >= book["time"][0]) & (at <= rows["time"][-1])
-        k = np.searchsorted(book["time"], at[ok], side="right") - 1
-        mid = (book["bid_after"][k] + book["ask_after"][k]) / 2
-        mark = side[ok] * (market["price"][ok] - mid)
-        out[j] = (len(mark), mark.sum())
-    return out
+        mark = np.full(len(market), np.nan)
+        if len(book):
+            ok = (at >= book["time"][0]) & (at <= rows["time"][-1])
+            k = np.searchsorted(book["time"], at[ok], side="right") - 1
+            mid = (book["bid_after"][k] + book["ask_after"][k]) / 2
+            mark[ok] = side[ok] * (market["price"][ok] - mid)
+        marks[h] = mark
+    return index, marks
+
+
+def _markouts(rows: np.ndarray) -> np.ndarray:
+    """Count and sum, ``(len(MARKOUT_HORIZONS), 2)``, of the session's maker markouts that
+    fall within it (:func:`maker_markouts`)."""
+    if len(rows) == 0:
+        return np.zeros((len(MARKOUT_HORIZONS), 2))
+    _, marks = maker_markouts(rows, MARKOUT_HORIZONS)
+    finite = [marks[h][np.isfinite(marks[h])] for h in MARKOUT_HORIZONS]
+    return np.array([(len(m), m.sum()) for m in finite], dtype=np.float64)
 
 
 @dataclass(frozen=True)

@@ -12,6 +12,7 @@ from lmm.stylized import (
     FACTS,
     RESPONSE_LAGS,
     SessionSeries,
+    maker_markouts,
     measure_fact,
     pooled_acf,
     pooled_mean,
@@ -267,6 +268,10 @@ def test_session_series_of_hand_made_records() -> None:
     # the buy at 102 leaves a mid of 101.5 a second later: its maker is up half a tick; ten
     # seconds later is past the session's end, so not measured
     np.testing.assert_allclose(s.markout_sums, [[1, 0.5], [0, 0]])
+    index, marks = maker_markouts(r, (1, 10))  # the same, order by order
+    assert index.tolist() == [3]
+    np.testing.assert_allclose(marks[1], [0.5])
+    assert np.isnan(marks[10]).all()
     two = np.concatenate([r, r])
     two["rollout"][5:] = 3
     assert [len(x) for x in sessions(two)] == [5, 5]
