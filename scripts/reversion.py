@@ -29,7 +29,7 @@ from lmm.data.orderflow import OrderKind
 from lmm.dataset import build_dataset
 from lmm.evaluate import generate_records, held_out_open, start_windows
 from lmm.generate import LMMMarkets
-from lmm.stylized import mid_grid, pooled_mean, sessions
+from lmm.stylized import maker_markouts, mid_grid, pooled_mean, sessions
 from mars_gym.cli import checkpoint_flag, days_flags, days_from_args
 
 NS = 1_000_000_000
@@ -60,28 +60,18 @@ def reversions(records: np.ndarray, thresholds: list[int], horizons: list[int]) 
 
 def sweep_markouts(records: np.ndarray, depths: list[int], horizons: list[int]) -> dict:
     """Per depth beyond the touch and horizon: sweeps per hour and the worst-filled maker's
-    mean markout (ticks) with a 95% interval from a bootstrap over sessions."""
+    mean markout (ticks; :func:`lmm.stylized.maker_markouts`, as the fidelity report's
+    adverse-selection fact reads it) with a 95% interval from a bootstrap over sessions."""
     per_session = []  # (depth beyond the touch, markout per horizon) of each session's sweeps
     hours = 0.0
     for rows in sessions(records):
-        rows = rows[(rows["bid_after"] > 0) & (rows["ask_after"] > 0)]
         if len(rows) < 2:
             continue
         hours += (rows["time"][-1] - rows["time"][0]) / NS / 3600
-        taker = np.select(
-            [rows["kind"] == OrderKind.MARKET_BUY, rows["kind"] == OrderKind.MARKET_SELL],
-            [1, -1],
-            0,
-        )
-        swept = (taker != 0) & (rows["bid_before"] > 0) & (rows["ask_before"] > 0)
-        r, side = rows[swept], taker[swept]
-        depth = np.where(side > 0, r["price"] - r["ask_before"], r["bid_before"] - r["price"])
-        marks = {}
-        for h in horizons:
-            j = np.searchsorted(rows["time"], r["time"] + h * NS, side="right") - 1
-            mid = (rows["bid_after"][j] + rows["ask_after"][j]) / 2
-            ok = r["time"] + h * NS <= rows["time"][-1]
-            marks[h] = np.where(ok, side * (r["price"] - mid), np.nan)
+        index, marks = maker_markouts(rows, horizons)
+        r = rows[index]
+        buy = r["kind"] == OrderKind.MARKET_BUY
+        depth = np.where(buy, r["price"] - r["ask_before"], r["bid_before"] - r["price"])
         per_session.append((depth, marks))
     return _by_threshold(per_session, hours, depths, horizons, "sweeps_per_hour", "markout")
 
