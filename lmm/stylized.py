@@ -204,8 +204,6 @@ def maker_markouts(
 def _markouts(rows: np.ndarray) -> np.ndarray:
     """Count and sum, ``(len(MARKOUT_HORIZONS), 2)``, of the session's maker markouts that
     fall within it (:func:`maker_markouts`)."""
-    if len(rows) == 0:
-        return np.zeros((len(MARKOUT_HORIZONS), 2))
     _, marks = maker_markouts(rows, MARKOUT_HORIZONS)
     finite = [marks[h][np.isfinite(marks[h])] for h in MARKOUT_HORIZONS]
     return np.array([(len(m), m.sum()) for m in finite], dtype=np.float64)
