@@ -237,7 +237,9 @@ def generate_records(
     keep finished ones generating. A market that makes more than ``max_orders_per_second``
     times the horizon's seconds of orders (the default is 125 times the real days' rate)
     raises a RuntimeError naming it: a model whose clock has stopped would never reach its
-    horizon.
+    horizon. This budget is stricter than :class:`~lmm.generate.LMMMarkets`' own check of
+    a stopped clock (an average over the horizon rather than a cap per second) and covers
+    the zero-intelligence markets too.
     """
     n = len(starts)
     limit = max(1, int(max_orders_per_second * horizon_ns / 1e9))

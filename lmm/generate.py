@@ -39,6 +39,8 @@ from lmm.tokenizer import OrderTokenizer
 
 __all__ = ["GeneratedOrder", "LMMMarkets", "OutsideOrder", "StartState", "synthetic_start"]
 
+NS_PER_SECOND = 1_000_000_000
+
 # read once per generated order: a module name is cheaper than an enum class attribute
 _MARKET_BUY, _MARKET_SELL = MARKET_KINDS
 
@@ -168,6 +170,8 @@ class _Market:
     next_id: int = 1
     protected: set[int] = field(default_factory=set)
     proposal: _Proposal | None = None
+    second_ns: int = 0  # start of the current one-second window of the stall check
+    orders_in_second: int = 0  # generated orders since then
 
 
 def _touch(book: OrderBook, kind: int) -> int:
@@ -208,6 +212,11 @@ class LMMMarkets:
         use_cache: keep a KV cache (the fast path); without it every step recomputes the
             whole context window (kept for measurements and as a reference).
         device: where the model runs.
+        max_orders_per_second: a market that generates more orders than this within one
+            second of its market time raises a RuntimeError naming it: a model whose clock
+            stops advancing (orders at zero time, one after another) would otherwise never
+            let a caller reach a later time. The default is far above any market seen here
+            (the busiest second of the sample days holds 344 orders, of LMM rollouts 623).
 
     A market's mid (what price offsets are measured from, and what agents and measurements
     read) is its book's; while one side is empty (a programme swept it), it stays half the
@@ -225,9 +234,13 @@ class LMMMarkets:
         temperature: float = 1.0,
         use_cache: bool = True,
         device: str | torch.device = "cpu",
+        max_orders_per_second: int = 100_000,
     ) -> None:
         if n < 1:
             raise ValueError(f"need at least one market, got n={n}")
+        if max_orders_per_second < 1:
+            raise ValueError(f"max_orders_per_second must be >= 1, got {max_orders_per_second}")
+        self.max_orders_per_second = max_orders_per_second
         self.model = checkpoint.model.to(device).eval()
         self.tokenizer = checkpoint.tokenizer
         self.n = n
@@ -367,6 +380,7 @@ class LMMMarkets:
             m.proposal = None
             before = m.mid_x2
             m.time_ns += p.dt
+            self._check_stall(i, m)
             event = self._apply(i, p.kind, p.price, p.size, p.dt, p.bucket)
             if event is None:
                 out.append(None)
@@ -375,6 +389,20 @@ class LMMMarkets:
                 out.append(GeneratedOrder(m.time_ns, event.realized, before))
         self._advance_context(happened)
         return out
+
+    def _check_stall(self, i: int, m: _Market) -> None:
+        """Count market ``i``'s generated order in its current second of market time; raise
+        past ``max_orders_per_second``."""
+        if m.time_ns - m.second_ns >= NS_PER_SECOND:
+            m.second_ns, m.orders_in_second = m.time_ns, 0
+        m.orders_in_second += 1
+        if m.orders_in_second > self.max_orders_per_second:
+            raise RuntimeError(
+                f"market {i} generated more than max_orders_per_second="
+                f"{self.max_orders_per_second:,} orders within one second of its market time: "
+                "its model's clock has nearly stopped; check the checkpoint (a sound one "
+                "makes a few hundred orders a second at most)"
+            )
 
     def step(self, rows: list[int] | None = None) -> list[GeneratedOrder | None]:
         """Generate and apply one order in every market (or in ``rows`` only)."""

@@ -118,6 +118,29 @@ def test_errors_are_clear(tiny_checkpoint: Checkpoint) -> None:
     m = LMMMarkets(tiny_checkpoint, 1)
     with pytest.raises(RuntimeError, match="has not been reset"):
         m.step()
+    with pytest.raises(ValueError, match="max_orders_per_second must be >= 1"):
+        LMMMarkets(tiny_checkpoint, 1, max_orders_per_second=0)
+
+
+def test_a_market_whose_clock_stops_raises_instead_of_hanging(
+    tiny_checkpoint: Checkpoint, start
+) -> None:
+    markets = LMMMarkets(tiny_checkpoint, 2, max_orders_per_second=50)
+    for i in range(2):
+        markets.reset(i, start, seed=i)
+    made = 0
+    with pytest.raises(RuntimeError, match="market 1 generated more than max_orders_per_second=50"):
+        while made < 1000:
+            markets.propose()
+            # market 1's clock stops: every proposal comes at zero time after the last
+            stalled = markets.markets[1]
+            stalled.proposal = stalled.proposal._replace(dt=0)
+            markets.commit()
+            made += 1
+    assert made == 50  # the 51st order in that second raised
+    for i in range(2):  # a reset starts the count afresh; running clocks stay within it
+        markets.reset(i, start, seed=i)
+    _run(markets, 200)
 
 
 def test_stepping_a_subset_leaves_the_other_markets_alone(

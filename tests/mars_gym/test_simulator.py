@@ -85,23 +85,23 @@ def test_real_start_state_at_a_time_of_day(lobster_dir: Path, tiny_checkpoint: C
 def test_a_market_that_will_not_reach_the_next_decision_raises(
     tiny_checkpoint: Checkpoint,
 ) -> None:
-    # a cap below what an hour of this market holds stands in for a clock that stopped
+    # a cap of one order a second stands in for a clock that stopped: an hour of this
+    # market holds seconds with more (LMMMarkets checks it; tests/lmm/test_generate.py stops
+    # a clock for real)
     hour = {"warmup_orders": 0, "decision_interval_s": 3600.0}
     roomy = MarketSimulator(1, SimulatorConfig(**hour), tiny_checkpoint)
     roomy.reset([0], [0])
     assert len(roomy.advance([0])[0].orders) > 2
-    capped = SimulatorConfig(**hour, max_orders_per_decision=2)
+    capped = SimulatorConfig(**hour, max_orders_per_second=1)
     sim = MarketSimulator(1, capped, tiny_checkpoint)
     sim.reset([0], [0])
-    with pytest.raises(
-        RuntimeError, match="market 0 generated more than max_orders_per_decision=2"
-    ):
+    with pytest.raises(RuntimeError, match="market 0 generated more than max_orders_per_second=1"):
         sim.advance([0])
 
 
 def test_bad_settings_are_rejected() -> None:
-    with pytest.raises(ValueError, match="max_orders_per_decision"):
-        SimulatorConfig(max_orders_per_decision=0)
+    with pytest.raises(ValueError, match="max_orders_per_second"):
+        SimulatorConfig(max_orders_per_second=0)
     with pytest.raises(ValueError, match="decision_interval_s"):
         SimulatorConfig(decision_interval_s=0)
     with pytest.raises(ValueError, match="latency_ms"):
