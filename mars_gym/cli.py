@@ -7,7 +7,6 @@ readable summary and, with ``--out FILE``, writes its figures as JSON.
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import statistics
 import sys
@@ -36,6 +35,7 @@ from lmm.evaluate import evaluate_lmm, generate_records
 from lmm.generate import LMMMarkets, synthetic_start
 from lmm.random_flow import random_orders, run_orders
 from lmm.replay import replay
+from lmm.results import write_json
 from lmm.tokenizer import TokenizerConfig
 from lmm.train import QUICK, TrainConfig, train
 from mars_gym import fidelity, forecast, metaorder_report
@@ -76,8 +76,7 @@ def main(
         print(f"mars-gym {args.command}: error: {exc}", file=sys.stderr)
         return 2
     if args.out:
-        Path(args.out).parent.mkdir(parents=True, exist_ok=True)
-        Path(args.out).write_text(json.dumps(result, indent=2) + "\n")
+        write_json(args.out, result, indent=2)
         print(f"wrote {args.out}")
     return 0
 

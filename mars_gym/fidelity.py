@@ -43,6 +43,7 @@ from lmm.evaluate import (
     start_windows,
 )
 from lmm.features import SESSION_CLOSE_NS, SESSION_OPEN_NS
+from lmm.results import write_json
 from lmm.stylized import (
     FACTS,
     FactResult,
@@ -264,7 +265,7 @@ def build_report(
         "figures": list(figures),
     }
     (out_dir / "report.md").write_text(_markdown(summary, facts, distances))
-    (out_dir / "summary.json").write_text(json.dumps(summary, indent=1, default=_json) + "\n")
+    write_json(out_dir / "summary.json", summary, default=_json)
     return summary
 
 

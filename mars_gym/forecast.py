@@ -26,7 +26,6 @@ All markets of one batch (many start times, all their rollouts) share one
 from __future__ import annotations
 
 import argparse
-import json
 import math
 import time
 from dataclasses import asdict, dataclass
@@ -38,6 +37,7 @@ from lmm.checkpoint import Checkpoint, load_checkpoint
 from lmm.dataset import DayData, build_dataset
 from lmm.features import SESSION_OPEN_NS, mid_x2
 from lmm.generate import LMMMarkets, StartState
+from lmm.results import write_json
 
 __all__ = [
     "CLASSES",
@@ -423,8 +423,7 @@ def run_command(args: argparse.Namespace) -> dict:
     report["checkpoint"] = str(checkpoint.path)
     report["wall_seconds"] = time.perf_counter() - start
     _print(report)
-    args.out_dir.mkdir(parents=True, exist_ok=True)
-    (args.out_dir / "forecast.json").write_text(json.dumps(report, indent=1) + "\n")
+    write_json(args.out_dir / "forecast.json", report)
     plot_forecast(report, args.out_dir / "forecast.png")
     print(f"wrote forecast.json and forecast.png to {args.out_dir}")
     return report

@@ -6,12 +6,12 @@ See :mod:`mars_gym.metaorder` for the experiment and its definitions.
 from __future__ import annotations
 
 import argparse
-import json
 from dataclasses import asdict
 from pathlib import Path
 
 import numpy as np
 
+from lmm.results import write_json
 from mars_gym.metaorder import QUICK, MetaorderConfig, analyse, run_metaorders
 from mars_gym.simulator import SimulatorConfig
 
@@ -191,8 +191,7 @@ def run_command(args: argparse.Namespace) -> dict:
     report["config"] = asdict(config)
     report["simulator"] = asdict(sim_config)
     _print(report)
-    args.out_dir.mkdir(parents=True, exist_ok=True)
-    (args.out_dir / "impact.json").write_text(json.dumps(report, indent=1) + "\n")
+    write_json(args.out_dir / "impact.json", report)
     plot_paths(report, args.out_dir / "impact_paths.png")
     plot_fit(report, args.out_dir / "impact_fit.png")
     print(f"wrote impact.json, impact_paths.png, impact_fit.png to {args.out_dir}")

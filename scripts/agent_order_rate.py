@@ -22,7 +22,6 @@ before them, so an exogenous order draws the reaction that real orders are follo
 from __future__ import annotations
 
 import argparse
-import json
 from pathlib import Path
 
 import numpy as np
@@ -31,6 +30,7 @@ import torch
 import mars_gym  # noqa: F401  (registers the environments)
 from lmm.data.lobster import read_lobster
 from lmm.data.orderflow import OrderKind, order_flow
+from lmm.results import write_json
 from mars_gym.bench import env_throughput
 from mars_gym.cli import data_flags, days_from_args
 from mars_gym.simulator import time_of_day_ns
@@ -92,7 +92,7 @@ def main() -> None:
     for name, r in generated.items():
         print(f"  {name}: {r['orders_per_env_step']:.1f} generated orders per env step")
     if args.out:
-        args.out.write_text(json.dumps({"real": real, "generated": generated}, indent=2) + "\n")
+        write_json(args.out, {"real": real, "generated": generated}, indent=2)
         print(f"wrote {args.out}")
 
 

@@ -18,10 +18,10 @@ from __future__ import annotations
 
 import argparse
 import itertools
-import json
 
 from agents.baselines import AvellanedaStoikov
 from agents.benchmark import CALIBRATION_SEED_BASE, run_league
+from lmm.results import write_json
 
 
 def main() -> None:
@@ -63,8 +63,7 @@ def main() -> None:
             for r in rows
         ]
         seeds = [CALIBRATION_SEED_BASE, CALIBRATION_SEED_BASE + args.episodes - 1]
-        with open(args.out, "w") as f:
-            json.dump({"seeds": seeds, "grid": grid}, f, indent=2)
+        write_json(args.out, {"seeds": seeds, "grid": grid}, indent=2)
 
 
 if __name__ == "__main__":

@@ -24,9 +24,7 @@ and prints the env steps/s that each cost alone would allow:
 from __future__ import annotations
 
 import argparse
-import json
 import time
-from pathlib import Path
 
 import gymnasium as gym
 import numpy as np
@@ -36,6 +34,7 @@ import mars_gym  # noqa: F401  (registers the environments)
 from lmm.bench import flops_per_order, matmul_peak_gflops
 from lmm.checkpoint import Checkpoint, load_checkpoint
 from lmm.generate import LMMMarkets, synthetic_start
+from lmm.results import write_json
 from mars_gym.cli import checkpoint_flag
 
 ENV_ID = "MarS-Execution-v0"
@@ -161,7 +160,6 @@ def main() -> None:
     for name, bound in bounds.items():
         print(f"  {bound:>8,.0f}  {name}")
     if args.out:
-        Path(args.out).parent.mkdir(parents=True, exist_ok=True)
         figures = {
             "torch_threads": torch.get_num_threads(),
             "read_bandwidth_gbs": bandwidth,
@@ -172,7 +170,7 @@ def main() -> None:
             "round_ms_one_market": round_ms,
             "env_steps_per_second_bounds": bounds,
         }
-        Path(args.out).write_text(json.dumps(figures, indent=1))
+        write_json(args.out, figures)
 
 
 if __name__ == "__main__":

@@ -10,12 +10,12 @@ finds them (``--data``), against which the programme's rate can be read.
 from __future__ import annotations
 
 import argparse
-import json
 from pathlib import Path
 
 import numpy as np
 
 from lmm.data.lobster import EventType, read_lobster
+from lmm.results import write_json
 from mars_gym.cli import checkpoint_flag, days_flags, days_from_args
 from mars_gym.impact import buy_programme_impact, median_interval
 from mars_gym.simulator import SimulatorConfig
@@ -76,20 +76,18 @@ def main() -> None:
         f"{high:+.2f}]); positive in {positive:.0%} of the markets"
     )
     if args.out:
-        with open(args.out, "w") as f:
-            json.dump(
-                {
-                    **result.to_dict(),
-                    "reaction_ticks": float(diff.mean()),
-                    "ci95": float(half),
-                    "median_reaction_ticks": float(np.median(diff)),
-                    "median_ci95": [low, high],
-                    "share_positive": positive,
-                    "reaction_per_seed": diff.tolist(),
-                },
-                f,
-                indent=1,
-            )
+        write_json(
+            args.out,
+            {
+                **result.to_dict(),
+                "reaction_ticks": float(diff.mean()),
+                "ci95": float(half),
+                "median_reaction_ticks": float(np.median(diff)),
+                "median_ci95": [low, high],
+                "share_positive": positive,
+                "reaction_per_seed": diff.tolist(),
+            },
+        )
 
 
 if __name__ == "__main__":

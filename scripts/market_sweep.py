@@ -14,7 +14,6 @@ its proposed price, so the traded size can be smaller):
 from __future__ import annotations
 
 import argparse
-import json
 from pathlib import Path
 
 import numpy as np
@@ -24,6 +23,7 @@ from lmm.data.orderflow import MARKET_KINDS, OrderKind
 from lmm.dataset import DayData
 from lmm.evaluate import generate_records
 from lmm.generate import GeneratedOrder, LMMMarkets
+from lmm.results import write_json
 
 
 def shares_vs_touch(size: np.ndarray, touch: np.ndarray, gap: np.ndarray) -> dict[str, float]:
@@ -139,7 +139,7 @@ def main() -> None:
     for field in report[names[0]]:
         print(f"{field:24}" + "".join(f"{report[n][field]:>18.3f}" for n in names))
     if args.out:
-        args.out.write_text(json.dumps(report, indent=1) + "\n")
+        write_json(args.out, report)
 
 
 if __name__ == "__main__":

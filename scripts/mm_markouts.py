@@ -16,8 +16,6 @@ from __future__ import annotations
 
 import argparse
 import itertools
-import json
-from pathlib import Path
 
 import gymnasium as gym
 import numpy as np
@@ -26,6 +24,7 @@ from tqdm import tqdm
 import mars_gym  # noqa: F401  (registers the environments)
 from agents.baselines import MARKET_MAKING_BASELINES
 from agents.benchmark import CALIBRATION_SEED_BASE
+from lmm.results import write_json
 from lmm.stylized import pooled_mean
 from mars_gym.cli import checkpoint_flag
 
@@ -147,12 +146,7 @@ def main() -> None:
             )
             print(f"{name:>8} {e['fills']:>7} {e['shares']:>9,.0f}{cells}")
     if args.out:
-        Path(args.out).parent.mkdir(parents=True, exist_ok=True)
-        Path(args.out).write_text(
-            json.dumps(
-                {"seeds": seeds[:1] + seeds[-1:], "horizons": args.horizons, **report}, indent=1
-            )
-        )
+        write_json(args.out, {"seeds": seeds[:1] + seeds[-1:], "horizons": args.horizons, **report})
 
 
 if __name__ == "__main__":

@@ -19,8 +19,6 @@ of ``mars-gym evaluate-lmm`` (every 15 minutes of the held-out window, both stoc
 from __future__ import annotations
 
 import argparse
-import json
-from pathlib import Path
 
 import numpy as np
 
@@ -29,6 +27,7 @@ from lmm.data.orderflow import OrderKind
 from lmm.dataset import build_dataset
 from lmm.evaluate import generate_records, held_out_open, start_windows
 from lmm.generate import LMMMarkets
+from lmm.results import write_json
 from lmm.stylized import maker_markouts, mid_grid, pooled_mean, sessions
 from mars_gym.cli import checkpoint_flag, days_flags, days_from_args
 
@@ -184,10 +183,7 @@ def main() -> None:
     )
     if args.out:
         setup = vars(args) | {"files": [str(f) for f in files], "data": str(args.data)}
-        Path(args.out).parent.mkdir(parents=True, exist_ok=True)
-        Path(args.out).write_text(
-            json.dumps({"setup": setup, "moves": report, "sweeps": sweeps}, indent=1)
-        )
+        write_json(args.out, {"setup": setup, "moves": report, "sweeps": sweeps})
 
 
 if __name__ == "__main__":

@@ -12,12 +12,12 @@ making):
 from __future__ import annotations
 
 import argparse
-import json
 from pathlib import Path
 
 from agents.baselines import BASELINES
 from agents.benchmark import CALIBRATION_SEED_BASE, TASKS, run_league
 from agents.trained import sb3_policy
+from lmm.results import write_json
 
 
 def main() -> None:
@@ -45,7 +45,7 @@ def main() -> None:
     )
     print(league.table())
     if args.out:
-        Path(args.out).write_text(json.dumps(league.to_dict(), indent=2) + "\n")
+        write_json(args.out, league.to_dict(), indent=2)
 
 
 if __name__ == "__main__":

@@ -16,7 +16,6 @@ the balance wrong, which this shows.
 from __future__ import annotations
 
 import argparse
-import json
 from pathlib import Path
 
 import numpy as np
@@ -26,6 +25,7 @@ from lmm.data.orderflow import CANCEL_KINDS, LIMIT_KINDS, MARKET_KINDS, OrderKin
 from lmm.dataset import OrderDataset, build_dataset
 from lmm.evaluate import NS, StartWindows, generate_records, held_out_open, start_windows
 from lmm.generate import LMMMarkets
+from lmm.results import write_json
 from mars_gym.cli import checkpoint_flag, days_flags, days_from_args
 
 
@@ -128,7 +128,7 @@ def main() -> None:
     if args.out:
         report = {"real": real, "lmm": model, "checkpoint": str(checkpoint.path)}
         report |= {"minutes": args.minutes, "rollouts_per_start": args.rollouts}
-        args.out.write_text(json.dumps(report, indent=1) + "\n")
+        write_json(args.out, report)
 
 
 if __name__ == "__main__":

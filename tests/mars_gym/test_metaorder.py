@@ -10,6 +10,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from lmm.results import portable
 from mars_gym.metaorder import (
     MetaorderCell,
     MetaorderConfig,
@@ -164,7 +165,8 @@ def test_impact_command_end_to_end(tiny_checkpoint_dir: Path, tmp_path: Path) ->
     assert args.out is None  # cli.main must not write the report over the --out folder
     result = run_command(args)
     written = json.loads((tmp_path / "impact.json").read_text())
-    assert written == json.loads(json.dumps(result))
+    assert written == portable(json.loads(json.dumps(result)))  # the checkpoint: its name
+    assert written["simulator"]["checkpoint"] == tiny_checkpoint_dir.name
     assert (tmp_path / "impact_paths.png").stat().st_size > 0
     assert (tmp_path / "impact_fit.png").stat().st_size > 0
     assert written["config"]["durations_s"] == [2, 4] and written["seeds"] == 3
