@@ -202,9 +202,10 @@ class OrderTokenizer:
             tables.append((np.asarray(values, dtype=np.int64), np.cumsum(c) / c.sum()))
         object.__setattr__(self, "_size_tables", tables)
         arrays = _Arrays(
-            *(np.asarray(e, dtype=np.int64) for e in (self.size_edges, self.time_edges)),
-            np.asarray(self.price_edges, dtype=np.int64),
-            np.asarray(self.time_quantiles, dtype=np.float64),
+            size_edges=np.asarray(self.size_edges, dtype=np.int64),
+            time_edges=np.asarray(self.time_edges, dtype=np.int64),
+            price_edges=np.asarray(self.price_edges, dtype=np.int64),
+            time_quantiles=np.asarray(self.time_quantiles, dtype=np.float64),
         )
         object.__setattr__(self, "_arrays", arrays)
 
