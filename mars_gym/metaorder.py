@@ -324,8 +324,23 @@ def _estimates(study: MetaorderStudy, idx: np.ndarray) -> dict:
         "fit": fit,
         "fitted": keep,
         "decay": np.divide(after, peak, out=np.full_like(peak, np.nan), where=peak != 0),
-        "overall_decay": float((after / s).sum() / (peak / s).sum()),
+        "overall_decay": _ratio(_in_sigma(after, s), _in_sigma(peak, s)),
     }
+
+
+def _in_sigma(ticks: np.ndarray | float, sigma: np.ndarray | float) -> np.ndarray:
+    """``ticks / sigma``, NaN where sigma is 0 (a window in which the mid never moved,
+    possible in a short study or a bootstrap resample of one)."""
+    ticks, sigma = np.broadcast_arrays(np.asarray(ticks, float), np.asarray(sigma, float))
+    return np.divide(ticks, sigma, out=np.full(ticks.shape, np.nan), where=sigma > 0)
+
+
+def _ratio(after: np.ndarray, peak: np.ndarray) -> float:
+    """Summed ``after`` over summed ``peak``, over the cells where both are defined; NaN
+    where none is or the peaks sum to 0."""
+    ok = np.isfinite(after) & np.isfinite(peak)
+    total = peak[ok].sum()
+    return float(after[ok].sum() / total) if total else float("nan")
 
 
 def _ci(samples: list[float] | np.ndarray) -> list[float]:
@@ -353,7 +368,7 @@ def analyse(study: MetaorderStudy, seed: int = 0, progress: bool = False) -> dic
     cells = []
     for j, cell in enumerate(study.cells):
         sigma = point["sigma"][cell.duration_s]
-        in_sigma = [d["peak"][j] / d["sigma"][cell.duration_s] for d in draws]
+        in_sigma = [float(_in_sigma(d["peak"][j], d["sigma"][cell.duration_s])) for d in draws]
         band = np.percentile([d["paths"][j] for d in draws], [2.5, 97.5], axis=0)
         cells.append(
             {
@@ -369,7 +384,7 @@ def analyse(study: MetaorderStudy, seed: int = 0, progress: bool = False) -> dic
                 "peak_ticks_ci95": _ci([d["peak"][j] for d in draws]),
                 "peak_buy_ticks": float(cell.impact[:, 0, cell.decisions].mean()),
                 "peak_sell_ticks": float(cell.impact[:, 1, cell.decisions].mean()),
-                "peak_sigma": float(point["peak"][j] / sigma),
+                "peak_sigma": float(_in_sigma(point["peak"][j], sigma)),
                 "peak_sigma_ci95": _ci(in_sigma),
                 "after_ticks": float(point["after"][j]),
                 "after_ticks_ci95": _ci([d["after"][j] for d in draws]),

@@ -4,7 +4,9 @@ and the ``impact`` command end to end with a tiny model."""
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -138,6 +140,21 @@ def test_analysis_recovers_a_known_law_and_decay() -> None:
 def test_analysis_tells_a_permanent_impact_from_a_decaying_one() -> None:
     permanent = analyse(_synthetic_study(y=0.8, delta=0.55, decay=1.0))["decay"]
     assert permanent["ratio_ci95"][0] > 0.8
+
+
+def test_analysis_of_a_market_whose_mid_never_moved_reports_nan_in_sigma() -> None:
+    study = _synthetic_study(y=0.8, delta=0.55, decay=0.6, seeds=8)
+    flat = dataclasses.replace(study, baseline_mids=np.zeros_like(study.baseline_mids))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # no division by a zero sigma, even silently
+        report = analyse(flat)
+    assert report["sigma_ticks"] == {"10": 0.0, "40": 0.0}
+    assert report["fit"] is None  # nothing to fit in units of sigma
+    assert np.isnan(report["decay"]["ratio"])
+    cell = report["cells"][0]
+    assert np.isnan(cell["peak_sigma"])
+    assert np.isnan(cell["peak_sigma_ci95"]).all()
+    assert np.isfinite(cell["peak_ticks"])  # figures in ticks are unaffected
 
 
 def test_impact_command_end_to_end(tiny_checkpoint_dir: Path, tmp_path: Path) -> None:
