@@ -28,11 +28,11 @@ from lmm.generate import GeneratedOrder, StartState
 from lmm.market import apply_order
 from lmm.orderbook import OrderBook
 from lmm.replay import seed_book
+from lmm.units import NS_PER_SECOND
 
 __all__ = ["FrequencyModel", "ZeroIntelligenceMarkets", "ZeroIntelligenceParams"]
 
 LN2 = np.log(2.0)
-NS = 1_000_000_000
 
 
 @dataclass(frozen=True)
@@ -92,7 +92,7 @@ class ZeroIntelligenceParams:
             flow = day.flow[train]
             # the book each order met is the book after the previous order
             before = np.concatenate([day.book_after[:1], day.book_after[:-1]])[train]
-            seconds += (flow["time"][-1] - flow["time"][0]) / NS
+            seconds += (flow["time"][-1] - flow["time"][0]) / NS_PER_SECOND
             kind = flow["kind"]
             best_ask, best_bid = before[:, 0, 0], before[:, 0, 2]
             is_buy = np.isin(kind, [OrderKind.LIMIT_BUY, OrderKind.CANCEL_BUY])
@@ -189,7 +189,7 @@ class ZeroIntelligenceMarkets:
             ]
         )
         total = rates.sum()
-        self._time[i] += int(rng.exponential(1.0 / total) * NS)
+        self._time[i] += int(rng.exponential(1.0 / total) * NS_PER_SECOND)
         event = int(np.searchsorted(np.cumsum(rates) / total, rng.random(), side="right"))
         event = min(event, len(rates) - 1)
         before = mid2

@@ -24,10 +24,11 @@ from lmm.price_reference import PriceReference, reference_price
 from lmm.replay import replay
 from lmm.size_reference import touch_size
 from lmm.tokenizer import OrderTokenizer, TokenizerConfig
+from lmm.units import NS_PER_SECOND
 
 __all__ = ["DayData", "OrderDataset", "build_dataset", "day_orders"]
 
-NS_PER_MINUTE = 60 * 1_000_000_000
+NS_PER_MINUTE = 60 * NS_PER_SECOND
 
 
 @dataclass(frozen=True)

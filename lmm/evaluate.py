@@ -38,6 +38,7 @@ from lmm.dataset import DayData, build_dataset
 from lmm.generate import LMMMarkets, StartState
 from lmm.stylized import depth_from_best, mid_returns
 from lmm.train import validation_bits
+from lmm.units import NS_PER_SECOND
 
 __all__ = [
     "METRICS",
@@ -56,7 +57,6 @@ __all__ = [
     "start_windows",
 ]
 
-NS = 1_000_000_000
 #: One row per order: what it was and the best quotes around it.
 RECORD_DTYPE = np.dtype(
     [
@@ -81,14 +81,14 @@ RECORD_DTYPE = np.dtype(
 def _log_interarrival(r: np.ndarray) -> np.ndarray:
     out = []
     for k in np.unique(r["rollout"]):
-        dt = np.diff(r["time"][r["rollout"] == k]) / NS
+        dt = np.diff(r["time"][r["rollout"] == k]) / NS_PER_SECOND
         out.append(np.log10(dt[dt > 0]))
     return np.concatenate(out) if out else np.zeros(0)
 
 
 def _returns_1min(r: np.ndarray) -> np.ndarray:
     """1-minute log returns of the mid, in basis points."""
-    out = mid_returns(r, 60 * NS)
+    out = mid_returns(r, 60 * NS_PER_SECOND)
     return np.concatenate(out) if out else np.zeros(0)
 
 
@@ -242,7 +242,7 @@ def generate_records(
     the zero-intelligence markets too.
     """
     n = len(starts)
-    limit = max(1, int(max_orders_per_second * horizon_ns / 1e9))
+    limit = max(1, int(max_orders_per_second * horizon_ns / NS_PER_SECOND))
     made = [0] * n
     for i, (start, seed) in enumerate(zip(starts, seeds, strict=True)):
         markets.reset(i, start, seed)
@@ -264,7 +264,7 @@ def generate_records(
         for i, o in zip(active, orders, strict=True):
             made[i] += 1
             if made[i] > limit:
-                left = (end[i] - markets.time_ns(i)) / 1e9
+                left = (end[i] - markets.time_ns(i)) / NS_PER_SECOND
                 raise RuntimeError(
                     f"market {i} made more than {limit:,} orders ({max_orders_per_second:g} a "
                     f"second of its horizon) with {left:.6f} s still to go: its model's clock "
@@ -451,10 +451,13 @@ def evaluate_lmm(
         "validation_orders": len(val_tokens),
     }
     # (ii) fidelity from real start states in the held-out window
-    horizon = horizon_minutes * 60 * NS
+    horizon = horizon_minutes * 60 * NS_PER_SECOND
     windows = start_windows(
         dataset.days,
-        [[held_out_open(day) + m * 60 * NS for m in start_minutes] for day in dataset.days],
+        [
+            [held_out_open(day) + m * 60 * NS_PER_SECOND for m in start_minutes]
+            for day in dataset.days
+        ],
         horizon,
         rollouts,
         seed,

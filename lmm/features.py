@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from lmm.units import NS_PER_SECOND
+
 __all__ = [
     "FEATURE_LEVELS",
     "NO_QUOTE",
@@ -24,8 +26,8 @@ __all__ = [
 #: Book levels per side that the features describe.
 FEATURE_LEVELS = 5
 #: NASDAQ's continuous session, in ns after midnight (09:30 to 16:00).
-SESSION_OPEN_NS = 34_200 * 1_000_000_000
-SESSION_CLOSE_NS = 57_600 * 1_000_000_000
+SESSION_OPEN_NS = 34_200 * NS_PER_SECOND
+SESSION_CLOSE_NS = 57_600 * NS_PER_SECOND
 # Where each feature sits in the vector (see book_features).
 _SPREAD = 0
 _ASK_SIZES = slice(1, 1 + FEATURE_LEVELS)

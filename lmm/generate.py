@@ -36,10 +36,10 @@ from lmm.recording import SessionRecorder
 from lmm.replay import seed_book
 from lmm.size_reference import SizeReference
 from lmm.tokenizer import OrderTokenizer
+from lmm.units import NS_PER_SECOND
 
 __all__ = ["GeneratedOrder", "LMMMarkets", "OutsideOrder", "StartState", "synthetic_start"]
 
-NS_PER_SECOND = 1_000_000_000
 
 # read once per generated order: a module name is cheaper than an enum class attribute
 _MARKET_BUY, _MARKET_SELL = MARKET_KINDS
@@ -75,7 +75,7 @@ def synthetic_start(
     spread: int = 2,
     levels: int = 10,
     size: int = 100,
-    time_ns: int = 36_000 * 1_000_000_000,
+    time_ns: int = 36_000 * NS_PER_SECOND,
 ) -> StartState:
     """A data-free start: ``levels`` one-tick-spaced levels of ``size`` shares on each side
     of a ``spread``-tick spread around ``mid_ticks``, and a one-order context (a limit buy

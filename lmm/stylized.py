@@ -29,6 +29,7 @@ from dataclasses import dataclass, field, replace
 import numpy as np
 
 from lmm.data.orderflow import CANCEL_KINDS, LIMIT_KINDS, MARKET_KINDS, OrderKind, is_market
+from lmm.units import NS_PER_SECOND
 
 __all__ = [
     "ABS_LAGS",
@@ -53,7 +54,6 @@ __all__ = [
     "stylized_facts",
 ]
 
-NS = 1_000_000_000
 #: Return sampling steps (seconds) the facts use.
 RETURN_STEPS = (10, 60, 300)
 #: Events after an order at which the mid's response is measured.
@@ -78,9 +78,9 @@ OVERDISPERSED_CV = 1.5
 #: Sizes counted for the round-lot spikes, and the round lot.
 MAX_SIZE, ROUND_LOT = 1100, 100
 #: Periods of the day (ns after midnight, [start, end)) for the intraday pattern.
-OPEN_PERIOD = (34_200 * NS, 37_800 * NS)  # 09:30-10:30
-MIDDAY_PERIOD = (43_200 * NS, 50_400 * NS)  # 12:00-14:00
-CLOSE_PERIOD = (54_000 * NS, 57_600 * NS)  # 15:00-16:00
+OPEN_PERIOD = (34_200 * NS_PER_SECOND, 37_800 * NS_PER_SECOND)  # 09:30-10:30
+MIDDAY_PERIOD = (43_200 * NS_PER_SECOND, 50_400 * NS_PER_SECOND)  # 12:00-14:00
+CLOSE_PERIOD = (54_000 * NS_PER_SECOND, 57_600 * NS_PER_SECOND)  # 15:00-16:00
 
 _BUY_KINDS = (OrderKind.LIMIT_BUY, OrderKind.MARKET_BUY, OrderKind.CANCEL_BUY)
 
@@ -143,7 +143,7 @@ def _cancel_ages(rows: np.ndarray) -> np.ndarray:
     ids, times = limit["order_id"][order], limit["time"][order]
     pos = np.clip(np.searchsorted(ids, cancel["order_id"]), 0, len(ids) - 1)
     known = (ids[pos] == cancel["order_id"]) & (times[pos] <= cancel["time"])
-    return (cancel["time"][known] - times[pos][known]) / NS
+    return (cancel["time"][known] - times[pos][known]) / NS_PER_SECOND
 
 
 def _response(rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -190,7 +190,7 @@ def maker_markouts(
     side = np.where(market["kind"] == OrderKind.MARKET_BUY, 1.0, -1.0)
     marks = {}
     for h in horizons:
-        at = market["time"] + h * NS
+        at = market["time"] + h * NS_PER_SECOND
         mark = np.full(len(market), np.nan)
         if len(book):
             ok = (at >= book["time"][0]) & (at <= rows["time"][-1])
@@ -259,7 +259,7 @@ def session_series(rows: np.ndarray, group: int = 0, start_ns: int | None = None
     returns = {}
     volume = np.zeros(0)
     for step in RETURN_STEPS:
-        grid, mid = mid_grid(rows, step * NS)
+        grid, mid = mid_grid(rows, step * NS_PER_SECOND)
         returns[step] = np.diff(np.log(mid)) * 1e4 if len(mid) >= 2 else np.zeros(0)
         if step == 60 and len(grid) >= 2:
             # shares traded in (grid[i], grid[i+1]], the interval of return i
@@ -272,12 +272,12 @@ def session_series(rows: np.ndarray, group: int = 0, start_ns: int | None = None
     two_sided = (rows["bid_after"] > 0) & (rows["ask_after"] > 0)
     spread = (rows["ask_after"] - rows["bid_after"])[two_sided]
     start = int(rows["time"][0]) if start_ns is None and len(rows) else int(start_ns or 0)
-    minutes = (int(rows["time"][-1]) - start) / (60 * NS) if len(rows) else 0.0
+    minutes = (int(rows["time"][-1]) - start) / (60 * NS_PER_SECOND) if len(rows) else 0.0
     return SessionSeries(
         returns=returns,
         volume=volume,
         signs=np.where(kind[market] == OrderKind.MARKET_BUY, 1.0, -1.0),
-        interarrival=np.diff(rows["time"]) / NS,
+        interarrival=np.diff(rows["time"]) / NS_PER_SECOND,
         sizes=rows["size"][np.isin(kind, LIMIT_KINDS)],
         cancel_ages=_cancel_ages(rows),
         cancel_depth=depth_from_best(rows, CANCEL_KINDS),

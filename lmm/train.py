@@ -20,6 +20,7 @@ from lmm.device import resolve_device
 from lmm.features import N_BOOK_FEATURES, mirror_features
 from lmm.model import LMM, LMMConfig
 from lmm.tokenizer import OrderTokenizer
+from lmm.units import NS_PER_SECOND
 
 __all__ = ["TrainConfig", "TrainResult", "sequence_nll_bits", "train"]
 
@@ -253,7 +254,7 @@ def validation_bits(
 
 
 #: Length of the blocks that ``TrainConfig.subsample`` keeps one in every so many of.
-SUBSAMPLE_BLOCK_NS = 10 * 60 * 1_000_000_000
+SUBSAMPLE_BLOCK_NS = 10 * 60 * NS_PER_SECOND
 
 
 def _window_starts(days: tuple[DayData, ...], context: int, subsample: int = 1) -> np.ndarray:

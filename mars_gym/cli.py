@@ -38,6 +38,7 @@ from lmm.replay import replay
 from lmm.results import write_json
 from lmm.tokenizer import TokenizerConfig
 from lmm.train import QUICK, TrainConfig, train
+from lmm.units import NS_PER_SECOND
 from mars_gym import fidelity, forecast, metaorder_report
 
 #: Where the LOBSTER sample data is looked for when no folder is given.
@@ -483,7 +484,7 @@ def _demo_generation(args: argparse.Namespace) -> dict:
         markets,
         [start] * args.rollouts,
         [args.seed + k for k in range(args.rollouts)],
-        args.minutes * 60 * 1_000_000_000,
+        args.minutes * 60 * NS_PER_SECOND,
         progress=not args.quiet,
         label="generating",
     )

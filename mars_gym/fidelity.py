@@ -52,6 +52,7 @@ from lmm.stylized import (
     sessions,
     stylized_facts,
 )
+from lmm.units import NS_PER_SECOND
 from mars_gym.fidelity_figures import (
     LABELS,
     LMM,
@@ -70,8 +71,7 @@ __all__ = ["HELP", "FidelityConfig", "build_report", "configure_parser", "run_co
 #: The command's one-line help.
 HELP = "fidelity report: distances and stylized facts, real held-out data vs LMM rollouts"
 
-NS = 1_000_000_000
-MINUTE = 60 * NS
+MINUTE = 60 * NS_PER_SECOND
 #: Minutes of every real whole-day reference window.
 DAY_WINDOW_MINUTES = 15
 

@@ -19,6 +19,7 @@ from lmm.stylized import (
     pooled_acf,
     standardize,
 )
+from lmm.units import NS_PER_SECOND
 
 __all__ = [
     "COLORS",
@@ -34,7 +35,6 @@ __all__ = [
     "plot_returns",
 ]
 
-NS = 1_000_000_000
 #: Sources in the order the report shows them.
 REAL, LMM, ZI, REAL_DAY = "real", "lmm", "zero_intelligence", "real_whole_day"
 LABELS = {REAL: "real (held-out)", LMM: "LMM", ZI: "zero-intelligence", REAL_DAY: "real (day)"}
@@ -200,7 +200,7 @@ def plot_intraday(series: dict[str, list[SessionSeries]], names: list[str], path
                 continue
             mine = [s for s in ss if s.group == g and s.minutes > 0]
             times = sorted({s.start_ns for s in mine})
-            hours = [t / 3600 / NS for t in times]
+            hours = [t / 3600 / NS_PER_SECOND for t in times]
             act = [np.mean([s.orders / s.minutes for s in mine if s.start_ns == t]) for t in times]
             spread = [
                 sum(s.spread_sum for s in mine if s.start_ns == t)

@@ -38,6 +38,7 @@ from lmm.dataset import DayData, build_dataset
 from lmm.features import SESSION_OPEN_NS, mid_x2
 from lmm.generate import LMMMarkets, StartState
 from lmm.results import write_json
+from lmm.units import NS_PER_SECOND
 
 __all__ = [
     "CLASSES",
@@ -58,7 +59,6 @@ __all__ = [
 HELP = "predict the mid's direction (down/flat/up) from LMM rollouts; accuracy vs naive baselines"
 #: The three classes, in the order of their indices.
 CLASSES = ("down", "flat", "up")
-NS = 1_000_000_000
 
 
 @dataclass(frozen=True)
@@ -97,7 +97,7 @@ class ForecastConfig:
     @property
     def horizon_ns(self) -> int:
         """The horizon in ns."""
-        return round(self.horizon_minutes * 60 * NS)
+        return round(self.horizon_minutes * 60 * NS_PER_SECOND)
 
 
 # ---------------------------------------------------------------------- classes
@@ -263,13 +263,13 @@ def run_forecast(
     stock, real, last = [], [], []
     per_stock = []
     for d, day in enumerate(dataset.days):
-        train = training_changes(day, horizon, config.train_step_s * NS)
+        train = training_changes(day, horizon, config.train_step_s * NS_PER_SECOND)
         threshold = flat_threshold(train)
         train_classes = classify(train, threshold)
         shares = np.bincount(train_classes, minlength=3) / len(train)
         cut = int(day.flow["time"][np.argmax(day.is_validation)])
         close = int(day.flow["time"][-1])
-        times = np.arange(cut, close - horizon + 1, round(config.step_minutes * 60 * NS))
+        times = np.arange(cut, close - horizon + 1, round(config.step_minutes * 60 * NS_PER_SECOND))
         for t in times:
             j = day.index_at(int(t))
             starts.append(day.start_state(j, context))

@@ -25,10 +25,10 @@ from lmm.device import resolve_device
 from lmm.generate import GeneratedOrder, LMMMarkets, OutsideOrder, StartState, synthetic_start
 from lmm.orderbook import Fill, OrderBook
 from lmm.recording import SessionRecorder
+from lmm.units import NS_PER_SECOND
 
 __all__ = ["AgentFill", "AgentOrder", "MarketSimulator", "SimulatorConfig", "time_of_day_ns"]
 
-NS_PER_SECOND = 1_000_000_000
 _AGENT = 1  # owner tag of agent orders
 
 

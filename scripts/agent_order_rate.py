@@ -31,11 +31,11 @@ import mars_gym  # noqa: F401  (registers the environments)
 from lmm.data.lobster import read_lobster
 from lmm.data.orderflow import OrderKind, order_flow
 from lmm.results import write_json
+from lmm.units import NS_PER_SECOND
 from mars_gym.bench import env_throughput
 from mars_gym.cli import data_flags, days_from_args
 from mars_gym.simulator import time_of_day_ns
 
-NS = 1_000_000_000
 #: (size index, aggressiveness) of MarS-Execution-v0: no child order; TWAP's pace, passive
 ACTIONS = {"no agent orders": (0, 0), "passive TWAP child each step": (4, 0)}
 
@@ -45,9 +45,11 @@ def clustering(path: Path, start_s: int, end_s: int) -> dict:
     number of orders in the second after an order, overall and by the order's kind."""
     flow = order_flow(read_lobster(path))
     time = flow["time"].astype(np.int64)
-    inside = (time >= start_s * NS) & (time < end_s * NS)
+    inside = (time >= start_s * NS_PER_SECOND) & (time < end_s * NS_PER_SECOND)
     window, kinds = time[inside], flow["kind"][inside]
-    later = np.searchsorted(window, window + NS, side="right") - np.arange(len(window)) - 1
+    later = (
+        np.searchsorted(window, window + NS_PER_SECOND, side="right") - np.arange(len(window)) - 1
+    )
     by_kind = {k.name.lower(): float(later[kinds == k].mean()) for k in OrderKind}
     return {
         "orders": len(window),
@@ -78,7 +80,7 @@ def main() -> None:
     parser.add_argument("--out", type=Path, help="also write the figures as JSON to FILE")
     args = parser.parse_args()
     torch.set_num_threads(1)
-    start, end = (time_of_day_ns(t) // NS for t in (args.start, args.end))
+    start, end = (time_of_day_ns(t) // NS_PER_SECOND for t in (args.start, args.end))
 
     real = {path.name: clustering(path, start, end) for path in days_from_args(args)}
     print(f"real flow, {args.start}-{args.end}:")

@@ -20,6 +20,7 @@ import argparse
 import numpy as np
 
 from lmm.data.lobster import EventType, read_lobster
+from lmm.units import NS_PER_SECOND
 from mars_gym.cli import days_flags, days_from_args
 
 
@@ -53,7 +54,7 @@ def cancel_ranks(messages: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarr
         if kind != EventType.EXECUTE:
             newest.append(queue[-1] == oid)
             uniform.append(1 / len(queue))
-            age.append((t - state[2]) / 1e9)
+            age.append((t - state[2]) / NS_PER_SECOND)
         state[1] -= size
         if kind == EventType.DELETE or state[1] <= 0:
             queue.remove(oid)

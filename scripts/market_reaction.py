@@ -16,6 +16,7 @@ import numpy as np
 
 from lmm.data.lobster import EventType, read_lobster
 from lmm.results import write_json
+from lmm.units import NS_PER_SECOND
 from mars_gym.cli import checkpoint_flag, days_flags, days_from_args
 from mars_gym.impact import buy_programme_impact, median_interval
 from mars_gym.simulator import SimulatorConfig
@@ -25,7 +26,7 @@ def traded_per_second(path: Path) -> float:
     """Shares executed per second (visible and hidden executions) over a LOBSTER day."""
     m = read_lobster(path).messages
     executed = np.isin(m["type"], (EventType.EXECUTE, EventType.EXECUTE_HIDDEN))
-    return float(m["size"][executed].sum() / ((m["time"][-1] - m["time"][0]) / 1e9))
+    return float(m["size"][executed].sum() / ((m["time"][-1] - m["time"][0]) / NS_PER_SECOND))
 
 
 def main() -> None:

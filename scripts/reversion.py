@@ -29,9 +29,8 @@ from lmm.evaluate import generate_records, held_out_open, start_windows
 from lmm.generate import LMMMarkets
 from lmm.results import write_json
 from lmm.stylized import maker_markouts, mid_grid, pooled_mean, sessions
+from lmm.units import NS_PER_SECOND
 from mars_gym.cli import checkpoint_flag, days_flags, days_from_args
-
-NS = 1_000_000_000
 
 
 def reversions(records: np.ndarray, thresholds: list[int], horizons: list[int]) -> dict:
@@ -41,7 +40,7 @@ def reversions(records: np.ndarray, thresholds: list[int], horizons: list[int]) 
     per_session = []  # (|moves|, reversions per horizon) of each session
     hours = 0.0
     for rows in sessions(records):
-        _, mid = mid_grid(rows, NS)
+        _, mid = mid_grid(rows, NS_PER_SECOND)
         if len(mid) < 2:
             continue
         hours += (len(mid) - 1) / 3600
@@ -66,7 +65,7 @@ def sweep_markouts(records: np.ndarray, depths: list[int], horizons: list[int]) 
     for rows in sessions(records):
         if len(rows) < 2:
             continue
-        hours += (rows["time"][-1] - rows["time"][0]) / NS / 3600
+        hours += (rows["time"][-1] - rows["time"][0]) / NS_PER_SECOND / 3600
         index, marks = maker_markouts(rows, horizons)
         r = rows[index]
         buy = r["kind"] == OrderKind.MARKET_BUY
@@ -147,9 +146,10 @@ def main() -> None:
     dataset = build_dataset(
         files, tokenizer=checkpoint.tokenizer, validation_minutes=args.validation_minutes
     )
-    horizon = args.horizon_minutes * 60 * NS
+    horizon = args.horizon_minutes * 60 * NS_PER_SECOND
     times = [
-        [held_out_open(day) + m * 60 * NS for m in (0, 15, 30, 45, 60)] for day in dataset.days
+        [held_out_open(day) + m * 60 * NS_PER_SECOND for m in (0, 15, 30, 45, 60)]
+        for day in dataset.days
     ]
     windows = start_windows(
         dataset.days, times, horizon, args.rollouts, args.seed, checkpoint.model.config.context

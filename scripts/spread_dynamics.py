@@ -23,9 +23,10 @@ import numpy as np
 from lmm.checkpoint import Checkpoint, load_checkpoint
 from lmm.data.orderflow import CANCEL_KINDS, LIMIT_KINDS, MARKET_KINDS, OrderKind
 from lmm.dataset import OrderDataset, build_dataset
-from lmm.evaluate import NS, StartWindows, generate_records, held_out_open, start_windows
+from lmm.evaluate import StartWindows, generate_records, held_out_open, start_windows
 from lmm.generate import LMMMarkets
 from lmm.results import write_json
+from lmm.units import NS_PER_SECOND
 from mars_gym.cli import checkpoint_flag, days_flags, days_from_args
 
 
@@ -57,7 +58,7 @@ def spread_balance(r: np.ndarray) -> dict[str, float]:
     inside_keys = zip(r["rollout"][inside].tolist(), r["order_id"][inside].tolist(), strict=True)
     lives = np.array(
         [
-            (cancelled[key] - t) / NS
+            (cancelled[key] - t) / NS_PER_SECOND
             for key, t in zip(inside_keys, r["time"][inside].tolist(), strict=True)
             if key in cancelled
         ]
@@ -101,8 +102,10 @@ def held_out_windows(
     uses the same windows."""
     checkpoint = load_checkpoint(args.checkpoint)
     dataset = build_dataset(days_from_args(args), progress=False, tokenizer=checkpoint.tokenizer)
-    horizon = args.minutes * 60 * NS
-    starts = [[held_out_open(d) + m * 60 * NS for m in (0, 20, 40, 60)] for d in dataset.days]
+    horizon = args.minutes * 60 * NS_PER_SECOND
+    starts = [
+        [held_out_open(d) + m * 60 * NS_PER_SECOND for m in (0, 20, 40, 60)] for d in dataset.days
+    ]
     windows = start_windows(
         dataset.days, starts, horizon, args.rollouts, 0, checkpoint.model.config.context
     )

@@ -22,16 +22,16 @@ import pandas as pd
 from lmm.data.lobster import (
     _EMPTY_ASK,
     _EMPTY_BID,
-    _NS_PER_SECOND,
     MESSAGE_DTYPE,
     LobsterDay,
     _validate_messages,
 )
 from lmm.orderbook import EMPTY_PRICE
+from lmm.units import NS_PER_SECOND
 
 __all__ = ["write_lobster"]
 
-_NS_PER_MS = 1_000_000
+_NS_PER_MS = NS_PER_SECOND // 1_000
 _TICKER_RE = re.compile(r"[A-Za-z0-9.]+")
 _DATE_RE = re.compile(r"\d{4}-\d{2}-\d{2}")
 
@@ -120,7 +120,7 @@ def _validate_book(name: str, book: np.ndarray, n: int, levels: int) -> None:
 
 
 def _message_csv(m: np.ndarray) -> bytes:
-    seconds, frac = np.divmod(m["time"], _NS_PER_SECOND)
+    seconds, frac = np.divmod(m["time"], NS_PER_SECOND)
     frame = pd.DataFrame(
         {
             "time": [f"{s}.{f:09d}" for s, f in zip(seconds.tolist(), frac.tolist(), strict=True)],

@@ -27,6 +27,7 @@ import numpy as np
 import pandas as pd
 
 from lmm.orderbook import EMPTY_PRICE
+from lmm.units import NS_PER_SECOND
 
 __all__ = [
     "AGGRESSIVE_ORDER_DTYPE",
@@ -44,7 +45,6 @@ PRICE_UNITS_PER_DOLLAR = 10_000
 DEFAULT_TICK_SIZE = 100
 _EMPTY_ASK = 9_999_999_999
 _EMPTY_BID = -9_999_999_999
-_NS_PER_SECOND = 1_000_000_000
 
 
 class EventType(IntEnum):
@@ -326,7 +326,7 @@ def _parse_time_ns(times: pd.Series) -> np.ndarray:
     parts = times.str.partition(".")
     seconds = parts[0].astype(np.int64).to_numpy()
     frac = parts[2].str.ljust(9, "0").str.slice(0, 9).astype(np.int64).to_numpy()
-    return seconds * _NS_PER_SECOND + frac
+    return seconds * NS_PER_SECOND + frac
 
 
 class _Problems:
@@ -481,4 +481,4 @@ def _locate_csv_problem(
 
 
 def _fmt_ns(ns: int) -> str:
-    return f"{int(ns) // _NS_PER_SECOND}.{int(ns) % _NS_PER_SECOND:09d}s"
+    return f"{int(ns) // NS_PER_SECOND}.{int(ns) % NS_PER_SECOND:09d}s"

@@ -20,9 +20,9 @@ from lmm.stylized import (
     session_series,
     sessions,
 )
+from lmm.units import NS_PER_SECOND
 
 FACT = {f.key: f for f in FACTS}
-NS = 10**9
 
 
 def _session(**fields) -> SessionSeries:
@@ -220,7 +220,7 @@ def test_intraday_pattern_needs_busy_open_and_close() -> None:
             busy = u_shape and (hour < 10.5 or hour >= 15)
             out.append(
                 _session(
-                    start_ns=int((34_200 + 60 * minute) * NS),
+                    start_ns=int((34_200 + 60 * minute) * NS_PER_SECOND),
                     minutes=5.0,
                     orders=1000 if busy else 500,
                     spread_sum=(3.0 if u_shape and hour < 10.5 else 1.0) * 100,
@@ -238,7 +238,7 @@ def test_intraday_pattern_needs_busy_open_and_close() -> None:
 
 def test_session_series_of_hand_made_records() -> None:
     r = np.zeros(5, dtype=RECORD_DTYPE)
-    r["time"] = np.array([0, 1, 3, 4, 6]) * NS
+    r["time"] = np.array([0, 1, 3, 4, 6]) * NS_PER_SECOND
     r["kind"] = [
         OrderKind.LIMIT_BUY,
         OrderKind.LIMIT_SELL,

@@ -13,6 +13,7 @@ from lmm.data.orderflow import ORDER_DTYPE
 from lmm.dataset import DayData
 from lmm.features import N_BOOK_FEATURES, SESSION_OPEN_NS
 from lmm.generate import synthetic_start
+from lmm.units import NS_PER_SECOND
 from mars_gym.forecast import (
     ForecastConfig,
     _vote,
@@ -25,8 +26,6 @@ from mars_gym.forecast import (
     training_changes,
     wilson_interval,
 )
-
-NS = 1_000_000_000
 
 
 def test_classes_and_the_balancing_threshold() -> None:
@@ -54,7 +53,7 @@ def test_training_changes_use_only_the_training_window() -> None:
     # invented day: one order per minute from the open, the mid rising one tick each
     n = 60
     flow = np.zeros(n, dtype=ORDER_DTYPE)
-    flow["time"] = SESSION_OPEN_NS + np.arange(n) * 60 * NS
+    flow["time"] = SESSION_OPEN_NS + np.arange(n) * 60 * NS_PER_SECOND
     book = np.zeros((n, 1, 4), dtype=np.int64)
     book[:, 0, 0], book[:, 0, 1] = 1001 + np.arange(n), 100
     book[:, 0, 2], book[:, 0, 3] = 999 + np.arange(n), 100
@@ -67,7 +66,7 @@ def test_training_changes_use_only_the_training_window() -> None:
         book_after=book,
         is_validation=np.arange(n) >= 40,
     )
-    changes = training_changes(day, 2 * 60 * NS, 60 * NS)
+    changes = training_changes(day, 2 * 60 * NS_PER_SECOND, 60 * NS_PER_SECOND)
     assert len(changes) == 39  # starts 0..38 min; outcomes end by minute 40
     assert (changes == 2).all()
 
@@ -75,8 +74,8 @@ def test_training_changes_use_only_the_training_window() -> None:
 def test_rollouts_do_not_depend_on_the_batch(tiny_checkpoint: Checkpoint) -> None:
     start = synthetic_start(tiny_checkpoint.tokenizer)
     starts = [start, start]
-    one = rollout_changes(tiny_checkpoint, starts, 3, 2 * NS, seed=5, batch=6)
-    other = rollout_changes(tiny_checkpoint, starts, 3, 2 * NS, seed=5, batch=4)
+    one = rollout_changes(tiny_checkpoint, starts, 3, 2 * NS_PER_SECOND, seed=5, batch=6)
+    other = rollout_changes(tiny_checkpoint, starts, 3, 2 * NS_PER_SECOND, seed=5, batch=4)
     assert one.shape == (2, 3)
     np.testing.assert_array_equal(one, other)
     assert len(np.unique(one)) > 1  # the seeds differ
