@@ -34,8 +34,8 @@ class SB3VecEnv(VecEnv):
                 "SB3VecEnv needs a vector env in SAME_STEP autoreset mode, "
                 f"got {venv.autoreset_mode.value}"
             )
+        self.venv = venv  # before VecEnv.__init__, which asks get_attr for the render mode
         super().__init__(venv.num_envs, venv.single_observation_space, venv.single_action_space)
-        self.venv = venv
         self._actions: np.ndarray | None = None
 
     def reset(self) -> np.ndarray:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import warnings
 from pathlib import Path
 
 import gymnasium as gym
@@ -27,8 +28,11 @@ def test_native_adapter_equals_dummy_vec_env(
     env_id: str, workers: int, tiny_checkpoint_dir: Path
 ) -> None:
     kwargs = {"checkpoint": str(tiny_checkpoint_dir), **KW, **SHORT[env_id]}
-    native = make_sb3_vec_env(env_id, 3, seed=7, workers=workers, **kwargs)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # SB3 warns when it cannot read the render mode
+        native = make_sb3_vec_env(env_id, 3, seed=7, workers=workers, **kwargs)
     dummy = DummyVecEnv([lambda: gym.make(env_id, **kwargs) for _ in range(3)])
+    assert native.render_mode is dummy.render_mode is None
     dummy.seed(7)
     np.testing.assert_array_equal(native.reset(), dummy.reset())
     native.action_space.seed(1)
