@@ -8,15 +8,16 @@ memory. This script measures, in one run and on the current torch threads:
 * the machine: memory read bandwidth (a sum over a tensor much larger than the L3 cache)
   and the float32 matmul peak;
 * the environment: env steps/s, generated orders per env step, and how the wall time
-  splits between the model's forward passes and everything else (engine, masks, features,
-  sampling, decoding, the environment itself);
-
+  splits between the model's forward passes, its sampling heads (drawing the next order
+  from the hidden state) and everything else (engine, masks, features, decoding, the
+  environment itself);
 * the rounds: how many one-order decoding calls a vector step makes (as many as its
   busiest market has orders before the next decision, however few markets are still
   generating) and what one round costs with a single market (sampling its next order and
   appending it), the fixed cost that every round pays;
 
-and prints the env steps/s that each cost alone would allow:
+and prints the env steps/s that each cost alone would allow, and the CPU time per order
+that issue 5's target (2,000 env steps/s on two cores) leaves for all of it:
 
     python scripts/env_roofline.py --out docs/results/env_roofline.json [--checkpoint fast]
 """
@@ -39,6 +40,8 @@ from mars_gym.cli import checkpoint_flag
 
 ENV_ID = "MarS-Execution-v0"
 ACTION = (4, 0)  # a TWAP-paced passive child order, as `mars-gym bench` takes
+#: Issue 5's target: env steps/s at 256 environments on this many cores.
+TARGET_ENV_STEPS, TARGET_CORES = 2_000, 2
 
 
 def read_bandwidth_gbs(megabytes: int = 512, repeats: int = 5) -> float:
@@ -56,14 +59,33 @@ def _timed(fn) -> float:
     return time.perf_counter() - start
 
 
+def _timed_method(obj: object, name: str, total: list[float]) -> None:
+    """Make ``obj.name`` add its wall time to ``total[0]`` (an instance attribute shadows
+    the method)."""
+    method = getattr(obj, name)
+
+    def timed(*args, **kwargs):
+        start = time.perf_counter()
+        try:
+            return method(*args, **kwargs)
+        finally:
+            total[0] += time.perf_counter() - start
+
+    setattr(obj, name, timed)
+
+
 def measure_env(num_envs: int, steps: int, seed: int, checkpoint: str | None = None) -> dict:
-    """Env steps/s of the native vector env, with the model's forward time apart."""
+    """Env steps/s of the native vector env, with the model's forward passes and its
+    sampling heads (the kind-and-price logits, then size and time, drawn) timed apart."""
     env = gym.make_vec(
         ENV_ID, num_envs=num_envs, vectorization_mode="vector_entry_point", checkpoint=checkpoint
     )
     env.reset(seed=seed)
     sim = env.unwrapped.runner.sim
     model = sim.markets.model
+    sampling_s = [0.0]
+    for name in ("kp_logits", "sample_next"):
+        _timed_method(model, name, sampling_s)
     forward_s, started = [0.0], [0.0]
     decode_rows: list[int] = []  # rows of every one-position (decoding) forward pass
 
@@ -78,7 +100,7 @@ def measure_env(num_envs: int, steps: int, seed: int, checkpoint: str | None = N
     )
     actions = np.tile(np.asarray(ACTION), (num_envs, 1))
     env.step(actions)  # the first step after a reset is not typical
-    orders0, forward_s[0] = sim.orders_generated, 0.0
+    orders0, forward_s[0], sampling_s[0] = sim.orders_generated, 0.0, 0.0
     decode_rows.clear()
     start = time.perf_counter()
     for _ in range(steps):
@@ -94,6 +116,8 @@ def measure_env(num_envs: int, steps: int, seed: int, checkpoint: str | None = N
         "model_forward_share": forward_s[0] / elapsed,
         "us_per_order_model": 1e6 * forward_s[0] / orders,
         "us_per_order_rest": 1e6 * (elapsed - forward_s[0]) / orders,
+        "us_per_order_sampling": 1e6 * sampling_s[0] / orders,
+        "us_per_order_engine": 1e6 * (elapsed - forward_s[0] - sampling_s[0]) / orders,
         "decode_calls_per_vector_step": len(decode_rows) / steps,
         "rows_per_decode_call": float(np.mean(decode_rows)),
     }
@@ -134,6 +158,7 @@ def main() -> None:
         "memory: reading each order's key/value cache": bandwidth * 1e9 / kv_bytes / per_step,
         "compute: model FLOPs at the matmul peak": peak * 1e9 / flops / per_step,
         "everything but the model, as measured": 1e6 / env["us_per_order_rest"] / per_step,
+        "everything but the model and its sampling": 1e6 / env["us_per_order_engine"] / per_step,
         "the rounds alone, at one market's cost each": args.num_envs
         / (env["decode_calls_per_vector_step"] * round_ms / 1e3),
     }
@@ -156,7 +181,18 @@ def main() -> None:
         f"{env['rows_per_decode_call']:.1f} markets each on average; one round with a single "
         f"market takes {round_ms:.2f} ms"
     )
-    print("env steps/s that each cost alone would allow (the target is 2,000):")
+    print(
+        f"of the rest, {env['us_per_order_sampling']:.0f} us per order draw the next order "
+        f"from the model's heads and {env['us_per_order_engine']:.0f} us are the engine, "
+        "tokenizer, masks, features and environment"
+    )
+    budget = 1e6 * TARGET_CORES / (TARGET_ENV_STEPS * per_step)
+    print(
+        f"the target, {TARGET_ENV_STEPS:,} env steps/s on {TARGET_CORES} cores at "
+        f"{per_step:.1f} orders per env step, leaves {budget:.0f} us of CPU per order for "
+        "all of it, before uneven workers and resets"
+    )
+    print("env steps/s that each cost alone would allow in this process:")
     for name, bound in bounds.items():
         print(f"  {bound:>8,.0f}  {name}")
     if args.out:
@@ -169,6 +205,7 @@ def main() -> None:
             "env": env,
             "round_ms_one_market": round_ms,
             "env_steps_per_second_bounds": bounds,
+            "target_us_per_order": budget,
         }
         write_json(args.out, figures)
 
