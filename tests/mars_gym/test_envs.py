@@ -1,5 +1,6 @@
-"""The environments: Gymnasium's and SB3's checkers, seeding, the native vector env against
-SyncVectorEnv in both autoreset modes, clear errors for bad actions, rendering."""
+"""The environments: docstrings in Gymnasium's template, Gymnasium's and SB3's checkers,
+seeding, the native vector env against SyncVectorEnv in both autoreset modes, clear errors
+for bad actions, rendering."""
 
 from __future__ import annotations
 
@@ -24,6 +25,29 @@ SHORT = {
 
 def _kwargs(env_id: str, checkpoint: Path) -> dict:
     return {"checkpoint": str(checkpoint), **FAST, **SHORT[env_id]}
+
+
+#: The sections of Gymnasium's environment docstrings, in their order.
+DOC_SECTIONS = (
+    "Description",
+    "Action Space",
+    "Observation Space",
+    "Rewards",
+    "Starting State",
+    "Episode End",
+    "Arguments",
+    "Version History",
+)
+
+
+@pytest.mark.parametrize("env_id", mars_gym.ENV_IDS)
+def test_docstrings_follow_gymnasiums_template(env_id: str) -> None:
+    entry = gym.spec(env_id).entry_point
+    env_class = gym.envs.registration.load_env_creator(entry) if isinstance(entry, str) else entry
+    headings = [line.strip()[3:] for line in env_class.__doc__.splitlines() if "## " in line]
+    assert headings == list(DOC_SECTIONS)
+    for section in env_class.__doc__.split("## ")[1:]:
+        assert section.split("\n", 1)[1].strip(), f"{env_id}: {section.splitlines()[0]} is empty"
 
 
 @pytest.mark.parametrize("env_id", mars_gym.ENV_IDS)
