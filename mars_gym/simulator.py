@@ -89,6 +89,10 @@ class SimulatorConfig:
             raise ValueError(f"decision_interval_s must be > 0, got {self.decision_interval_s}")
         if not self.latency_ms >= 0:
             raise ValueError(f"latency_ms must be >= 0, got {self.latency_ms}")
+        if not 0 <= self.temperature < float("inf"):
+            raise ValueError(f"temperature must be finite and >= 0, got {self.temperature}")
+        if not 0 < self.tick_size < float("inf"):
+            raise ValueError(f"tick_size must be finite and > 0, got {self.tick_size}")
         if self.warmup_orders < 0:
             raise ValueError(f"warmup_orders must be >= 0, got {self.warmup_orders}")
         if self.max_orders_per_second < 1:

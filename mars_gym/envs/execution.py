@@ -8,7 +8,7 @@ import numpy as np
 from gymnasium import spaces
 
 from lmm.data.orderflow import OrderKind
-from mars_gym.envs.core import Outcome, Task, TradingEnv, TradingVectorEnv
+from mars_gym.envs.core import Outcome, Task, TradingEnv, TradingVectorEnv, check_at_least
 from mars_gym.simulator import AgentFill, AgentOrder, MarketSimulator, StepActivity
 
 __all__ = ["ExecutionEnv", "ExecutionTask", "ExecutionVectorEnv"]
@@ -33,11 +33,8 @@ class ExecutionTask(Task):
         if side not in ("buy", "sell"):
             raise ValueError(f"side must be 'buy' or 'sell', got {side!r}")
         max_slices = horizon if max_slices is None else max_slices
-        if quantity < 1 or horizon < 1 or max_slices < 1:
-            raise ValueError(
-                "quantity, horizon and max_slices must be >= 1, "
-                f"got {quantity}, {horizon}, {max_slices}"
-            )
+        check_at_least(1, quantity=quantity, horizon=horizon, max_slices=max_slices)
+        check_at_least(0.0, terminal_penalty_bp=terminal_penalty_bp)
         self.side = 1 if side == "buy" else -1
         self.quantity = quantity
         self.horizon = horizon

@@ -7,7 +7,7 @@ from typing import Any
 from gymnasium import spaces
 
 from lmm.data.orderflow import OrderKind
-from mars_gym.envs.core import Outcome, Task, TradingEnv, TradingVectorEnv
+from mars_gym.envs.core import Outcome, Task, TradingEnv, TradingVectorEnv, check_at_least
 from mars_gym.simulator import AgentOrder, MarketSimulator, StepActivity
 
 __all__ = ["MarSEnv", "MarSVectorEnv", "TradingTask"]
@@ -27,6 +27,9 @@ class TradingTask(Task):
         position_limit: int = 5_000,
         cash_limit: float = 1_000_000.0,
     ) -> None:
+        check_at_least(1, horizon=horizon, lot=lot, max_lots=max_lots)
+        check_at_least(0, max_offset=max_offset, position_limit=position_limit)
+        check_at_least(0.0, cash_limit=cash_limit)
         self.horizon = horizon
         self.max_offset = max_offset
         self.lot = lot

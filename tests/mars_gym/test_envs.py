@@ -149,6 +149,26 @@ def test_bad_actions_raise_clear_errors(
         env.step(action)
 
 
+@pytest.mark.parametrize(
+    ("env_id", "setting", "message"),
+    [
+        ("MarS-v0", {"horizon": 0}, "horizon must be >= 1, got 0"),
+        ("MarS-v0", {"cash_limit": float("nan")}, "cash_limit must be >= 0.0, got nan"),
+        ("MarS-Execution-v0", {"max_slices": 0}, "max_slices must be >= 1, got 0"),
+        ("MarS-Execution-v0", {"terminal_penalty_bp": -1.0}, "terminal_penalty_bp must be >= 0.0"),
+        ("MarS-MarketMaking-v0", {"max_offset": 0}, "max_offset must be >= 1, got 0"),
+        ("MarS-MarketMaking-v0", {"inventory_limit": -1}, "inventory_limit must be >= 0, got -1"),
+        ("MarS-MarketMaking-v0", {"inventory_penalty": float("nan")}, "inventory_penalty"),
+    ],
+)
+def test_bad_task_settings_raise_before_a_market_is_built(
+    env_id: str, setting: dict, message: str
+) -> None:
+    # no checkpoint is loaded: a wrong setting fails fast, naming itself
+    with pytest.raises(ValueError, match=message):
+        gym.make(env_id, checkpoint="/nonexistent", **setting)
+
+
 def test_rgb_array_render(tiny_checkpoint_dir: Path) -> None:
     env = gym.make("MarS-v0", render_mode="rgb_array", **_kwargs("MarS-v0", tiny_checkpoint_dir))
     env.reset(seed=0)

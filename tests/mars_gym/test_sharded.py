@@ -84,7 +84,7 @@ def test_bad_actions_are_refused_before_reaching_the_workers(tiny_checkpoint_dir
 
 
 def test_bad_arguments_are_refused_before_any_worker_starts(tiny_checkpoint_dir: Path) -> None:
-    with pytest.raises(ValueError, match=r"quantity, horizon and max_slices must be >= 1"):
+    with pytest.raises(ValueError, match=r"quantity must be >= 1, got 0"):
         gym.make_vec("MarS-Execution-v0", num_envs=2, workers=2, quantity=0)
 
 

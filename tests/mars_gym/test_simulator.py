@@ -106,3 +106,7 @@ def test_bad_settings_are_rejected() -> None:
         SimulatorConfig(decision_interval_s=0)
     with pytest.raises(ValueError, match="latency_ms"):
         SimulatorConfig(latency_ms=float("nan"))
+    with pytest.raises(ValueError, match="temperature must be finite and >= 0"):
+        SimulatorConfig(temperature=-0.5)
+    with pytest.raises(ValueError, match="tick_size must be finite and > 0"):
+        SimulatorConfig(tick_size=float("nan"))
