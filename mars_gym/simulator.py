@@ -27,9 +27,25 @@ from lmm.orderbook import Fill, OrderBook
 from lmm.recording import SessionRecorder
 from lmm.units import NS_PER_SECOND
 
-__all__ = ["AgentFill", "AgentOrder", "MarketSimulator", "SimulatorConfig", "time_of_day_ns"]
+__all__ = [
+    "AgentFill",
+    "AgentOrder",
+    "MarketSimulator",
+    "SimulatorConfig",
+    "check_at_least",
+    "time_of_day_ns",
+]
 
 _AGENT = 1  # owner tag of agent orders
+
+
+def check_at_least(minimum: float, **values: float) -> None:
+    """Raise a ValueError naming the first of ``values`` that is not ``>= minimum`` (NaN
+    included): the simulator's and the tasks' settings are checked with it before any
+    market is built."""
+    for name, value in values.items():
+        if not value >= minimum:
+            raise ValueError(f"{name} must be >= {minimum}, got {value}")
 
 
 def time_of_day_ns(text: str, name: str = "time of day") -> int:
@@ -87,18 +103,12 @@ class SimulatorConfig:
         resolve_device(self.device, "device")
         if not self.decision_interval_s > 0:
             raise ValueError(f"decision_interval_s must be > 0, got {self.decision_interval_s}")
-        if not self.latency_ms >= 0:
-            raise ValueError(f"latency_ms must be >= 0, got {self.latency_ms}")
+        check_at_least(0, latency_ms=self.latency_ms, warmup_orders=self.warmup_orders)
+        check_at_least(1, max_orders_per_second=self.max_orders_per_second)
         if not 0 <= self.temperature < float("inf"):
             raise ValueError(f"temperature must be finite and >= 0, got {self.temperature}")
         if not 0 < self.tick_size < float("inf"):
             raise ValueError(f"tick_size must be finite and > 0, got {self.tick_size}")
-        if self.warmup_orders < 0:
-            raise ValueError(f"warmup_orders must be >= 0, got {self.warmup_orders}")
-        if self.max_orders_per_second < 1:
-            raise ValueError(
-                f"max_orders_per_second must be >= 1, got {self.max_orders_per_second}"
-            )
 
     @property
     def interval_ns(self) -> int:

@@ -43,7 +43,6 @@ __all__ = [
     "TradingEnv",
     "TradingVectorEnv",
     "batched_actions",
-    "check_at_least",
     "split_kwargs",
     "sub_env_info",
     "sub_env_seeds",
@@ -89,14 +88,6 @@ class Outcome:
     terminated: bool
     truncated: bool
     info: dict[str, Any]
-
-
-def check_at_least(minimum: float, **values: float) -> None:
-    """Raise a ValueError naming the first of ``values`` that is not ``>= minimum`` (NaN
-    included): tasks check their settings with it before any market is built."""
-    for name, value in values.items():
-        if not value >= minimum:
-            raise ValueError(f"{name} must be >= {minimum}, got {value}")
 
 
 class Task(ABC):

@@ -8,8 +8,8 @@ import numpy as np
 from gymnasium import spaces
 
 from lmm.data.orderflow import OrderKind
-from mars_gym.envs.core import Outcome, Task, TradingEnv, TradingVectorEnv, check_at_least
-from mars_gym.simulator import AgentFill, AgentOrder, MarketSimulator, StepActivity
+from mars_gym.envs.core import Outcome, Task, TradingEnv, TradingVectorEnv
+from mars_gym.simulator import AgentFill, AgentOrder, MarketSimulator, StepActivity, check_at_least
 
 __all__ = ["ExecutionEnv", "ExecutionTask", "ExecutionVectorEnv"]
 
