@@ -40,7 +40,6 @@ from lmm.units import NS_PER_SECOND
 
 __all__ = ["GeneratedOrder", "LMMMarkets", "OutsideOrder", "StartState", "synthetic_start"]
 
-
 # read once per generated order: a module name is cheaper than an enum class attribute
 _MARKET_BUY, _MARKET_SELL = MARKET_KINDS
 
