@@ -72,7 +72,7 @@ class ExecutionTask(Task):
         self, sim: MarketSimulator, i: int, state: dict, activity: StepActivity, step: int
     ) -> Outcome:
         cost = self._settle(state, activity.agent_fills)
-        forced = 0
+        forced = unfilled = 0
         if state["remaining"] > 0 and step >= self.horizon:
             # time is up: cancel what rests, buy (sell) the rest at market, and pay a penalty
             forced = state["remaining"]
@@ -80,15 +80,36 @@ class ExecutionTask(Task):
             market = AgentOrder(OrderKind.MARKET_BUY if buy else OrderKind.MARKET_SELL, 0, forced)
             done = sim.execute_now(i, [*sim.cancel_all(i), market])
             cost += self._settle(state, done.agent_fills)
+            unfilled = state["remaining"]
+            if unfilled > 0:  # the book ran out before the parent order was done
+                cost += self._charge(state, unfilled, self._sweep_price(sim, i, done.agent_fills))
             cost += self.terminal_penalty_bp * forced / self.quantity
         state["shortfall_bp"] += cost
         info = {
             "shortfall_bp": state["shortfall_bp"],
             "remaining": state["remaining"],
             "forced": forced,
+            "unfilled": unfilled,
         }
         terminated = state["remaining"] <= 0 or forced > 0
         return Outcome(-cost, bool(terminated), False, info)
+
+    def _sweep_price(self, sim: MarketSimulator, i: int, fills: list[AgentFill]) -> int:
+        """The worst price (ticks) the forced market order reached: its dearest fill for a
+        buy, its cheapest for a sell; with no fill at all (the other side was empty), the
+        quote implied by the mid on that side."""
+        prices = [f.price for f in fills if f.side == self.side]
+        if prices:
+            return max(prices) if self.side == 1 else min(prices)
+        mid2 = sim.mid_x2(i)
+        return (mid2 + 1) // 2 if self.side == 1 else mid2 // 2
+
+    def _charge(self, state: dict, shares: int, price: int) -> float:
+        """Charge ``shares`` the book could not fill at ``price``: they count as done, at
+        that price; their shortfall in bp of the parent."""
+        state["remaining"] -= shares
+        cost = self.side * (price - state["arrival_mid"]) * shares
+        return 1e4 * cost / (self.quantity * state["arrival_mid"])
 
     def _settle(self, state: dict, fills: list[AgentFill]) -> float:
         """Book ``fills``; their shortfall against the arrival mid in bp of the parent."""
@@ -128,9 +149,10 @@ class ExecutionEnv(TradingEnv):
     remaining fraction of time, and the mid's move since arrival (ticks).
 
     ## Rewards
-    Minus the implementation shortfall of this step's fills against the arrival mid, in
-    basis points of the parent order's notional (``quantity * arrival mid``): the episode's
-    rewards sum to minus its shortfall in bp. Buying below the arrival mid earns a positive
+    Minus the implementation shortfall of this step's fills (and, at the deadline, of the
+    shares charged; see Episode End) against the arrival mid, in basis points of the parent
+    order's notional (``quantity * arrival mid``): the episode's rewards sum to minus its
+    shortfall in bp. Buying below the arrival mid earns a positive
     reward.
 
     ## Starting State
@@ -139,8 +161,13 @@ class ExecutionEnv(TradingEnv):
     ## Episode End
     Terminated when the parent order is complete, or at the ``horizon``-th decision, when
     whatever remains is executed at market (a cost the reward includes) plus
-    ``terminal_penalty_bp`` bp per unit of parent order forced. Not truncated: the task's
-    deadline is part of the task.
+    ``terminal_penalty_bp`` bp per unit of parent order forced. If that market order empties
+    the other side of the book before it is done, every share it could not buy (sell) is
+    charged at the worst price the sweep reached (with no fill at all, at the quote the mid
+    implies on that side), so that each of the ``quantity`` shares is paid for: waiting can
+    never be cheaper than the book it leaves. ``info`` reports the shares ``forced`` at the
+    deadline and the ``unfilled`` ones among them that were charged. Not truncated: the
+    task's deadline is part of the task.
 
     ## Arguments
     ``gym.make("MarS-Execution-v0", side="buy", quantity=2000, horizon=60, max_slices=None,
