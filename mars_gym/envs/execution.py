@@ -152,8 +152,7 @@ class ExecutionEnv(TradingEnv):
     Minus the implementation shortfall of this step's fills (and, at the deadline, of the
     shares charged; see Episode End) against the arrival mid, in basis points of the parent
     order's notional (``quantity * arrival mid``): the episode's rewards sum to minus its
-    shortfall in bp. Buying below the arrival mid earns a positive
-    reward.
+    shortfall in bp. Buying below the arrival mid earns a positive reward.
 
     ## Starting State
     As MarS-v0; the arrival mid is the mid when the episode starts.
