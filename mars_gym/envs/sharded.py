@@ -10,15 +10,25 @@ Sub-environment ``i`` is seeded exactly as in the single-process environment (``
 a reset with seed ``s``), and a market's path never depends on which other markets share
 its batch, so a sharded environment is step for step identical to the single-process one
 (``tests/mars_gym/test_sharded.py``). Make one with
-``gym.make_vec(env_id, num_envs=n, workers=k)``; workers are spawned processes, so a script
-that makes one needs the usual ``if __name__ == "__main__":`` guard.
+``gym.make_vec(env_id, num_envs=n, workers=k)``.
+
+Each worker is a fresh Python process that imports only this module (and, through the
+environment's entry point, what it needs), never the caller's script: a script, a notebook
+or code piped to ``python -`` makes a sharded environment without the
+``if __name__ == "__main__":`` guard that :mod:`multiprocessing`'s spawned processes need
+(they re-run the caller's main module), and without forking a process whose torch threads
+are already running. A worker sees the modules its parent sees (the parent's ``sys.path``)
+and talks to it over a socket pair, with :mod:`multiprocessing.connection`'s messages.
 """
 
 from __future__ import annotations
 
 import contextlib
-import multiprocessing as mp
 import operator
+import os
+import socket
+import subprocess
+import sys
 import traceback
 from multiprocessing.connection import Connection
 from typing import Any
@@ -45,10 +55,11 @@ def shard_sizes(num_envs: int, workers: int) -> list[int]:
     return [base + (j < extra) for j in range(workers)]
 
 
-def _worker(
-    conn: Connection, class_path: str, num_envs: int, torch_threads: int, kwargs: dict
-) -> None:
-    """Serve one native vector env over ``conn`` until told to close."""
+def serve(fd: int) -> None:
+    """A worker's whole life: serve one native vector env over the connection on file
+    descriptor ``fd`` until told to close (the parent's first message says which env)."""
+    conn = Connection(fd)
+    class_path, num_envs, torch_threads, kwargs = conn.recv()
     torch.set_num_threads(torch_threads)
     try:
         env = load_env_creator(class_path)(num_envs=num_envs, **kwargs)
@@ -76,6 +87,24 @@ def _worker(
             conn.send(("ok", result))
         except Exception as exc:
             _send_error(conn, exc)
+
+
+def _start_worker() -> tuple[Connection, subprocess.Popen]:
+    """A fresh worker process running :func:`serve`, and the parent's end of its
+    connection."""
+    parent, child = socket.socketpair()
+    environment = {**os.environ, "PYTHONPATH": os.pathsep.join(p for p in sys.path if p)}
+    with child:
+        process = subprocess.Popen(
+            [
+                sys.executable,
+                "-c",
+                f"from mars_gym.envs.sharded import serve; serve({child.fileno()})",
+            ],
+            pass_fds=(child.fileno(),),
+            env=environment,
+        )
+    return Connection(parent.detach()), process
 
 
 def _send_error(conn: Connection, exc: Exception) -> None:
@@ -124,21 +153,14 @@ class ShardedVectorEnv(VectorEnv):
         self.num_envs = num_envs
         self.autoreset_mode = AutoresetMode(kwargs.get("autoreset_mode", AutoresetMode.NEXT_STEP))
         self.metadata = {"render_modes": [], "autoreset_mode": self.autoreset_mode}
-        context = mp.get_context("spawn")  # fork is unsafe once torch has started threads
         self._conns: list[Connection] = []
-        self._processes = []
-        for size in self.sizes:
-            parent, child = context.Pipe()
-            process = context.Process(
-                target=_worker,
-                args=(child, class_path, size, torch_threads, kwargs),
-                daemon=True,
-            )
-            process.start()
-            child.close()
-            self._conns.append(parent)
-            self._processes.append(process)
+        self._processes: list[subprocess.Popen] = []
         try:
+            for size in self.sizes:
+                conn, process = _start_worker()
+                self._conns.append(conn)
+                self._processes.append(process)
+                conn.send((class_path, size, torch_threads, kwargs))
             spaces = self._gather()
         except Exception:
             self.close_extras()
@@ -173,10 +195,14 @@ class ShardedVectorEnv(VectorEnv):
         for conn in self._conns:
             with contextlib.suppress(BrokenPipeError, OSError):
                 conn.send(("close", None))
+        for conn in self._conns:
+            conn.close()
         for process in self._processes:
-            process.join(timeout=10)
-            if process.is_alive():
-                process.terminate()
+            try:
+                process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
 
     def _gather(self) -> list[Any]:
         """Every worker's answer, in order. The first worker exception is raised here, as
@@ -186,9 +212,10 @@ class ShardedVectorEnv(VectorEnv):
             try:
                 answers.append(conn.recv())
             except EOFError:
+                code = self._processes[j].wait()
                 raise RuntimeError(
-                    f"worker {j} of the sharded environment died (a script that makes one "
-                    "needs the `if __name__ == '__main__':` guard of process-spawning code)"
+                    f"worker {j} of the sharded environment died (exit code {code}; what it "
+                    "printed is on standard error)"
                 ) from None
         for j, (status, payload) in enumerate(answers):
             if status == "error":
