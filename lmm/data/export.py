@@ -34,11 +34,14 @@ __all__ = ["write_lobster"]
 _NS_PER_MS = NS_PER_SECOND // 1_000
 _TICKER_RE = re.compile(r"[A-Za-z0-9.]+")
 _DATE_RE = re.compile(r"\d{4}-\d{2}-\d{2}")
+_PREFIX_RE = re.compile(r"[A-Za-z0-9._-]*")
 
 
-def write_lobster(day: LobsterDay, folder: str | Path, *, zipped: bool = False) -> list[Path]:
+def write_lobster(
+    day: LobsterDay, folder: str | Path, *, zipped: bool = False, prefix: str = ""
+) -> list[Path]:
     """Write ``day`` as LOBSTER's ``TICKER_DATE_START_END_message_L.csv`` and
-    ``..._orderbook_L.csv`` in ``folder``.
+    ``..._orderbook_L.csv`` in ``folder``, each name preceded by ``prefix``.
 
     START and END are the first and last message times in ms after midnight (rounded
     down and up), as in LOBSTER's file names.
@@ -48,6 +51,9 @@ def write_lobster(day: LobsterDay, folder: str | Path, *, zipped: bool = False) 
             name the files).
         folder: where to write (created if missing).
         zipped: write both files into one ``TICKER_DATE_START_END_L.zip`` instead.
+        prefix: letters, digits, ``.``, ``-`` and ``_`` that tell several files of one
+            ticker and date apart (LOBSTER's readers, ours included, still find the
+            ticker, date and levels in the rest of the name).
 
     Returns:
         The paths written: the message and orderbook files, or the zip.
@@ -56,7 +62,9 @@ def write_lobster(day: LobsterDay, folder: str | Path, *, zipped: bool = False) 
         ValueError: a field of ``day`` cannot be written as LOBSTER data (the message names
             the field, and the line for a bad message or book row).
     """
-    name = _base_name(day)
+    if not _PREFIX_RE.fullmatch(prefix):
+        raise ValueError(f"prefix {prefix!r} may hold only letters, digits, '.', '-' and '_'")
+    name = prefix + _base_name(day)
     messages, book = day.messages, day.book
     msg_name = f"{name}_message_{day.levels}.csv"
     ob_name = f"{name}_orderbook_{day.levels}.csv"
