@@ -49,6 +49,7 @@ __all__ = [
     "Score",
     "ScoreDistance",
     "cut_sequences",
+    "format_table",
     "l1_distance",
     "lobbench",
     "real_floors",
@@ -644,3 +645,23 @@ def real_floors(
         "same_times": lobbench(test[0::2], test[1::2], levels),
         "early_vs_held_out": lobbench(test, before, levels),
     }
+
+
+def format_table(reports: dict[str, BenchReport]) -> str:
+    """A text table of the L1 / Wasserstein distance of every score, one column per report,
+    and the mean L1 over the unconditional scores."""
+    names = [s.name for s in (*UNCONDITIONAL_SCORES, *CONDITIONAL_SCORES)]
+    lines = [
+        f"{'score':28s}" + "".join(f"{k:>24s}" for k in reports),
+        f"{'':28s}" + "".join(f"{'L1 / W1':>24s}" for _ in reports),
+    ]
+    for name in names:
+        cells = []
+        for r in reports.values():
+            d = r.unconditional.get(name) or r.conditional[name]
+            cells.append(f"{d.l1:.3f} / {d.wasserstein:.3f}".rjust(24))
+        lines.append(f"{name:28s}" + "".join(cells))
+    lines.append(
+        f"{'mean L1 (21 scores)':28s}" + "".join(f"{r.mean_l1:24.3f}" for r in reports.values())
+    )
+    return "\n".join(lines)

@@ -15,6 +15,7 @@ from lmm.lobbench import (
     UNCONDITIONAL_SCORES,
     Score,
     cut_sequences,
+    format_table,
     l1_distance,
     lobbench,
     log_inter_arrival_time,
@@ -231,23 +232,6 @@ def test_cut_sequences_and_levels() -> None:
 
 
 # ------------------------------------------------------------------------------- real data
-def _table(reports: dict) -> str:
-    """The L1 / Wasserstein table of several reports, one column each."""
-    names = [s.name for s in (*UNCONDITIONAL_SCORES, *CONDITIONAL_SCORES)]
-    head = f"{'score':28s}" + "".join(f"{k:>24s}" for k in reports)
-    lines = [head, f"{'':28s}" + "".join(f"{'L1 / W1':>24s}" for _ in reports)]
-    for name in names:
-        cells = []
-        for r in reports.values():
-            d = r.unconditional.get(name) or r.conditional[name]
-            cells.append(f"{d.l1:.3f} / {d.wasserstein:.3f}".rjust(24))
-        lines.append(f"{name:28s}" + "".join(cells))
-    lines.append(
-        f"{'mean L1 (21 scores)':28s}" + "".join(f"{r.mean_l1:24.3f}" for r in reports.values())
-    )
-    return "\n".join(lines)
-
-
 def test_real_floors_on_lobster_samples(lobster_dir) -> None:
     from lmm.data.lobster import read_lobster
 
@@ -258,7 +242,7 @@ def test_real_floors_on_lobster_samples(lobster_dir) -> None:
     test_amzn = window_sequences(amzn, *HELD_OUT)
     reports["amzn_vs_goog"] = lobbench(test_amzn, test_goog, levels=5)
     print()
-    print(_table(reports))
+    print(format_table(reports))
 
     for r in reports.values():
         assert len(r.unconditional) == 21 and len(r.conditional) == 3
