@@ -1,0 +1,514 @@
+"""The order books of many markets as preallocated int64 arrays, and ``@njit`` kernels on them.
+
+This is the compiled twin of :class:`lmm.orderbook.OrderBook`; every kernel takes the
+:class:`BookArrays` and a market index ``m`` and does what the reference's method of the same
+name does to market ``m``, exactly (same priority, same fills, same counters).
+
+Layout, per market (``K`` levels per side, ``N`` orders, ``H`` hash slots):
+
+* **sorted levels**, per side ``s`` (0 bids, 1 asks): ``key[m, s, :n_levels[m, s]]``
+  ascending, where the key of a price is ``price`` for bids and ``-price`` for asks, so the
+  best level is always the *last* one on both sides. Trading at the touch and submitting near
+  it (the common cases) shift nothing or a few entries; ``pos_slot`` holds the level-pool slot
+  of each sorted position and moves with ``key``.
+* **level pool** (``2K`` slots): price, total size, order count, head and tail of the level's
+  FIFO queue (a doubly linked list through the order pool). Free slots form a stack in
+  ``lv_free``; its depth is implied by the number of occupied levels.
+* **order pool** (``N`` slots): id, remaining size, owner, previous and next order in the
+  queue, level slot. Free slots form a stack in ``o_free`` (depth ``N - n_orders``).
+* **id index**: open addressing with linear probing over ``H`` (a power of two, at least
+  ``2N``) slots, deletion by backward shift (no tombstones), so lookups stay short forever.
+
+Kernels never raise: they validate first and return a status code (:data:`OK` or one of the
+``E_*`` codes) without touching the book; :mod:`lmm.compiled.book` turns codes into
+:class:`lmm.orderbook.OrderBookError`. Fills are written into a caller's ``(F, 4)`` int64
+array (maker id, taker id, price, size); a sweep cannot produce more fills than there are
+resting orders, so ``F = N`` always suffices.
+"""
+
+from __future__ import annotations
+
+from typing import NamedTuple
+
+import numpy as np
+from numba import njit
+
+__all__ = [
+    "BookArrays",
+    "allocate",
+]
+
+# status codes returned by the mutating kernels
+OK = 0
+E_UNKNOWN_ID = 1
+E_DUPLICATE_ID = 2
+E_CANCEL_TOO_LARGE = 3
+E_EXECUTE_TOO_LARGE = 4
+E_ANONYMOUS_CROSSES = 5
+E_ORDER_CAPACITY = 6
+E_LEVEL_CAPACITY = 7
+
+# columns of BookArrays.stats
+ADDED, TRADED, CANCELLED, HIDDEN, NEXT_ANONYMOUS, N_ORDERS, ARRIVALS = range(7)
+N_STATS = 7
+
+EMPTY = -1  # no slot / end of a queue
+
+_MIX1 = np.uint64(0xFF51AFD7ED558CCD)
+_MIX2 = np.uint64(0xC4CEB9FE1A85EC53)
+_S33 = np.uint64(33)
+
+
+class BookArrays(NamedTuple):
+    """The state of ``M`` books (shapes in comments); see the module docstring."""
+
+    key: np.ndarray  # (M, 2, K) ascending level keys: price (bids), -price (asks)
+    pos_slot: np.ndarray  # (M, 2, K) level slot of each sorted position
+    n_levels: np.ndarray  # (M, 2) occupied levels per side
+    lv_price: np.ndarray  # (M, 2K)
+    lv_total: np.ndarray  # (M, 2K) resting shares
+    lv_count: np.ndarray  # (M, 2K) resting orders
+    lv_head: np.ndarray  # (M, 2K) oldest order's slot
+    lv_tail: np.ndarray  # (M, 2K) newest order's slot
+    lv_side: np.ndarray  # (M, 2K) 0 bids, 1 asks
+    lv_free: np.ndarray  # (M, 2K) stack of free level slots
+    o_id: np.ndarray  # (M, N)
+    o_size: np.ndarray  # (M, N) remaining shares
+    o_owner: np.ndarray  # (M, N)
+    o_prev: np.ndarray  # (M, N) older order at the level, or EMPTY
+    o_next: np.ndarray  # (M, N) newer order at the level, or EMPTY
+    o_level: np.ndarray  # (M, N) level slot
+    o_seq: np.ndarray  # (M, N) arrival number (orders_of lists orders in arrival order)
+    o_free: np.ndarray  # (M, N) stack of free order slots
+    h_key: np.ndarray  # (M, H) order id
+    h_slot: np.ndarray  # (M, H) order slot, EMPTY for a free hash slot
+    stats: np.ndarray  # (M, N_STATS) counters, see the column constants
+
+
+def allocate(markets: int, max_orders: int, max_levels: int) -> BookArrays:
+    """Empty books for ``markets`` markets, each holding up to ``max_orders`` resting orders
+    and ``max_levels`` occupied price levels per side."""
+    m, n, k = markets, max_orders, max_levels
+    h = 1 << max(4, int(2 * n - 1).bit_length())  # power of two >= 2n: load <= 1/2
+    i64 = np.int64
+    arrays = BookArrays(
+        key=np.zeros((m, 2, k), i64),
+        pos_slot=np.zeros((m, 2, k), i64),
+        n_levels=np.zeros((m, 2), i64),
+        lv_price=np.zeros((m, 2 * k), i64),
+        lv_total=np.zeros((m, 2 * k), i64),
+        lv_count=np.zeros((m, 2 * k), i64),
+        lv_head=np.full((m, 2 * k), EMPTY, i64),
+        lv_tail=np.full((m, 2 * k), EMPTY, i64),
+        lv_side=np.zeros((m, 2 * k), i64),
+        lv_free=np.zeros((m, 2 * k), i64),
+        o_id=np.zeros((m, n), i64),
+        o_size=np.zeros((m, n), i64),
+        o_owner=np.zeros((m, n), i64),
+        o_prev=np.full((m, n), EMPTY, i64),
+        o_next=np.full((m, n), EMPTY, i64),
+        o_level=np.full((m, n), EMPTY, i64),
+        o_seq=np.zeros((m, n), i64),
+        o_free=np.zeros((m, n), i64),
+        h_key=np.zeros((m, h), i64),
+        h_slot=np.full((m, h), EMPTY, i64),
+        stats=np.zeros((m, N_STATS), i64),
+    )
+    for market in range(m):
+        reset(arrays, market)
+    return arrays
+
+
+@njit(cache=True)
+def reset(b: BookArrays, m: int) -> None:
+    """Empty market ``m`` (counters included)."""
+    n_lv = b.lv_free.shape[1]
+    n_o = b.o_free.shape[1]
+    for i in range(n_lv):
+        b.lv_free[m, i] = n_lv - 1 - i  # popped from the end: slot 0 first
+    for i in range(n_o):
+        b.o_free[m, i] = n_o - 1 - i
+    b.h_slot[m, :] = EMPTY
+    b.o_size[m, :] = 0
+    b.n_levels[m, :] = 0
+    b.stats[m, :] = 0
+    b.stats[m, NEXT_ANONYMOUS] = -1
+
+
+# ------------------------------------------------------------------------ id index
+@njit(cache=True, inline="always")
+def _home(oid: int, mask: int) -> int:
+    x = np.uint64(oid)  # a murmur3 finaliser: sequential ids spread over the table
+    x = (x ^ (x >> _S33)) * _MIX1
+    x = (x ^ (x >> _S33)) * _MIX2
+    x = x ^ (x >> _S33)
+    return np.int64(x & np.uint64(mask))
+
+
+@njit(cache=True)
+def find(b: BookArrays, m: int, oid: int) -> int:
+    """Order slot of ``oid`` in market ``m``, or EMPTY when it is not resting."""
+    mask = b.h_slot.shape[1] - 1
+    i = _home(oid, mask)
+    while b.h_slot[m, i] != EMPTY:
+        if b.h_key[m, i] == oid:
+            return b.h_slot[m, i]
+        i = (i + 1) & mask
+    return EMPTY
+
+
+@njit(cache=True)
+def _index_insert(b: BookArrays, m: int, oid: int, slot: int) -> None:
+    mask = b.h_slot.shape[1] - 1
+    i = _home(oid, mask)
+    while b.h_slot[m, i] != EMPTY:
+        i = (i + 1) & mask
+    b.h_key[m, i] = oid
+    b.h_slot[m, i] = slot
+
+
+@njit(cache=True)
+def _index_remove(b: BookArrays, m: int, oid: int) -> None:
+    mask = b.h_slot.shape[1] - 1
+    i = _home(oid, mask)
+    while b.h_key[m, i] != oid or b.h_slot[m, i] == EMPTY:
+        i = (i + 1) & mask
+    # backward shift: move later entries of the probe run into the hole when their home
+    # position does not lie cyclically in (hole, entry]
+    j = i
+    while True:
+        j = (j + 1) & mask
+        if b.h_slot[m, j] == EMPTY:
+            break
+        k = _home(b.h_key[m, j], mask)
+        if (i < k <= j) if i <= j else (i < k or k <= j):
+            continue
+        b.h_key[m, i] = b.h_key[m, j]
+        b.h_slot[m, i] = b.h_slot[m, j]
+        i = j
+    b.h_slot[m, i] = EMPTY
+
+
+# -------------------------------------------------------------------------- levels
+@njit(cache=True, inline="always")
+def _key(s: int, price: int) -> int:
+    return price if s == 0 else -price
+
+
+@njit(cache=True)
+def _search(b: BookArrays, m: int, s: int, price: int) -> int:
+    """Sorted position of ``price`` on side ``s`` (where it is or would be inserted)."""
+    k = _key(s, price)
+    lo = 0
+    hi = b.n_levels[m, s]
+    # the touch is at the end: check it first, it is where most activity is
+    if hi > 0 and b.key[m, s, hi - 1] <= k:
+        return hi if b.key[m, s, hi - 1] < k else hi - 1
+    while lo < hi:
+        mid = (lo + hi) >> 1
+        if b.key[m, s, mid] < k:
+            lo = mid + 1
+        else:
+            hi = mid
+    return lo
+
+
+@njit(cache=True)
+def level_slot(b: BookArrays, m: int, s: int, price: int) -> int:
+    """Level slot of ``price`` on side ``s``, or EMPTY when the level is empty."""
+    p = _search(b, m, s, price)
+    if p < b.n_levels[m, s] and b.key[m, s, p] == _key(s, price):
+        return b.pos_slot[m, s, p]
+    return EMPTY
+
+
+@njit(cache=True)
+def best(b: BookArrays, m: int, s: int) -> int:
+    """Best price of side ``s`` in ticks, or 0 when the side is empty."""
+    n = b.n_levels[m, s]
+    if n == 0:
+        return 0
+    return b.lv_price[m, b.pos_slot[m, s, n - 1]]
+
+
+@njit(cache=True)
+def crosses(b: BookArrays, m: int, s: int, price: int) -> bool:
+    """Whether an order of side ``s`` limited at ``price`` would trade on arrival."""
+    o = 1 - s
+    if b.n_levels[m, o] == 0:
+        return False
+    touch = best(b, m, o)
+    return price >= touch if s == 0 else price <= touch
+
+
+@njit(cache=True)
+def _new_level(b: BookArrays, m: int, s: int, price: int, p: int) -> int:
+    n = b.n_levels[m, s]
+    used = b.n_levels[m, 0] + b.n_levels[m, 1]
+    slot = b.lv_free[m, b.lv_free.shape[1] - used - 1]
+    for i in range(n, p, -1):
+        b.key[m, s, i] = b.key[m, s, i - 1]
+        b.pos_slot[m, s, i] = b.pos_slot[m, s, i - 1]
+    b.key[m, s, p] = _key(s, price)
+    b.pos_slot[m, s, p] = slot
+    b.n_levels[m, s] = n + 1
+    b.lv_price[m, slot] = price
+    b.lv_side[m, slot] = s
+    b.lv_total[m, slot] = 0
+    b.lv_count[m, slot] = 0
+    b.lv_head[m, slot] = EMPTY
+    b.lv_tail[m, slot] = EMPTY
+    return slot
+
+
+@njit(cache=True)
+def _drop_level(b: BookArrays, m: int, s: int, slot: int) -> None:
+    p = _search(b, m, s, b.lv_price[m, slot])
+    n = b.n_levels[m, s]
+    for i in range(p, n - 1):
+        b.key[m, s, i] = b.key[m, s, i + 1]
+        b.pos_slot[m, s, i] = b.pos_slot[m, s, i + 1]
+    used = b.n_levels[m, 0] + b.n_levels[m, 1]
+    b.lv_free[m, b.lv_free.shape[1] - used] = slot
+    b.n_levels[m, s] = n - 1
+
+
+# -------------------------------------------------------------------------- orders
+@njit(cache=True)
+def _rest(b: BookArrays, m: int, s: int, oid: int, price: int, size: int, owner: int) -> None:
+    """Append an order at the back of its level; capacity was checked by the caller."""
+    p = _search(b, m, s, price)
+    if p < b.n_levels[m, s] and b.key[m, s, p] == _key(s, price):
+        lv = b.pos_slot[m, s, p]
+    else:
+        lv = _new_level(b, m, s, price, p)
+    n_orders = b.stats[m, N_ORDERS]
+    slot = b.o_free[m, b.o_free.shape[1] - n_orders - 1]
+    b.stats[m, N_ORDERS] = n_orders + 1
+    b.o_id[m, slot] = oid
+    b.o_size[m, slot] = size
+    b.o_owner[m, slot] = owner
+    b.o_level[m, slot] = lv
+    b.o_seq[m, slot] = b.stats[m, ARRIVALS]
+    b.stats[m, ARRIVALS] += 1
+    tail = b.lv_tail[m, lv]
+    b.o_prev[m, slot] = tail
+    b.o_next[m, slot] = EMPTY
+    if tail == EMPTY:
+        b.lv_head[m, lv] = slot
+    else:
+        b.o_next[m, tail] = slot
+    b.lv_tail[m, lv] = slot
+    b.lv_total[m, lv] += size
+    b.lv_count[m, lv] += 1
+    _index_insert(b, m, oid, slot)
+    b.stats[m, ADDED] += size
+
+
+@njit(cache=True)
+def _take(b: BookArrays, m: int, slot: int, size: int) -> None:
+    """Remove ``size`` shares (1..remaining) of the order in ``slot``; an emptied order
+    leaves the book, and an emptied level leaves its side."""
+    lv = b.o_level[m, slot]
+    b.lv_total[m, lv] -= size
+    left = b.o_size[m, slot] - size
+    if left > 0:
+        b.o_size[m, slot] = left
+        return
+    prev = b.o_prev[m, slot]
+    nxt = b.o_next[m, slot]
+    if prev == EMPTY:
+        b.lv_head[m, lv] = nxt
+    else:
+        b.o_next[m, prev] = nxt
+    if nxt == EMPTY:
+        b.lv_tail[m, lv] = prev
+    else:
+        b.o_prev[m, nxt] = prev
+    b.lv_count[m, lv] -= 1
+    if b.lv_count[m, lv] == 0:
+        _drop_level(b, m, b.lv_side[m, lv], lv)
+    _index_remove(b, m, b.o_id[m, slot])
+    n_orders = b.stats[m, N_ORDERS] - 1
+    b.o_free[m, b.o_free.shape[1] - n_orders - 1] = slot
+    b.stats[m, N_ORDERS] = n_orders
+    b.o_size[m, slot] = 0
+
+
+@njit(cache=True)
+def _match(
+    b: BookArrays,
+    m: int,
+    s: int,
+    taker: int,
+    size: int,
+    limited: bool,
+    limit: int,
+    fills: np.ndarray,
+) -> tuple[int, int]:
+    """Trade an incoming order of side ``s`` against the other side by price-time
+    priority. Returns the unfilled size and the number of fills written."""
+    o = 1 - s
+    nf = 0
+    while size > 0 and b.n_levels[m, o] > 0:
+        lv = b.pos_slot[m, o, b.n_levels[m, o] - 1]
+        price = b.lv_price[m, lv]
+        if limited and (price > limit if o == 1 else price < limit):
+            break
+        slot = b.lv_head[m, lv]
+        while size > 0 and slot != EMPTY:
+            nxt = b.o_next[m, slot]
+            traded = min(b.o_size[m, slot], size)
+            fills[nf, 0] = b.o_id[m, slot]
+            fills[nf, 1] = taker
+            fills[nf, 2] = price
+            fills[nf, 3] = traded
+            nf += 1
+            size -= traded
+            b.stats[m, TRADED] += traded
+            _take(b, m, slot, traded)
+            slot = nxt
+    return size, nf
+
+
+@njit(cache=True)
+def add_limit(
+    b: BookArrays,
+    m: int,
+    oid: int,
+    s: int,
+    price: int,
+    size: int,
+    owner: int,
+    fills: np.ndarray,
+) -> tuple[int, int]:
+    """Submit a limit order (arguments already validated). Returns (status, fills)."""
+    if find(b, m, oid) != EMPTY:
+        return E_DUPLICATE_ID, 0
+    o = 1 - s
+    # what would trade, and the order slots that trading would free, decide beforehand
+    # whether a remainder can rest, so a full book is left unchanged
+    available = 0
+    freed = 0
+    for q in range(b.n_levels[m, o] - 1, -1, -1):
+        if available >= size:
+            break
+        lv = b.pos_slot[m, o, q]
+        level_price = b.lv_price[m, lv]
+        if level_price > price if o == 1 else level_price < price:
+            break
+        available += b.lv_total[m, lv]
+        freed += b.lv_count[m, lv]
+    if available < size:
+        if b.stats[m, N_ORDERS] - freed >= b.o_free.shape[1]:
+            return E_ORDER_CAPACITY, 0
+        if level_slot(b, m, s, price) == EMPTY and b.n_levels[m, s] >= b.key.shape[2]:
+            return E_LEVEL_CAPACITY, 0
+    nf = 0
+    if available > 0:
+        size, nf = _match(b, m, s, oid, size, True, price, fills)
+    if size > 0:
+        _rest(b, m, s, oid, price, size, owner)
+    return OK, nf
+
+
+@njit(cache=True)
+def add_ioc(
+    b: BookArrays,
+    m: int,
+    oid: int,
+    s: int,
+    limited: bool,
+    limit: int,
+    size: int,
+    fills: np.ndarray,
+) -> int:
+    """Submit a market order (``limited`` False) or an immediate-or-cancel order limited at
+    ``limit``; the remainder is dropped. Returns the number of fills."""
+    return _match(b, m, s, oid, size, limited, limit, fills)[1]
+
+
+@njit(cache=True)
+def reduce(b: BookArrays, m: int, oid: int, size: int, trade: bool) -> tuple[int, int]:
+    """Cancel (``trade`` False) or execute ``size`` shares of a resting order, or the whole
+    order when ``size`` is 0 (a delete). Returns (status, shares removed)."""
+    slot = find(b, m, oid)
+    if slot == EMPTY:
+        return E_UNKNOWN_ID, 0
+    remaining = b.o_size[m, slot]
+    if size == 0:
+        size = remaining
+    elif size > remaining:
+        return (E_EXECUTE_TOO_LARGE if trade else E_CANCEL_TOO_LARGE), remaining
+    b.stats[m, TRADED if trade else CANCELLED] += size
+    _take(b, m, slot, size)
+    return OK, size
+
+
+@njit(cache=True)
+def add_anonymous(b: BookArrays, m: int, s: int, price: int, size: int) -> tuple[int, int]:
+    """Rest anonymous volume (negative id, owner -1). Returns (status, id)."""
+    if crosses(b, m, s, price):
+        return E_ANONYMOUS_CROSSES, 0
+    if b.stats[m, N_ORDERS] >= b.o_free.shape[1]:
+        return E_ORDER_CAPACITY, 0
+    if level_slot(b, m, s, price) == EMPTY and b.n_levels[m, s] >= b.key.shape[2]:
+        return E_LEVEL_CAPACITY, 0
+    oid = b.stats[m, NEXT_ANONYMOUS]
+    b.stats[m, NEXT_ANONYMOUS] = oid - 1
+    _rest(b, m, s, oid, price, size, -1)
+    return OK, oid
+
+
+# ------------------------------------------------------------------------- queries
+@njit(cache=True)
+def levels(b: BookArrays, m: int, s: int, out: np.ndarray) -> int:
+    """Write the best ``len(out)`` levels of side ``s`` as (price, size) rows into ``out``;
+    returns how many exist."""
+    n = min(out.shape[0], b.n_levels[m, s])
+    top = b.n_levels[m, s] - 1
+    for i in range(n):
+        lv = b.pos_slot[m, s, top - i]
+        out[i, 0] = b.lv_price[m, lv]
+        out[i, 1] = b.lv_total[m, lv]
+    return n
+
+
+@njit(cache=True)
+def snapshot_row(b: BookArrays, m: int, out: np.ndarray) -> None:
+    """Write the top-``len(out) // 4`` book as one LOBSTER orderbook row into ``out``
+    (ask price, ask size, bid price, bid size per level; empty levels 0, 0)."""
+    n = out.shape[0] // 4
+    out[:] = 0
+    for s in range(2):
+        col = 2 * (1 - s)  # asks in columns 0-1, bids in 2-3
+        top = b.n_levels[m, s] - 1
+        for i in range(min(n, top + 1)):
+            lv = b.pos_slot[m, s, top - i]
+            out[4 * i + col] = b.lv_price[m, lv]
+            out[4 * i + col + 1] = b.lv_total[m, lv]
+
+
+@njit(cache=True)
+def queue(b: BookArrays, m: int, lv: int, out: np.ndarray) -> int:
+    """Write the orders of level slot ``lv`` as (id, size) rows in time priority into
+    ``out`` (at least ``lv_count`` rows); returns their number."""
+    slot = b.lv_head[m, lv]
+    n = 0
+    while slot != EMPTY:
+        out[n, 0] = b.o_id[m, slot]
+        out[n, 1] = b.o_size[m, slot]
+        n += 1
+        slot = b.o_next[m, slot]
+    return n
+
+
+@njit(cache=True)
+def queue_ahead(b: BookArrays, m: int, slot: int) -> int:
+    """Shares resting ahead of the order in ``slot`` at its level."""
+    ahead = 0
+    other = b.o_prev[m, slot]
+    while other != EMPTY:
+        ahead += b.o_size[m, other]
+        other = b.o_prev[m, other]
+    return ahead
