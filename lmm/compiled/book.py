@@ -135,7 +135,7 @@ class CompiledOrderBook:
     def depth(self, side: Side | int, price: int) -> int:
         """Total resting size at ``price`` on ``side`` (0 for an empty level)."""
         lv = k.level_slot(self._b, self.market, _side_index(side), price)
-        return 0 if lv == k.EMPTY else int(self._b.lv_total[self.market, lv])
+        return 0 if lv == k.EMPTY else int(self._b.levels[self.market, lv, k.L_TOTAL])
 
     def prices(self, side: Side | int) -> list[int]:
         """Every occupied price level of ``side`` in ticks, best first."""
@@ -189,13 +189,13 @@ class CompiledOrderBook:
         """The resting order ``order_id``; raises OrderBookError if it is not in the book."""
         b, m = self._b, self.market
         slot = self._slot(order_id)
-        lv = b.o_level[m, slot]
+        lv = b.orders[m, slot, k.O_LEVEL]
         return OrderState(
             order_id,
-            _SIDES[b.lv_side[m, lv]],
-            int(b.lv_price[m, lv]),
-            int(b.o_size[m, slot]),
-            int(b.o_owner[m, slot]),
+            _SIDES[b.levels[m, lv, k.L_SIDE]],
+            int(b.levels[m, lv, k.L_PRICE]),
+            int(b.orders[m, slot, k.O_SIZE]),
+            int(b.orders[m, slot, k.O_OWNER]),
         )
 
     def queue_ahead(self, order_id: int) -> int:
@@ -205,24 +205,24 @@ class CompiledOrderBook:
     def queue_length(self, side: Side | int, price: int) -> int:
         """Number of orders resting at ``price`` on ``side`` (0 for an empty level)."""
         lv = k.level_slot(self._b, self.market, _side_index(side), price)
-        return 0 if lv == k.EMPTY else int(self._b.lv_count[self.market, lv])
+        return 0 if lv == k.EMPTY else int(self._b.levels[self.market, lv, k.L_COUNT])
 
     def queue(self, side: Side | int, price: int) -> list[tuple[int, int]]:
         """Orders resting at ``price`` as ``(order_id, size)``, in time priority."""
         lv = k.level_slot(self._b, self.market, _side_index(side), price)
         if lv == k.EMPTY:
             return []
-        out = np.empty((self._b.lv_count[self.market, lv], 2), np.int64)
+        out = np.empty((self._b.levels[self.market, lv, k.L_COUNT], 2), np.int64)
         k.queue(self._b, self.market, lv, out)
         return [(oid, size) for oid, size in out.tolist()]
 
     def orders_of(self, owner: int) -> list[OrderState]:
         """All resting orders of ``owner`` in arrival order (O(capacity))."""
         b, m = self._b, self.market
-        live = b.o_size[m] > 0
-        slots = np.flatnonzero(live & (b.o_owner[m] == owner))
-        slots = slots[np.argsort(b.o_seq[m, slots], kind="stable")]
-        return [self.order(int(b.o_id[m, slot])) for slot in slots]
+        live = b.orders[m, :, k.O_SIZE] > 0
+        slots = np.flatnonzero(live & (b.orders[m, :, k.O_OWNER] == owner))
+        slots = slots[np.argsort(b.orders[m, slots, k.O_SEQ], kind="stable")]
+        return [self.order(int(b.orders[m, slot, k.O_ID])) for slot in slots]
 
     # ---------------------------------------------------------------- operations
     def _fills(self, n: int) -> list[Fill]:
@@ -304,7 +304,8 @@ class CompiledOrderBook:
         """Trade ``size`` shares against a specific resting order (LOBSTER type 4)."""
         size = _positive_int("size", size)
         slot = self._slot(order_id)
-        price = int(self._b.lv_price[self.market, self._b.o_level[self.market, slot]])
+        b, m = self._b, self.market
+        price = int(b.levels[m, b.orders[m, slot, k.O_LEVEL], k.L_PRICE])
         self._reduce(order_id, size, True, "execute")
         return Fill(order_id, taker_id, price, size)
 

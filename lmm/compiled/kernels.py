@@ -6,18 +6,22 @@ name does to market ``m``, exactly (same priority, same fills, same counters).
 
 Layout, per market (``K`` levels per side, ``N`` orders, ``H`` hash slots):
 
-* **sorted levels**, per side ``s`` (0 bids, 1 asks): ``key[m, s, :n_levels[m, s]]``
+* **ladder**, per side ``s`` (0 bids, 1 asks): ``ladder[m, s, :n_levels[m, s], KEY]``
   ascending, where the key of a price is ``price`` for bids and ``-price`` for asks, so the
   best level is always the *last* one on both sides. Trading at the touch and submitting near
-  it (the common cases) shift nothing or a few entries; ``pos_slot`` holds the level-pool slot
-  of each sorted position and moves with ``key``.
+  it (the common cases) shift nothing or a few entries; ``SLOT`` is the level-pool slot of
+  each sorted position and moves with its key.
 * **level pool** (``2K`` slots): price, total size, order count, head and tail of the level's
-  FIFO queue (a doubly linked list through the order pool). Free slots form a stack in
-  ``lv_free``; its depth is implied by the number of occupied levels.
+  FIFO queue (a doubly linked list through the order pool), side. Free slots form a stack in
+  field ``L_FREE``; its depth is implied by the number of occupied levels.
 * **order pool** (``N`` slots): id, remaining size, owner, previous and next order in the
-  queue, level slot. Free slots form a stack in ``o_free`` (depth ``N - n_orders``).
+  queue, level slot, arrival number. Free slots form a stack in field ``O_FREE`` (depth
+  ``N - n_orders``).
 * **id index**: open addressing with linear probing over ``H`` (a power of two, at least
   ``2N``) slots, deletion by backward shift (no tombstones), so lookups stay short forever.
+
+Records (the last axis) rather than one array per field: every array a kernel receives costs
+reference counting on each call, and an order's fields share a cache line.
 
 Kernels never raise: they validate first and return a status code (:data:`OK` or one of the
 ``E_*`` codes) without touching the book; :mod:`lmm.compiled.book` turns codes into
@@ -52,6 +56,12 @@ E_LEVEL_CAPACITY = 7
 ADDED, TRADED, CANCELLED, HIDDEN, NEXT_ANONYMOUS, N_ORDERS, ARRIVALS = range(7)
 N_STATS = 7
 
+# fields (last axis) of the ladder, the level pool, the order pool and the id index
+KEY, SLOT = 0, 1
+L_PRICE, L_TOTAL, L_COUNT, L_HEAD, L_TAIL, L_SIDE, L_FREE = range(7)
+O_ID, O_SIZE, O_OWNER, O_PREV, O_NEXT, O_LEVEL, O_SEQ, O_FREE = range(8)
+H_KEY, H_SLOT = 0, 1
+
 EMPTY = -1  # no slot / end of a queue
 
 _MIX1 = np.uint64(0xFF51AFD7ED558CCD)
@@ -60,29 +70,15 @@ _S33 = np.uint64(33)
 
 
 class BookArrays(NamedTuple):
-    """The state of ``M`` books (shapes in comments); see the module docstring."""
+    """The state of ``M`` books (see the module docstring); the last axis of each array is
+    a record whose fields are the module's column constants."""
 
-    key: np.ndarray  # (M, 2, K) ascending level keys: price (bids), -price (asks)
-    pos_slot: np.ndarray  # (M, 2, K) level slot of each sorted position
+    ladder: np.ndarray  # (M, 2, K, 2) per side, sorted positions: KEY, SLOT
     n_levels: np.ndarray  # (M, 2) occupied levels per side
-    lv_price: np.ndarray  # (M, 2K)
-    lv_total: np.ndarray  # (M, 2K) resting shares
-    lv_count: np.ndarray  # (M, 2K) resting orders
-    lv_head: np.ndarray  # (M, 2K) oldest order's slot
-    lv_tail: np.ndarray  # (M, 2K) newest order's slot
-    lv_side: np.ndarray  # (M, 2K) 0 bids, 1 asks
-    lv_free: np.ndarray  # (M, 2K) stack of free level slots
-    o_id: np.ndarray  # (M, N)
-    o_size: np.ndarray  # (M, N) remaining shares
-    o_owner: np.ndarray  # (M, N)
-    o_prev: np.ndarray  # (M, N) older order at the level, or EMPTY
-    o_next: np.ndarray  # (M, N) newer order at the level, or EMPTY
-    o_level: np.ndarray  # (M, N) level slot
-    o_seq: np.ndarray  # (M, N) arrival number (orders_of lists orders in arrival order)
-    o_free: np.ndarray  # (M, N) stack of free order slots
-    h_key: np.ndarray  # (M, H) order id
-    h_slot: np.ndarray  # (M, H) order slot, EMPTY for a free hash slot
-    stats: np.ndarray  # (M, N_STATS) counters, see the column constants
+    levels: np.ndarray  # (M, 2K, 7) level pool: L_PRICE .. L_FREE
+    orders: np.ndarray  # (M, N, 8) order pool: O_ID .. O_FREE
+    index: np.ndarray  # (M, H, 2) id index: H_KEY, H_SLOT (EMPTY for a free slot)
+    stats: np.ndarray  # (M, N_STATS) counters: ADDED .. ARRIVALS
 
 
 def allocate(markets: int, max_orders: int, max_levels: int) -> BookArrays:
@@ -90,29 +86,13 @@ def allocate(markets: int, max_orders: int, max_levels: int) -> BookArrays:
     and ``max_levels`` occupied price levels per side."""
     m, n, k = markets, max_orders, max_levels
     h = 1 << max(4, int(2 * n - 1).bit_length())  # power of two >= 2n: load <= 1/2
-    i64 = np.int64
     arrays = BookArrays(
-        key=np.zeros((m, 2, k), i64),
-        pos_slot=np.zeros((m, 2, k), i64),
-        n_levels=np.zeros((m, 2), i64),
-        lv_price=np.zeros((m, 2 * k), i64),
-        lv_total=np.zeros((m, 2 * k), i64),
-        lv_count=np.zeros((m, 2 * k), i64),
-        lv_head=np.full((m, 2 * k), EMPTY, i64),
-        lv_tail=np.full((m, 2 * k), EMPTY, i64),
-        lv_side=np.zeros((m, 2 * k), i64),
-        lv_free=np.zeros((m, 2 * k), i64),
-        o_id=np.zeros((m, n), i64),
-        o_size=np.zeros((m, n), i64),
-        o_owner=np.zeros((m, n), i64),
-        o_prev=np.full((m, n), EMPTY, i64),
-        o_next=np.full((m, n), EMPTY, i64),
-        o_level=np.full((m, n), EMPTY, i64),
-        o_seq=np.zeros((m, n), i64),
-        o_free=np.zeros((m, n), i64),
-        h_key=np.zeros((m, h), i64),
-        h_slot=np.full((m, h), EMPTY, i64),
-        stats=np.zeros((m, N_STATS), i64),
+        ladder=np.zeros((m, 2, k, 2), np.int64),
+        n_levels=np.zeros((m, 2), np.int64),
+        levels=np.zeros((m, 2 * k, 7), np.int64),
+        orders=np.zeros((m, n, 8), np.int64),
+        index=np.zeros((m, h, 2), np.int64),
+        stats=np.zeros((m, N_STATS), np.int64),
     )
     for market in range(m):
         reset(arrays, market)
@@ -122,14 +102,14 @@ def allocate(markets: int, max_orders: int, max_levels: int) -> BookArrays:
 @njit(cache=True)
 def reset(b: BookArrays, m: int) -> None:
     """Empty market ``m`` (counters included)."""
-    n_lv = b.lv_free.shape[1]
-    n_o = b.o_free.shape[1]
+    n_lv = b.levels.shape[1]
+    n_o = b.orders.shape[1]
     for i in range(n_lv):
-        b.lv_free[m, i] = n_lv - 1 - i  # popped from the end: slot 0 first
+        b.levels[m, i, L_FREE] = n_lv - 1 - i  # popped from the end: slot 0 first
     for i in range(n_o):
-        b.o_free[m, i] = n_o - 1 - i
-    b.h_slot[m, :] = EMPTY
-    b.o_size[m, :] = 0
+        b.orders[m, i, O_FREE] = n_o - 1 - i
+    b.index[m, :, H_SLOT] = EMPTY
+    b.orders[m, :, O_SIZE] = 0
     b.n_levels[m, :] = 0
     b.stats[m, :] = 0
     b.stats[m, NEXT_ANONYMOUS] = -1
@@ -148,45 +128,45 @@ def _home(oid: int, mask: int) -> int:
 @njit(cache=True)
 def find(b: BookArrays, m: int, oid: int) -> int:
     """Order slot of ``oid`` in market ``m``, or EMPTY when it is not resting."""
-    mask = b.h_slot.shape[1] - 1
+    mask = b.index.shape[1] - 1
     i = _home(oid, mask)
-    while b.h_slot[m, i] != EMPTY:
-        if b.h_key[m, i] == oid:
-            return b.h_slot[m, i]
+    while b.index[m, i, H_SLOT] != EMPTY:
+        if b.index[m, i, H_KEY] == oid:
+            return b.index[m, i, H_SLOT]
         i = (i + 1) & mask
     return EMPTY
 
 
 @njit(cache=True)
 def _index_insert(b: BookArrays, m: int, oid: int, slot: int) -> None:
-    mask = b.h_slot.shape[1] - 1
+    mask = b.index.shape[1] - 1
     i = _home(oid, mask)
-    while b.h_slot[m, i] != EMPTY:
+    while b.index[m, i, H_SLOT] != EMPTY:
         i = (i + 1) & mask
-    b.h_key[m, i] = oid
-    b.h_slot[m, i] = slot
+    b.index[m, i, H_KEY] = oid
+    b.index[m, i, H_SLOT] = slot
 
 
 @njit(cache=True)
 def _index_remove(b: BookArrays, m: int, oid: int) -> None:
-    mask = b.h_slot.shape[1] - 1
+    mask = b.index.shape[1] - 1
     i = _home(oid, mask)
-    while b.h_key[m, i] != oid or b.h_slot[m, i] == EMPTY:
+    while b.index[m, i, H_KEY] != oid or b.index[m, i, H_SLOT] == EMPTY:
         i = (i + 1) & mask
     # backward shift: move later entries of the probe run into the hole when their home
     # position does not lie cyclically in (hole, entry]
     j = i
     while True:
         j = (j + 1) & mask
-        if b.h_slot[m, j] == EMPTY:
+        if b.index[m, j, H_SLOT] == EMPTY:
             break
-        k = _home(b.h_key[m, j], mask)
+        k = _home(b.index[m, j, H_KEY], mask)
         if (i < k <= j) if i <= j else (i < k or k <= j):
             continue
-        b.h_key[m, i] = b.h_key[m, j]
-        b.h_slot[m, i] = b.h_slot[m, j]
+        b.index[m, i, H_KEY] = b.index[m, j, H_KEY]
+        b.index[m, i, H_SLOT] = b.index[m, j, H_SLOT]
         i = j
-    b.h_slot[m, i] = EMPTY
+    b.index[m, i, H_SLOT] = EMPTY
 
 
 # -------------------------------------------------------------------------- levels
@@ -202,11 +182,11 @@ def _search(b: BookArrays, m: int, s: int, price: int) -> int:
     lo = 0
     hi = b.n_levels[m, s]
     # the touch is at the end: check it first, it is where most activity is
-    if hi > 0 and b.key[m, s, hi - 1] <= k:
-        return hi if b.key[m, s, hi - 1] < k else hi - 1
+    if hi > 0 and b.ladder[m, s, hi - 1, KEY] <= k:
+        return hi if b.ladder[m, s, hi - 1, KEY] < k else hi - 1
     while lo < hi:
         mid = (lo + hi) >> 1
-        if b.key[m, s, mid] < k:
+        if b.ladder[m, s, mid, KEY] < k:
             lo = mid + 1
         else:
             hi = mid
@@ -217,8 +197,8 @@ def _search(b: BookArrays, m: int, s: int, price: int) -> int:
 def level_slot(b: BookArrays, m: int, s: int, price: int) -> int:
     """Level slot of ``price`` on side ``s``, or EMPTY when the level is empty."""
     p = _search(b, m, s, price)
-    if p < b.n_levels[m, s] and b.key[m, s, p] == _key(s, price):
-        return b.pos_slot[m, s, p]
+    if p < b.n_levels[m, s] and b.ladder[m, s, p, KEY] == _key(s, price):
+        return b.ladder[m, s, p, SLOT]
     return EMPTY
 
 
@@ -228,7 +208,7 @@ def best(b: BookArrays, m: int, s: int) -> int:
     n = b.n_levels[m, s]
     if n == 0:
         return 0
-    return b.lv_price[m, b.pos_slot[m, s, n - 1]]
+    return b.levels[m, b.ladder[m, s, n - 1, SLOT], L_PRICE]
 
 
 @njit(cache=True)
@@ -245,31 +225,31 @@ def crosses(b: BookArrays, m: int, s: int, price: int) -> bool:
 def _new_level(b: BookArrays, m: int, s: int, price: int, p: int) -> int:
     n = b.n_levels[m, s]
     used = b.n_levels[m, 0] + b.n_levels[m, 1]
-    slot = b.lv_free[m, b.lv_free.shape[1] - used - 1]
+    slot = b.levels[m, b.levels.shape[1] - used - 1, L_FREE]
     for i in range(n, p, -1):
-        b.key[m, s, i] = b.key[m, s, i - 1]
-        b.pos_slot[m, s, i] = b.pos_slot[m, s, i - 1]
-    b.key[m, s, p] = _key(s, price)
-    b.pos_slot[m, s, p] = slot
+        b.ladder[m, s, i, KEY] = b.ladder[m, s, i - 1, KEY]
+        b.ladder[m, s, i, SLOT] = b.ladder[m, s, i - 1, SLOT]
+    b.ladder[m, s, p, KEY] = _key(s, price)
+    b.ladder[m, s, p, SLOT] = slot
     b.n_levels[m, s] = n + 1
-    b.lv_price[m, slot] = price
-    b.lv_side[m, slot] = s
-    b.lv_total[m, slot] = 0
-    b.lv_count[m, slot] = 0
-    b.lv_head[m, slot] = EMPTY
-    b.lv_tail[m, slot] = EMPTY
+    b.levels[m, slot, L_PRICE] = price
+    b.levels[m, slot, L_SIDE] = s
+    b.levels[m, slot, L_TOTAL] = 0
+    b.levels[m, slot, L_COUNT] = 0
+    b.levels[m, slot, L_HEAD] = EMPTY
+    b.levels[m, slot, L_TAIL] = EMPTY
     return slot
 
 
 @njit(cache=True)
 def _drop_level(b: BookArrays, m: int, s: int, slot: int) -> None:
-    p = _search(b, m, s, b.lv_price[m, slot])
+    p = _search(b, m, s, b.levels[m, slot, L_PRICE])
     n = b.n_levels[m, s]
     for i in range(p, n - 1):
-        b.key[m, s, i] = b.key[m, s, i + 1]
-        b.pos_slot[m, s, i] = b.pos_slot[m, s, i + 1]
+        b.ladder[m, s, i, KEY] = b.ladder[m, s, i + 1, KEY]
+        b.ladder[m, s, i, SLOT] = b.ladder[m, s, i + 1, SLOT]
     used = b.n_levels[m, 0] + b.n_levels[m, 1]
-    b.lv_free[m, b.lv_free.shape[1] - used] = slot
+    b.levels[m, b.levels.shape[1] - used, L_FREE] = slot
     b.n_levels[m, s] = n - 1
 
 
@@ -278,29 +258,29 @@ def _drop_level(b: BookArrays, m: int, s: int, slot: int) -> None:
 def _rest(b: BookArrays, m: int, s: int, oid: int, price: int, size: int, owner: int) -> None:
     """Append an order at the back of its level; capacity was checked by the caller."""
     p = _search(b, m, s, price)
-    if p < b.n_levels[m, s] and b.key[m, s, p] == _key(s, price):
-        lv = b.pos_slot[m, s, p]
+    if p < b.n_levels[m, s] and b.ladder[m, s, p, KEY] == _key(s, price):
+        lv = b.ladder[m, s, p, SLOT]
     else:
         lv = _new_level(b, m, s, price, p)
     n_orders = b.stats[m, N_ORDERS]
-    slot = b.o_free[m, b.o_free.shape[1] - n_orders - 1]
+    slot = b.orders[m, b.orders.shape[1] - n_orders - 1, O_FREE]
     b.stats[m, N_ORDERS] = n_orders + 1
-    b.o_id[m, slot] = oid
-    b.o_size[m, slot] = size
-    b.o_owner[m, slot] = owner
-    b.o_level[m, slot] = lv
-    b.o_seq[m, slot] = b.stats[m, ARRIVALS]
+    b.orders[m, slot, O_ID] = oid
+    b.orders[m, slot, O_SIZE] = size
+    b.orders[m, slot, O_OWNER] = owner
+    b.orders[m, slot, O_LEVEL] = lv
+    b.orders[m, slot, O_SEQ] = b.stats[m, ARRIVALS]
     b.stats[m, ARRIVALS] += 1
-    tail = b.lv_tail[m, lv]
-    b.o_prev[m, slot] = tail
-    b.o_next[m, slot] = EMPTY
+    tail = b.levels[m, lv, L_TAIL]
+    b.orders[m, slot, O_PREV] = tail
+    b.orders[m, slot, O_NEXT] = EMPTY
     if tail == EMPTY:
-        b.lv_head[m, lv] = slot
+        b.levels[m, lv, L_HEAD] = slot
     else:
-        b.o_next[m, tail] = slot
-    b.lv_tail[m, lv] = slot
-    b.lv_total[m, lv] += size
-    b.lv_count[m, lv] += 1
+        b.orders[m, tail, O_NEXT] = slot
+    b.levels[m, lv, L_TAIL] = slot
+    b.levels[m, lv, L_TOTAL] += size
+    b.levels[m, lv, L_COUNT] += 1
     _index_insert(b, m, oid, slot)
     b.stats[m, ADDED] += size
 
@@ -309,30 +289,30 @@ def _rest(b: BookArrays, m: int, s: int, oid: int, price: int, size: int, owner:
 def _take(b: BookArrays, m: int, slot: int, size: int) -> None:
     """Remove ``size`` shares (1..remaining) of the order in ``slot``; an emptied order
     leaves the book, and an emptied level leaves its side."""
-    lv = b.o_level[m, slot]
-    b.lv_total[m, lv] -= size
-    left = b.o_size[m, slot] - size
+    lv = b.orders[m, slot, O_LEVEL]
+    b.levels[m, lv, L_TOTAL] -= size
+    left = b.orders[m, slot, O_SIZE] - size
     if left > 0:
-        b.o_size[m, slot] = left
+        b.orders[m, slot, O_SIZE] = left
         return
-    prev = b.o_prev[m, slot]
-    nxt = b.o_next[m, slot]
+    prev = b.orders[m, slot, O_PREV]
+    nxt = b.orders[m, slot, O_NEXT]
     if prev == EMPTY:
-        b.lv_head[m, lv] = nxt
+        b.levels[m, lv, L_HEAD] = nxt
     else:
-        b.o_next[m, prev] = nxt
+        b.orders[m, prev, O_NEXT] = nxt
     if nxt == EMPTY:
-        b.lv_tail[m, lv] = prev
+        b.levels[m, lv, L_TAIL] = prev
     else:
-        b.o_prev[m, nxt] = prev
-    b.lv_count[m, lv] -= 1
-    if b.lv_count[m, lv] == 0:
-        _drop_level(b, m, b.lv_side[m, lv], lv)
-    _index_remove(b, m, b.o_id[m, slot])
+        b.orders[m, nxt, O_PREV] = prev
+    b.levels[m, lv, L_COUNT] -= 1
+    if b.levels[m, lv, L_COUNT] == 0:
+        _drop_level(b, m, b.levels[m, lv, L_SIDE], lv)
+    _index_remove(b, m, b.orders[m, slot, O_ID])
     n_orders = b.stats[m, N_ORDERS] - 1
-    b.o_free[m, b.o_free.shape[1] - n_orders - 1] = slot
+    b.orders[m, b.orders.shape[1] - n_orders - 1, O_FREE] = slot
     b.stats[m, N_ORDERS] = n_orders
-    b.o_size[m, slot] = 0
+    b.orders[m, slot, O_SIZE] = 0
 
 
 @njit(cache=True)
@@ -351,15 +331,15 @@ def _match(
     o = 1 - s
     nf = 0
     while size > 0 and b.n_levels[m, o] > 0:
-        lv = b.pos_slot[m, o, b.n_levels[m, o] - 1]
-        price = b.lv_price[m, lv]
+        lv = b.ladder[m, o, b.n_levels[m, o] - 1, SLOT]
+        price = b.levels[m, lv, L_PRICE]
         if limited and (price > limit if o == 1 else price < limit):
             break
-        slot = b.lv_head[m, lv]
+        slot = b.levels[m, lv, L_HEAD]
         while size > 0 and slot != EMPTY:
-            nxt = b.o_next[m, slot]
-            traded = min(b.o_size[m, slot], size)
-            fills[nf, 0] = b.o_id[m, slot]
+            nxt = b.orders[m, slot, O_NEXT]
+            traded = min(b.orders[m, slot, O_SIZE], size)
+            fills[nf, 0] = b.orders[m, slot, O_ID]
             fills[nf, 1] = taker
             fills[nf, 2] = price
             fills[nf, 3] = traded
@@ -393,16 +373,16 @@ def add_limit(
     for q in range(b.n_levels[m, o] - 1, -1, -1):
         if available >= size:
             break
-        lv = b.pos_slot[m, o, q]
-        level_price = b.lv_price[m, lv]
+        lv = b.ladder[m, o, q, SLOT]
+        level_price = b.levels[m, lv, L_PRICE]
         if level_price > price if o == 1 else level_price < price:
             break
-        available += b.lv_total[m, lv]
-        freed += b.lv_count[m, lv]
+        available += b.levels[m, lv, L_TOTAL]
+        freed += b.levels[m, lv, L_COUNT]
     if available < size:
-        if b.stats[m, N_ORDERS] - freed >= b.o_free.shape[1]:
+        if b.stats[m, N_ORDERS] - freed >= b.orders.shape[1]:
             return E_ORDER_CAPACITY, 0
-        if level_slot(b, m, s, price) == EMPTY and b.n_levels[m, s] >= b.key.shape[2]:
+        if level_slot(b, m, s, price) == EMPTY and b.n_levels[m, s] >= b.ladder.shape[2]:
             return E_LEVEL_CAPACITY, 0
     nf = 0
     if available > 0:
@@ -435,7 +415,7 @@ def reduce(b: BookArrays, m: int, oid: int, size: int, trade: bool) -> tuple[int
     slot = find(b, m, oid)
     if slot == EMPTY:
         return E_UNKNOWN_ID, 0
-    remaining = b.o_size[m, slot]
+    remaining = b.orders[m, slot, O_SIZE]
     if size == 0:
         size = remaining
     elif size > remaining:
@@ -450,9 +430,9 @@ def add_anonymous(b: BookArrays, m: int, s: int, price: int, size: int) -> tuple
     """Rest anonymous volume (negative id, owner -1). Returns (status, id)."""
     if crosses(b, m, s, price):
         return E_ANONYMOUS_CROSSES, 0
-    if b.stats[m, N_ORDERS] >= b.o_free.shape[1]:
+    if b.stats[m, N_ORDERS] >= b.orders.shape[1]:
         return E_ORDER_CAPACITY, 0
-    if level_slot(b, m, s, price) == EMPTY and b.n_levels[m, s] >= b.key.shape[2]:
+    if level_slot(b, m, s, price) == EMPTY and b.n_levels[m, s] >= b.ladder.shape[2]:
         return E_LEVEL_CAPACITY, 0
     oid = b.stats[m, NEXT_ANONYMOUS]
     b.stats[m, NEXT_ANONYMOUS] = oid - 1
@@ -468,9 +448,9 @@ def levels(b: BookArrays, m: int, s: int, out: np.ndarray) -> int:
     n = min(out.shape[0], b.n_levels[m, s])
     top = b.n_levels[m, s] - 1
     for i in range(n):
-        lv = b.pos_slot[m, s, top - i]
-        out[i, 0] = b.lv_price[m, lv]
-        out[i, 1] = b.lv_total[m, lv]
+        lv = b.ladder[m, s, top - i, SLOT]
+        out[i, 0] = b.levels[m, lv, L_PRICE]
+        out[i, 1] = b.levels[m, lv, L_TOTAL]
     return n
 
 
@@ -484,22 +464,22 @@ def snapshot_row(b: BookArrays, m: int, out: np.ndarray) -> None:
         col = 2 * (1 - s)  # asks in columns 0-1, bids in 2-3
         top = b.n_levels[m, s] - 1
         for i in range(min(n, top + 1)):
-            lv = b.pos_slot[m, s, top - i]
-            out[4 * i + col] = b.lv_price[m, lv]
-            out[4 * i + col + 1] = b.lv_total[m, lv]
+            lv = b.ladder[m, s, top - i, SLOT]
+            out[4 * i + col] = b.levels[m, lv, L_PRICE]
+            out[4 * i + col + 1] = b.levels[m, lv, L_TOTAL]
 
 
 @njit(cache=True)
 def queue(b: BookArrays, m: int, lv: int, out: np.ndarray) -> int:
     """Write the orders of level slot ``lv`` as (id, size) rows in time priority into
     ``out`` (at least ``lv_count`` rows); returns their number."""
-    slot = b.lv_head[m, lv]
+    slot = b.levels[m, lv, L_HEAD]
     n = 0
     while slot != EMPTY:
-        out[n, 0] = b.o_id[m, slot]
-        out[n, 1] = b.o_size[m, slot]
+        out[n, 0] = b.orders[m, slot, O_ID]
+        out[n, 1] = b.orders[m, slot, O_SIZE]
         n += 1
-        slot = b.o_next[m, slot]
+        slot = b.orders[m, slot, O_NEXT]
     return n
 
 
@@ -507,8 +487,8 @@ def queue(b: BookArrays, m: int, lv: int, out: np.ndarray) -> int:
 def queue_ahead(b: BookArrays, m: int, slot: int) -> int:
     """Shares resting ahead of the order in ``slot`` at its level."""
     ahead = 0
-    other = b.o_prev[m, slot]
+    other = b.orders[m, slot, O_PREV]
     while other != EMPTY:
-        ahead += b.o_size[m, other]
-        other = b.o_prev[m, other]
+        ahead += b.orders[m, other, O_SIZE]
+        other = b.orders[m, other, O_PREV]
     return ahead

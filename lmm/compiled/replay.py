@@ -144,14 +144,14 @@ def _take_shares(
         lv = k.level_slot(b, m, s, price)
         if lv == k.EMPTY:
             break
-        slot = b.lv_head[m, lv]
+        slot = b.levels[m, lv, k.L_HEAD]
         while slot != k.EMPTY:
-            nxt = b.o_next[m, slot]
-            oid = b.o_id[m, slot]
+            nxt = b.orders[m, slot, k.O_NEXT]
+            oid = b.orders[m, slot, k.O_ID]
             if (oid < 0) == anonymous_pass:
                 if not take_all and taken >= shares:
                     return taken, from_known
-                take = b.o_size[m, slot]
+                take = b.orders[m, slot, k.O_SIZE]
                 if not take_all:
                     take = min(take, shares - taken)
                 b.stats[m, k.TRADED if trade else k.CANCELLED] += take
@@ -177,21 +177,21 @@ def _take_from_level(
 def _remove_crossed(b: BookArrays, m: int, s: int, price: int, counts: np.ndarray) -> None:
     o = 1 - s
     while b.n_levels[m, o] > 0:
-        lv = b.pos_slot[m, o, b.n_levels[m, o] - 1]
-        level_price = b.lv_price[m, lv]
+        lv = b.ladder[m, o, b.n_levels[m, o] - 1, k.SLOT]
+        level_price = b.levels[m, lv, k.L_PRICE]
         if level_price > price if s == 0 else level_price < price:
             break
-        counts[CROSSED] += b.lv_total[m, lv]
+        counts[CROSSED] += b.levels[m, lv, k.L_TOTAL]
         _take_shares(b, m, o, level_price, 0, True, False)
 
 
 @njit(cache=True)
 def _older_known_ahead(b: BookArrays, m: int, slot: int) -> bool:
-    other = b.lv_head[m, b.o_level[m, slot]]
+    other = b.levels[m, b.orders[m, slot, k.O_LEVEL], k.L_HEAD]
     while other != slot:
-        if b.o_id[m, other] >= 0:
+        if b.orders[m, other, k.O_ID] >= 0:
             return True
-        other = b.o_next[m, other]
+        other = b.orders[m, other, k.O_NEXT]
     return False
 
 
@@ -234,7 +234,7 @@ def _apply(
         return k.OK
     if trade and verify and _older_known_ahead(b, m, slot):
         counts[PRIORITY] += 1
-    held = b.o_size[m, slot]
+    held = b.orders[m, slot, k.O_SIZE]
     if mtype == 3:
         b.stats[m, k.CANCELLED] += held
         k._take(b, m, slot, held)
@@ -263,7 +263,7 @@ def _reconcile(
     """Make level ``n`` of side ``s`` agree with the file (:class:`lmm.replay._Verifier`)."""
     counts[RECONCILIATIONS] += 1
     while b.n_levels[m, s] >= n:
-        price = b.lv_price[m, b.pos_slot[m, s, b.n_levels[m, s] - n]]
+        price = b.levels[m, b.ladder[m, s, b.n_levels[m, s] - n, k.SLOT], k.L_PRICE]
         stale = last_size == 0 or (price < last_price if s == 1 else price > last_price)
         if not stale:
             break
@@ -271,7 +271,7 @@ def _reconcile(
     if last_size == 0:
         return k.OK
     lv = k.level_slot(b, m, s, last_price)
-    have = 0 if lv == k.EMPTY else b.lv_total[m, lv]
+    have = 0 if lv == k.EMPTY else b.levels[m, lv, k.L_TOTAL]
     if have < last_size:
         counts[REC_ADDED] += last_size - have
         return k.add_anonymous(b, m, s, last_price, last_size - have)[0]

@@ -150,7 +150,7 @@ def test_id_index_survives_heavy_churn() -> None:
     lookup right (ids collide on purpose: multiples of the table size)."""
     rng = np.random.default_rng(0)
     compiled, reference = CompiledOrderBook(CompiledBooks(1, 64, 64)), OrderBook()
-    table = compiled.books.arrays.h_slot.shape[1]
+    table = compiled.books.arrays.index.shape[1]
     live: list[int] = []
     for step in range(3000):
         if live and (len(live) >= 60 or rng.random() < 0.5):
