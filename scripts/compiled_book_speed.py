@@ -88,7 +88,10 @@ def synthetic_day(n: int, seed: int, levels: int = 10) -> LobsterDay:
         reference.add_anonymous(Side.SELL, ask_p, ask_s)
         reference.add_anonymous(Side.BUY, bid_p, bid_s)
     for i, (kind, oid, size, price, direction) in enumerate(
-        zip(*(msgs[c][1:].tolist() for c in ("type", "order_id", "size", "price", "direction"))),
+        zip(
+            *(msgs[c][1:].tolist() for c in ("type", "order_id", "size", "price", "direction")),
+            strict=True,
+        ),
         start=1,
     ):
         if kind == 1:
