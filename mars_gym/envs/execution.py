@@ -98,6 +98,13 @@ class ExecutionTask(Task):
             cost += self.side * (f.price - state["arrival_mid"]) * f.size * f.side * self.side
         return 1e4 * cost / (self.quantity * state["arrival_mid"])
 
+    def describe(self, sim: MarketSimulator, i: int, state: dict) -> str:
+        word = "bought" if self.side == 1 else "sold"
+        return (
+            f"{word} {self.quantity - state['remaining']:,} of {self.quantity:,} sh, "
+            f"shortfall {state['shortfall_bp']:.1f} bp"
+        )
+
     def extra_observation(self, sim: MarketSimulator, i: int, state: dict, step: int) -> np.ndarray:
         return np.array(
             [
