@@ -153,6 +153,9 @@ class ExecutionEnv(TradingEnv):
     ``gym.make("MarS-Execution-v0", side="buy", quantity=2000, horizon=60, max_slices=None,
     terminal_penalty_bp=5.0, render_mode=None, **simulator)``.
 
+    ``render_mode="rgb_array"`` renders the book's depth, the mid path and the agent's orders
+    and fills as an image; ``"human"`` shows them in a window at every step.
+
     ## Version History
     * v0: initial version.
     """
