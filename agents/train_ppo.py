@@ -5,17 +5,24 @@ from the command line. Training uses seeds below
 :data:`agents.benchmark.EVALUATION_SEED_BASE`, so the league never evaluates on them.
 
     python -m agents.train_ppo --task execution
+
+After every rollout SB3's logger prints a table: the mean episode reward and length and the
+task's own figure per episode (``rollout/ep_shortfall_bp_mean`` for execution,
+``rollout/ep_pnl_mean`` in dollars for market making) over the last 100 episodes, then the
+losses of the PPO update (``train/*``); ``--tensorboard DIR`` also writes them there.
 """
 
 from __future__ import annotations
 
 import argparse
+import sys
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from stable_baselines3 import PPO
 from stable_baselines3.common.callbacks import BaseCallback
+from stable_baselines3.common.logger import HumanOutputFormat, Logger, configure
 from stable_baselines3.common.vec_env import VecMonitor, VecNormalize
 from tqdm import tqdm
 
@@ -26,7 +33,15 @@ from agents.sb3 import make_sb3_vec_env
 from agents.trained import ObsNormalizer, normalizer_path
 from mars_gym.cli import config_from_args, dataclass_flags
 
-__all__ = ["Args", "main", "train"]
+__all__ = ["EPISODE_FIGURES", "Args", "main", "train"]
+
+#: The info entries of each task's last step that are logged per episode (from the native
+#: vector env's final infos, through ``VecMonitor``): implementation shortfall (bp) for
+#: execution, mark-to-market PnL (dollars) for market making.
+EPISODE_FIGURES: dict[str, tuple[str, ...]] = {
+    "execution": ("shortfall_bp",),
+    "market-making": ("pnl",),
+}
 
 
 @dataclass(frozen=True)
@@ -124,6 +139,37 @@ class _ProgressAndBudget(BaseCallback):
             self.bar.close()
 
 
+class _EpisodeFigures(BaseCallback):
+    """Logs the mean of each of ``keys`` over the episodes in SB3's episode buffer (as
+    ``rollout/ep_<key>_mean``, beside SB3's ``ep_rew_mean``), and writes out the last
+    update's losses when training ends (SB3 logs an update's losses with the next rollout)."""
+
+    def __init__(self, keys: tuple[str, ...]) -> None:
+        super().__init__()
+        self.keys = keys
+
+    def _on_step(self) -> bool:
+        return True
+
+    def _on_rollout_end(self) -> None:
+        episodes = self.model.ep_info_buffer or []
+        for key in self.keys:
+            values = [e[key] for e in episodes if key in e]
+            if values:
+                self.logger.record(f"rollout/ep_{key}_mean", sum(values) / len(values))
+
+    def _on_training_end(self) -> None:
+        self.logger.dump(self.num_timesteps)
+
+
+def _logger(tensorboard: str) -> Logger:
+    """SB3's logger: a table on stdout, and TensorBoard event files in the folder
+    ``tensorboard`` unless it is ""."""
+    if tensorboard:
+        return configure(tensorboard, ["stdout", "tensorboard"])
+    return Logger(None, [HumanOutputFormat(sys.stdout)])
+
+
 class _Checkpoint(BaseCallback):
     """Every ``every`` calls (one per vector step), saves the model as
     ``folder/ppo_<steps>_steps.zip`` with its observation statistics beside it, so each
@@ -157,7 +203,10 @@ def train(args: Args) -> Path:
     # observations mix ticks, shares and dollars: normalise them with running statistics
     # (saved beside the model, see agents.trained.ObsNormalizer), and the rewards too
     env = VecNormalize(
-        VecMonitor(make_sb3_vec_env(TASKS[args.task], args.num_envs, seed=args.seed, **env_kwargs)),
+        VecMonitor(
+            make_sb3_vec_env(TASKS[args.task], args.num_envs, seed=args.seed, **env_kwargs),
+            info_keywords=EPISODE_FIGURES[args.task],
+        ),
         gamma=args.gamma,
     )
     model = PPO(
@@ -170,9 +219,9 @@ def train(args: Args) -> Path:
         gamma=args.gamma,
         seed=args.seed,
         device="cpu",
-        tensorboard_log=args.tensorboard or None,
         verbose=0,
     )
+    model.set_logger(_logger(args.tensorboard))
     out = Path(args.out)
     checkpoint = None
     if args.checkpoint_every:
@@ -193,7 +242,9 @@ def train(args: Args) -> Path:
             checkpoint.init_callback(model)
             checkpoint.save()
     budget = _ProgressAndBudget(args.total_timesteps, 60 * args.max_minutes, start)
-    callbacks = [budget] if checkpoint is None else [checkpoint, budget]
+    callbacks = [_EpisodeFigures(EPISODE_FIGURES[args.task]), budget]
+    if checkpoint is not None:
+        callbacks.insert(0, checkpoint)
     model.learn(total_timesteps=args.total_timesteps, callback=callbacks, progress_bar=False)
     out.mkdir(parents=True, exist_ok=True)
     model.save(out / "model.zip")

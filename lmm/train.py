@@ -11,6 +11,8 @@ from __future__ import annotations
 import math
 import time
 from dataclasses import dataclass, fields, replace
+from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import torch
@@ -21,6 +23,9 @@ from lmm.features import N_BOOK_FEATURES, mirror_features
 from lmm.model import LMM, LMMConfig
 from lmm.tokenizer import OrderTokenizer
 from lmm.units import NS_PER_SECOND
+
+if TYPE_CHECKING:
+    from tqdm import tqdm
 
 __all__ = ["TrainConfig", "TrainResult", "sequence_nll_bits", "train"]
 
@@ -42,6 +47,8 @@ class TrainConfig:
         warmup: warm-up steps.
         weight_decay: AdamW weight decay on weight matrices.
         eval_every: steps between validation passes (and at the end).
+        log_every: steps between lines of training figures (and at the end): step, mean
+            training loss since the last line, learning rate, tokens per second.
         seed: seeds the model's initialisation and the window sampler.
         device: "auto" (a GPU when present), "cpu" or "cuda".
         subsample: train on the windows starting in one of every ``subsample``
@@ -63,6 +70,7 @@ class TrainConfig:
     warmup: int = 100
     weight_decay: float = 0.1
     eval_every: int = 250
+    log_every: int = 50
     seed: int = 0
     device: str = "auto"
     subsample: int = 1
@@ -74,6 +82,7 @@ class TrainConfig:
             "batch_size",
             "steps",
             "eval_every",
+            "log_every",
             "n_layer",
             "n_head",
             "n_embd",
@@ -111,8 +120,26 @@ class TrainResult:
         return {f.name: getattr(self, f.name) for f in fields(self) if f.name != "model"}
 
 
-def train(dataset: OrderDataset, config: TrainConfig, progress: bool = True) -> TrainResult:
-    """Train a fresh LMM on ``dataset`` and return it with its validation history."""
+def train(
+    dataset: OrderDataset,
+    config: TrainConfig,
+    progress: bool = True,
+    tensorboard_dir: str | Path | None = None,
+) -> TrainResult:
+    """Train a fresh LMM on ``dataset`` and return it with its validation history.
+
+    Every ``config.log_every`` steps a line reports the step, the mean training loss since
+    the last line (bits per order), the learning rate and the training tokens per second;
+    every validation pass a line reports its loss. With ``tensorboard_dir`` the same
+    figures are written there as TensorBoard scalars (``train/loss_bits``, ``train/lr``,
+    ``train/tokens_per_second``, ``validation/loss_bits``), by step.
+
+    Args:
+        dataset: the days to train and validate on, with their tokenizer.
+        config: the hyper-parameters.
+        progress: show a progress bar (the lines are printed either way).
+        tensorboard_dir: folder for TensorBoard event files; None writes none.
+    """
     device = resolve_device(config.device, "TrainConfig.device")
     tok = dataset.tokenizer
     model_config = LMMConfig(
@@ -154,8 +181,11 @@ def train(dataset: OrderDataset, config: TrainConfig, progress: bool = True) -> 
 
         bar = tqdm(steps, desc="train-lmm", unit="step")
         steps = bar
+    log = _TrainingLog(config.steps, bar, tensorboard_dir)
     start = time.perf_counter()
     train_time = 0.0
+    running_loss = torch.zeros((), device=device)  # summed on the device: no sync per step
+    interval = (0, 0.0)  # (steps, seconds) since the last line
     for step in steps:
         t0 = time.perf_counter()
         model.train()
@@ -167,14 +197,29 @@ def train(dataset: OrderDataset, config: TrainConfig, progress: bool = True) -> 
         loss.backward()
         torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
         opt.step()
-        train_time += time.perf_counter() - t0
+        seconds = time.perf_counter() - t0
+        train_time += seconds
+        running_loss += loss.detach()
+        interval = (interval[0] + 1, interval[1] + seconds)
+        if step % config.log_every == 0 or step == config.steps:
+            tokens = interval[0] * config.batch_size * config.context
+            log.train(
+                step,
+                running_loss.item() / interval[0] / LN2,
+                opt.param_groups[0]["lr"],
+                tokens / max(interval[1], 1e-9),
+            )
+            running_loss.zero_()
+            interval = (0, 0.0)
         if step % config.eval_every == 0 or step == config.steps:
             val = validation_bits(model, dataset.days, config.context, device)
+            log.validation(step, val)
             history.append({"step": step, "train_bits": loss.item() / LN2, "validation_bits": val})
             if val < best[0]:
                 best = (val, step, {k: v.detach().clone() for k, v in model.state_dict().items()})
             if bar is not None:
                 bar.set_postfix(train=f"{loss.item() / LN2:.3f}", val=f"{val:.3f}", refresh=False)
+    log.close()
     if best[2] is not None:
         model.load_state_dict(best[2])
     model.eval()
@@ -191,6 +236,49 @@ def train(dataset: OrderDataset, config: TrainConfig, progress: bool = True) -> 
         n_train_orders=_orders_seen(dataset.days, starts, config.context),
         n_validation_orders=dataset.n_validation,
     )
+
+
+class _TrainingLog:
+    """Lines of training figures (above the progress bar, if any) and, with a folder, the
+    same figures as TensorBoard scalars."""
+
+    def __init__(self, steps: int, bar: tqdm | None, tensorboard_dir: str | Path | None) -> None:
+        self.steps, self.bar = steps, bar
+        self.writer = None
+        if tensorboard_dir is not None:
+            from torch.utils.tensorboard import SummaryWriter
+
+            self.writer = SummaryWriter(str(tensorboard_dir))
+
+    def train(self, step: int, loss_bits: float, lr: float, tokens_per_second: float) -> None:
+        """Report the training figures at ``step``."""
+        self._print(
+            f"step {step:>{len(str(self.steps))}}/{self.steps}  train {loss_bits:.4f} bits  "
+            f"lr {lr:.2e}  {tokens_per_second:,.0f} tokens/s"
+        )
+        if self.writer is not None:
+            self.writer.add_scalar("train/loss_bits", loss_bits, step)
+            self.writer.add_scalar("train/lr", lr, step)
+            self.writer.add_scalar("train/tokens_per_second", tokens_per_second, step)
+
+    def validation(self, step: int, loss_bits: float) -> None:
+        """Report a validation pass at ``step``."""
+        self._print(
+            f"step {step:>{len(str(self.steps))}}/{self.steps}  validation {loss_bits:.4f} bits"
+        )
+        if self.writer is not None:
+            self.writer.add_scalar("validation/loss_bits", loss_bits, step)
+
+    def close(self) -> None:
+        """Flush and close the event file."""
+        if self.writer is not None:
+            self.writer.close()
+
+    def _print(self, line: str) -> None:
+        if self.bar is not None:
+            self.bar.write(line)
+        else:
+            print(line, flush=True)
 
 
 @torch.no_grad()

@@ -32,6 +32,7 @@ from gymnasium.utils import seeding
 from gymnasium.vector import AutoresetMode, VectorEnv
 from gymnasium.vector.utils import batch_space
 
+from lmm.units import NS_PER_SECOND
 from mars_gym.simulator import AgentOrder, MarketSimulator, SimulatorConfig, StepActivity
 
 __all__ = [
@@ -117,6 +118,11 @@ class Task(ABC):
     def extra_observation(self, sim: MarketSimulator, i: int, state: dict, step: int) -> np.ndarray:
         """Task-specific observation entries (float32, one per ``extra_fields`` name)."""
         return np.zeros(0, dtype=np.float32)
+
+    def describe(self, sim: MarketSimulator, i: int, state: dict) -> str:
+        """A short line on the agent's state in market ``i``, for rendering."""
+        value = (sim.cash_ticks(i) + sim.inventory(i) * sim.mid(i)) * sim.config.tick_size
+        return f"inventory {sim.inventory(i):,} sh, PnL ${value:,.2f}"
 
     def check_action(self, action: Any) -> Any:
         """Validate an action, raising ValueError that names the bound it breaks."""
@@ -227,9 +233,12 @@ class TradingEnv(gym.Env):
     """One simulated market with an agent in it; subclasses name their :class:`Task`.
 
     Keyword arguments are the task's and the :class:`SimulatorConfig` fields.
+    ``render_mode="rgb_array"`` makes :meth:`render` return the market as an RGB image;
+    ``"human"`` shows it in a matplotlib window updated at every step (see
+    :mod:`mars_gym.envs.render`). Without a render mode nothing is recorded or drawn.
     """
 
-    metadata: ClassVar[dict[str, Any]] = {"render_modes": ["rgb_array"], "render_fps": 4}
+    metadata: ClassVar[dict[str, Any]] = {"render_modes": ["human", "rgb_array"], "render_fps": 4}
     task_class: ClassVar[type[Task]]
 
     def __init__(self, render_mode: str | None = None, **kwargs: Any) -> None:
@@ -243,29 +252,62 @@ class TradingEnv(gym.Env):
         self.action_space = task.action_space
         self.observation_space = self.runner.observation_space
         self.render_mode = render_mode
-        self._mid_path: list[float] = []
+        self._path: list[tuple[int, float]] = []  # (decision ns, mid ticks), when rendering
+        self._figure: Any = None  # the human-mode window, opened by the first render
 
     def reset(
         self, *, seed: int | None = None, options: dict | None = None
     ) -> tuple[np.ndarray, dict]:
         super().reset(seed=seed)
         (obs,) = self.runner.reset([0], [_market_seed(self.np_random)])
-        self._mid_path = [self.runner.sim.mid(0)]
+        if self.render_mode is not None:
+            self._path = [(self.runner.sim.decision_ns[0], self.runner.sim.mid(0))]
+        if self.render_mode == "human":
+            self.render()
         return obs, {}
 
     def step(self, action: Any) -> tuple[np.ndarray, float, bool, bool, dict]:
         if not self.runner.states[0]:
             raise RuntimeError("call reset() before step()")
         ((obs, reward, terminated, truncated, info),) = self.runner.step([0], [action])
-        self._mid_path.append(self.runner.sim.mid(0))
+        if self.render_mode is not None:
+            self._path.append((self.runner.sim.decision_ns[0], self.runner.sim.mid(0)))
+        if self.render_mode == "human":
+            self.render()
         return obs, reward, terminated, truncated, info
 
     def render(self) -> np.ndarray | None:
-        if self.render_mode != "rgb_array":
+        """The market as an ``(H, W, 3)`` uint8 image (``rgb_array``); drawn in a window
+        (``human``, returns None); None without a render mode or before :meth:`reset`."""
+        if self.render_mode is None or not self.runner.states[0]:
             return None
-        from mars_gym.envs.render import render_market
+        from mars_gym.envs import render
 
-        return render_market(self.runner.sim.book(0), self._mid_path)
+        sim, step = self.runner.sim, int(self.runner.steps[0])
+        seconds = (self._path[-1][0] - self._path[0][0]) / NS_PER_SECOND
+        title = (
+            f"step {step}/{self.runner.task.horizon}, t = {seconds:.1f} s: "
+            f"{self.runner.task.describe(sim, 0, self.runner.states[0])}"
+        )
+        if self.render_mode == "rgb_array":
+            return render.market_frame(sim, 0, self._path, title)
+        import matplotlib.pyplot as plt
+
+        if self._figure is None:
+            self._figure = plt.figure(figsize=render.FIGSIZE)
+        render.draw_market(self._figure, sim, 0, self._path, title)
+        plt.figure(self._figure)  # plt.pause shows and waits on the active figure
+        plt.pause(1 / self.metadata["render_fps"])
+        return None
+
+    def close(self) -> None:
+        """Close the human-mode window, if one is open."""
+        if self._figure is not None:
+            import matplotlib.pyplot as plt
+
+            plt.close(self._figure)
+            self._figure = None
+        super().close()
 
 
 class TradingVectorEnv(VectorEnv):

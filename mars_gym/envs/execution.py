@@ -119,6 +119,13 @@ class ExecutionTask(Task):
             cost += self.side * (f.price - state["arrival_mid"]) * f.size * f.side * self.side
         return 1e4 * cost / (self.quantity * state["arrival_mid"])
 
+    def describe(self, sim: MarketSimulator, i: int, state: dict) -> str:
+        word = "bought" if self.side == 1 else "sold"
+        return (
+            f"{word} {self.quantity - state['remaining']:,} of {self.quantity:,} sh, "
+            f"shortfall {state['shortfall_bp']:.1f} bp"
+        )
+
     def extra_observation(self, sim: MarketSimulator, i: int, state: dict, step: int) -> np.ndarray:
         return np.array(
             [
@@ -171,6 +178,9 @@ class ExecutionEnv(TradingEnv):
     ## Arguments
     ``gym.make("MarS-Execution-v0", side="buy", quantity=2000, horizon=60, max_slices=None,
     terminal_penalty_bp=5.0, render_mode=None, **simulator)``.
+
+    ``render_mode="rgb_array"`` renders the book's depth, the mid path and the agent's orders
+    and fills as an image; ``"human"`` shows them in a window at every step.
 
     ## Version History
     * v0: initial version.

@@ -97,6 +97,9 @@ class MarketMakingEnv(TradingEnv):
     ``gym.make("MarS-MarketMaking-v0", horizon=300, max_offset=10, lot=100, max_lots=5,
     inventory_limit=2000, inventory_penalty=0.01, render_mode=None, **simulator)``.
 
+    ``render_mode="rgb_array"`` renders the book's depth, the mid path and the agent's orders
+    and fills as an image; ``"human"`` shows them in a window at every step.
+
     ## Version History
     * v0: initial version.
     """

@@ -110,6 +110,9 @@ class MarSEnv(TradingEnv):
     are the fields of :class:`mars_gym.simulator.SimulatorConfig` (decision interval,
     latency, checkpoint, start file and time, ...).
 
+    ``render_mode="rgb_array"`` renders the book's depth, the mid path and the agent's orders
+    and fills as an image; ``"human"`` shows them in a window at every step.
+
     ## Version History
     * v0: initial version.
     """

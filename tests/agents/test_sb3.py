@@ -9,7 +9,7 @@ import gymnasium as gym
 import numpy as np
 import pytest
 from stable_baselines3 import PPO
-from stable_baselines3.common.vec_env import DummyVecEnv
+from stable_baselines3.common.vec_env import DummyVecEnv, VecMonitor
 
 import mars_gym
 from agents.sb3 import SB3VecEnv, make_sb3_vec_env
@@ -68,6 +68,33 @@ def test_ppo_learns_on_the_native_vector_env(tiny_checkpoint_dir: Path) -> None:
     model.learn(total_timesteps=64)
     action, _ = model.predict(env.reset(), deterministic=True)
     assert action.shape == (4, 2)
+
+
+def test_vec_monitor_reads_episode_figures_from_the_native_final_infos(
+    tiny_checkpoint_dir: Path,
+) -> None:
+    """What ``agents.train_ppo`` logs per episode: VecMonitor over the adapter gives SB3 an
+    ``info["episode"]`` with the return, the length and the task's own final figure."""
+    env = VecMonitor(
+        make_sb3_vec_env(
+            "MarS-Execution-v0", 2, seed=0, checkpoint=str(tiny_checkpoint_dir), **KW,
+            horizon=5, quantity=500,
+        ),
+        info_keywords=("shortfall_bp",),
+    )  # fmt: skip
+    env.reset()
+    returns = np.zeros(2)
+    episodes = []
+    for _ in range(5):  # never trading: every episode ends at the horizon, forced
+        _, rewards, dones, infos = env.step(np.zeros((2, 2), dtype=np.int64))
+        returns += rewards
+        episodes += [info["episode"] for info in infos if "episode" in info]
+    assert dones.all() and len(episodes) == 2
+    for episode, total in zip(episodes, returns, strict=True):
+        assert episode["l"] == 5
+        assert episode["r"] == pytest.approx(total, abs=1e-5)
+        assert episode["shortfall_bp"] == pytest.approx(-total, abs=1e-4)
+    env.close()
 
 
 def test_adapter_refuses_next_step_mode(tiny_checkpoint_dir: Path) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import replace
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -69,6 +70,27 @@ def test_same_seed_same_weights(dataset: OrderDataset) -> None:
     a, b = (train(dataset, config, progress=False).model.state_dict() for _ in range(2))
     for k in a:
         assert torch.equal(a[k], b[k]), k
+
+
+def test_training_prints_and_writes_its_figures(
+    dataset: OrderDataset, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    config = replace(QUICK, steps=12, eval_every=10, log_every=5)
+    train(dataset, config, progress=False, tensorboard_dir=tmp_path / "tb")
+    lines = capsys.readouterr().out.splitlines()
+    train_lines = [line for line in lines if " train " in line]
+    assert [line.split()[1] for line in train_lines] == ["5/12", "10/12", "12/12"]
+    assert all("bits" in line and " lr " in line and "tokens/s" in line for line in train_lines)
+    assert [line.split()[1] for line in lines if "validation" in line] == ["10/12", "12/12"]
+    (events,) = (tmp_path / "tb").glob("events.out.tfevents.*")
+    scalars = EventAccumulator(str(events)).Reload()
+    assert [e.step for e in scalars.Scalars("train/loss_bits")] == [5, 10, 12]
+    assert [e.step for e in scalars.Scalars("validation/loss_bits")] == [10, 12]
+    assert {"train/lr", "train/tokens_per_second"} <= set(scalars.Tags()["scalars"])
+    with pytest.raises(ValueError, match="log_every"):
+        replace(QUICK, log_every=0)
 
 
 def test_subsample_trains_on_every_other_block_only(dataset: OrderDataset) -> None:

@@ -13,6 +13,9 @@ from gymnasium.utils.env_checker import check_env
 from gymnasium.vector import AutoresetMode, SyncVectorEnv
 
 import mars_gym
+from lmm.data.orderflow import OrderKind
+from mars_gym.envs.trading import NOTHING
+from mars_gym.simulator import AgentOrder
 
 FAST = {"warmup_orders": 30}
 # short episodes, so that autoresets happen within a test
@@ -52,8 +55,8 @@ def test_docstrings_follow_gymnasiums_template(env_id: str) -> None:
 
 @pytest.mark.parametrize("env_id", mars_gym.ENV_IDS)
 def test_gymnasium_check_env(env_id: str, tiny_checkpoint_dir: Path) -> None:
-    env = gym.make(env_id, **_kwargs(env_id, tiny_checkpoint_dir))
-    check_env(env.unwrapped, skip_render_check=True)
+    env = gym.make(env_id, render_mode="rgb_array", **_kwargs(env_id, tiny_checkpoint_dir))
+    check_env(env.unwrapped)  # rendering included
 
 
 @pytest.mark.parametrize("env_id", mars_gym.ENV_IDS)
@@ -169,13 +172,58 @@ def test_bad_task_settings_raise_before_a_market_is_built(
         gym.make(env_id, checkpoint="/nonexistent", **setting)
 
 
-def test_rgb_array_render(tiny_checkpoint_dir: Path) -> None:
+def test_rgb_array_render_draws_the_market_and_the_agents_orders(
+    tiny_checkpoint_dir: Path,
+) -> None:
     env = gym.make("MarS-v0", render_mode="rgb_array", **_kwargs("MarS-v0", tiny_checkpoint_dir))
     env.reset(seed=0)
-    env.step(env.action_space.sample())
+    env.step(np.array([NOTHING, 0, 0, 0]))
     frame = env.render()
-    assert frame.dtype == np.uint8 and frame.ndim == 3 and frame.shape[2] == 3
-    assert (frame != 255).any()  # something was drawn
+    assert frame.dtype == np.uint8 and frame.shape == (400, 800, 3)
+    assert (frame < 128).mean() > 0.01  # axes, labels and curves, not a blank canvas
+    np.testing.assert_array_equal(env.render(), frame)  # rendering changes nothing
+    # the same market with a resting order of the agent's, far below the mid
+    sim = env.unwrapped.runner.sim
+    price = sim.book(0).best_bid - 5
+    sim.execute_now(0, [AgentOrder(OrderKind.LIMIT_BUY, price, 300)])
+    assert [(o.price, o.size) for o in sim.open_orders(0)] == [(price, 300)]
+    assert (env.render() != frame).any()
+    env.close()
+
+
+def test_human_render_draws_in_a_window_and_returns_none(
+    tiny_checkpoint_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import matplotlib.pyplot as plt
+
+    plt.switch_backend("Agg")  # no display needed: the window is drawn off-screen
+    monkeypatch.setattr(plt, "pause", lambda interval: None)
+    env = gym.make("MarS-v0", render_mode="human", **_kwargs("MarS-v0", tiny_checkpoint_dir))
+    before = set(plt.get_fignums())
+    env.reset(seed=0)
+    env.step(env.action_space.sample())
+    (opened,) = set(plt.get_fignums()) - before  # one window, reused at every step
+    assert env.render() is None
+    assert len(plt.figure(opened).axes) == 2
+    env.close()
+    assert opened not in plt.get_fignums()
+
+
+def test_no_render_mode_draws_nothing(
+    tiny_checkpoint_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from mars_gym.envs import render
+
+    def fail(*args: object) -> None:
+        raise AssertionError("drew a frame without a render mode")
+
+    monkeypatch.setattr(render, "draw_market", fail)
+    env = gym.make("MarS-v0", **_kwargs("MarS-v0", tiny_checkpoint_dir))
+    env.reset(seed=0)
+    env.step(env.action_space.sample())
+    assert env.render() is None
+    with pytest.raises(ValueError, match="render_mode must be one of"):
+        gym.make("MarS-v0", render_mode="ansi", **_kwargs("MarS-v0", tiny_checkpoint_dir))
 
 
 def test_execution_completes_the_parent_order(tiny_checkpoint_dir: Path) -> None:
