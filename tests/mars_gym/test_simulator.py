@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 
 from lmm.checkpoint import Checkpoint
+from lmm.data.lobster import LobsterFormatError
 from lmm.data.orderflow import OrderKind
 from mars_gym.simulator import AgentOrder, MarketSimulator, SimulatorConfig
 
@@ -110,3 +111,12 @@ def test_bad_settings_are_rejected() -> None:
         SimulatorConfig(temperature=-0.5)
     with pytest.raises(ValueError, match="tick_size must be finite and > 0"):
         SimulatorConfig(tick_size=float("nan"))
+
+
+def test_a_start_file_that_is_not_a_zip_names_it(
+    tmp_path: Path, tiny_checkpoint: Checkpoint
+) -> None:
+    fake = tmp_path / "LOBSTER_SampleFile_TEST_2012-06-21_5.zip"
+    fake.write_text("34200.0,1,1,100,1000000,1\n")
+    with pytest.raises(LobsterFormatError, match=f"{fake}: is not a zip archive"):
+        MarketSimulator(1, SimulatorConfig(start_file=str(fake)), tiny_checkpoint)
