@@ -15,6 +15,7 @@ resting orders with queue positions, and every fill.
 
 from __future__ import annotations
 
+import numbers
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -22,6 +23,7 @@ from lmm.checkpoint import Checkpoint, load_checkpoint
 from lmm.data.lobster import PRICE_UNITS_PER_DOLLAR
 from lmm.data.orderflow import CANCEL_KINDS, MARKET_KINDS, OrderKind
 from lmm.device import resolve_device
+from lmm.features import SESSION_CLOSE_NS
 from lmm.generate import GeneratedOrder, LMMMarkets, OutsideOrder, StartState, synthetic_start
 from lmm.orderbook import Fill, OrderBook
 from lmm.recording import SessionRecorder
@@ -33,6 +35,8 @@ __all__ = [
     "MarketSimulator",
     "SimulatorConfig",
     "check_at_least",
+    "check_integer",
+    "clock",
     "time_of_day_ns",
 ]
 
@@ -40,21 +44,46 @@ _AGENT = 1  # owner tag of agent orders
 
 
 def check_at_least(minimum: float, **values: float) -> None:
-    """Raise a ValueError naming the first of ``values`` that is not ``>= minimum`` (NaN
-    included): the simulator's and the tasks' settings are checked with it before any
-    market is built."""
+    """Raise naming the first of ``values`` that is not a real number ``>= minimum``: a
+    TypeError for a non-number (a bool included), a ValueError for one below ``minimum`` or
+    NaN. The simulator's and the tasks' settings are checked with it before any market is
+    built."""
     for name, value in values.items():
+        if isinstance(value, bool) or not isinstance(value, numbers.Real):
+            raise TypeError(f"{name} must be a number >= {minimum}, got {value!r}")
         if not value >= minimum:
             raise ValueError(f"{name} must be >= {minimum}, got {value}")
 
 
+def check_integer(minimum: int, **values: int) -> None:
+    """Raise naming the first of ``values`` that is not an integer ``>= minimum``: a
+    TypeError for a non-integer (``2.5``, ``2.0``, ``"2"``, a bool; numpy integers are
+    integers), a ValueError for one below ``minimum``."""
+    for name, value in values.items():
+        if isinstance(value, bool) or not isinstance(value, numbers.Integral):
+            raise TypeError(f"{name} must be an integer >= {minimum}, got {value!r}")
+        if value < minimum:
+            raise ValueError(f"{name} must be >= {minimum}, got {value}")
+
+
 def time_of_day_ns(text: str, name: str = "time of day") -> int:
-    """ns after midnight of ``HH:MM``; a ValueError naming ``name`` otherwise."""
-    hours, _, minutes = text.partition(":")
-    try:
-        return (int(hours) * 3600 + int(minutes) * 60) * NS_PER_SECOND
-    except ValueError:
-        raise ValueError(f"{name} must be HH:MM, got {text!r}") from None
+    """ns after midnight of ``HH:MM`` (00:00 to 23:59); a ValueError naming ``name``
+    otherwise."""
+    problem = ValueError(f"{name} must be a time of day HH:MM from 00:00 to 23:59, got {text!r}")
+    if not isinstance(text, str):
+        raise problem
+    hours, colon, minutes = text.partition(":")
+    if not (colon and hours.isdigit() and minutes.isdigit() and len(minutes) == 2):
+        raise problem
+    if not (int(hours) < 24 and int(minutes) < 60):
+        raise problem
+    return (int(hours) * 3600 + int(minutes) * 60) * NS_PER_SECOND
+
+
+def clock(time_ns: int) -> str:
+    """``HH:MM:SS`` of a time in ns after midnight (for messages)."""
+    seconds = time_ns // NS_PER_SECOND
+    return f"{seconds // 3600:02d}:{seconds // 60 % 60:02d}:{seconds % 60:02d}"
 
 
 @dataclass(frozen=True)
@@ -101,10 +130,13 @@ class SimulatorConfig:
 
     def __post_init__(self) -> None:
         resolve_device(self.device, "device")
+        check_at_least(0, decision_interval_s=self.decision_interval_s)
         if not self.decision_interval_s > 0:
             raise ValueError(f"decision_interval_s must be > 0, got {self.decision_interval_s}")
-        check_at_least(0, latency_ms=self.latency_ms, warmup_orders=self.warmup_orders)
-        check_at_least(1, max_orders_per_second=self.max_orders_per_second)
+        check_at_least(0, latency_ms=self.latency_ms)
+        check_integer(0, warmup_orders=self.warmup_orders)
+        check_integer(1, max_orders_per_second=self.max_orders_per_second)
+        time_of_day_ns(self.start_time, "start_time")  # checked even when no file reads it
         if not 0 <= self.temperature < float("inf"):
             raise ValueError(f"temperature must be finite and >= 0, got {self.temperature}")
         if not 0 < self.tick_size < float("inf"):
@@ -169,7 +201,13 @@ class StepActivity:
 
 
 class MarketSimulator:
-    """``n`` simulated markets with an agent in each, advanced together."""
+    """``n`` simulated markets with an agent in each, advanced together.
+
+    Attributes:
+        session_end_ns: when the start's session ends, ns after midnight: the close (16:00)
+            for the synthetic start, the start file's last order for a LOBSTER day; an
+            episode must end by then (:meth:`check_horizon`).
+    """
 
     def __init__(
         self, n: int, config: SimulatorConfig, checkpoint: Checkpoint | None = None
@@ -177,6 +215,7 @@ class MarketSimulator:
         self.config = config
         self.checkpoint = checkpoint or load_checkpoint(config.checkpoint)
         self.n = n
+        self._start, self.session_end_ns = self._start_state()
         self.markets = LMMMarkets(
             self.checkpoint,
             n,
@@ -187,20 +226,40 @@ class MarketSimulator:
         self.accounts = [_Account() for _ in range(n)]
         self.decision_ns = [0] * n
         self.orders_generated = 0  # generated orders applied between decisions, all markets
-        self._start = self._start_state()
 
     # ------------------------------------------------------------------ set-up
-    def _start_state(self) -> StartState:
+    def _start_state(self) -> tuple[StartState, int]:
+        """The start state and the end of its session (ns after midnight): the close for
+        the synthetic start, the last order of the start file's day for a file."""
         cfg = self.config
         context = self.checkpoint.model.config.context
         if cfg.start_file is None:
-            return synthetic_start(self.checkpoint.tokenizer)
+            return synthetic_start(self.checkpoint.tokenizer), SESSION_CLOSE_NS
         from lmm.dataset import build_dataset
 
         when = time_of_day_ns(cfg.start_time, "start_time")
         dataset = build_dataset([Path(cfg.start_file)], tokenizer=self.checkpoint.tokenizer)
         day = dataset.days[0]
-        return day.start_state(day.index_at(when), context)
+        first, last = int(day.flow["time"][0]), int(day.flow["time"][-1])
+        if not first <= when <= last:
+            raise ValueError(
+                f"start_time must fall within the trading day of start_file {cfg.start_file} "
+                f"({clock(first)} to {clock(last)}), got {cfg.start_time!r}"
+            )
+        return day.start_state(day.index_at(when), context), last
+
+    def check_horizon(self, horizon: int) -> None:
+        """Raise a ValueError naming ``horizon`` if that many decisions from the start time
+        end after the session (:attr:`session_end_ns`): the model never saw a market after
+        it. The warm-up's orders (a few seconds of market time) come on top."""
+        start = self._start.time_ns
+        fits = (self.session_end_ns - start) // self.config.interval_ns
+        if horizon > fits:
+            raise ValueError(
+                f"horizon must be at most {fits:,} decisions of {self.config.decision_interval_s}"
+                f" s, so that an episode from {clock(start)} ends by the session's end at "
+                f"{clock(self.session_end_ns)}, got {horizon:,}"
+            )
 
     def reset(self, rows: list[int], seeds: list[int]) -> None:
         """Start ``rows`` afresh from the start state, each with its seed, and warm up."""

@@ -32,7 +32,13 @@ from gymnasium.utils import seeding
 from gymnasium.vector import AutoresetMode, VectorEnv
 from gymnasium.vector.utils import batch_space
 
-from mars_gym.simulator import AgentOrder, MarketSimulator, SimulatorConfig, StepActivity
+from mars_gym.simulator import (
+    AgentOrder,
+    MarketSimulator,
+    SimulatorConfig,
+    StepActivity,
+    check_integer,
+)
 
 __all__ = [
     "BOOK_LEVELS",
@@ -144,6 +150,7 @@ class TaskRunner:
     def __init__(self, task: Task, n: int, config: SimulatorConfig) -> None:
         self.task = task
         self.sim = MarketSimulator(n, config)
+        self.sim.check_horizon(task.horizon)
         self.n = n
         self.states: list[dict] = [{} for _ in range(n)]
         self.steps = np.zeros(n, dtype=np.int64)
@@ -291,8 +298,7 @@ class TradingVectorEnv(VectorEnv):
     ) -> None:
         task_args, config = split_kwargs(kwargs)
         task = self.task_class(**task_args)
-        if num_envs < 1:
-            raise ValueError(f"num_envs must be >= 1, got {num_envs}")
+        check_integer(1, num_envs=num_envs)
         mode = AutoresetMode(autoreset_mode)
         if mode == AutoresetMode.DISABLED:
             raise ValueError("autoreset_mode DISABLED is not supported; use NEXT_STEP or SAME_STEP")

@@ -113,6 +113,18 @@ def test_bad_settings_are_rejected() -> None:
         SimulatorConfig(tick_size=float("nan"))
 
 
+@pytest.mark.parametrize("start_time", ["08:00", "17:30"])
+def test_a_start_time_outside_the_files_day_is_refused(
+    start_time: str, lobster_dir: Path, tiny_checkpoint: Checkpoint
+) -> None:
+    path = lobster_dir / "LOBSTER_SampleFile_AMZN_2012-06-21_5.zip"
+    config = SimulatorConfig(warmup_orders=0, start_file=str(path), start_time=start_time)
+    with pytest.raises(
+        ValueError, match=rf"within the trading day .*09:30:0\d to 1[56]:.*'{start_time}'"
+    ):
+        MarketSimulator(1, config, tiny_checkpoint)
+
+
 def test_a_start_file_that_is_not_a_zip_names_it(
     tmp_path: Path, tiny_checkpoint: Checkpoint
 ) -> None:
