@@ -19,6 +19,8 @@ import numbers
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from tqdm import tqdm
+
 from lmm.checkpoint import Checkpoint, load_checkpoint
 from lmm.data.lobster import PRICE_UNITS_PER_DOLLAR
 from lmm.data.orderflow import CANCEL_KINDS, MARKET_KINDS, OrderKind
@@ -41,6 +43,9 @@ __all__ = [
 ]
 
 _AGENT = 1  # owner tag of agent orders
+# warm-up orders from which a reset shows its progress by default (about 6,000 orders a
+# second on one core: a few seconds)
+_PROGRESS_ORDERS = 20_000
 
 
 def check_at_least(minimum: float, **values: float) -> None:
@@ -110,6 +115,10 @@ class SimulatorConfig:
             hang the step (:class:`lmm.generate.LMMMarkets`, which checks it for every
             caller). The default is far above any market seen here (at most a few hundred
             orders in a second).
+        progress: show a progress bar (tqdm, on stderr) while a reset warms its markets up:
+            None (default) shows it when the warm-up generates at least 20,000 orders (a few
+            seconds on one core, e.g. a vector env of 100 or more at the default warm-up),
+            True always, False never.
         device: where the model runs: ``"cpu"`` (default), ``"cuda"``, ``"cuda:N"`` or
             ``"auto"`` (:func:`lmm.device.resolve_device`). Seeded episodes are reproducible
             bit for bit, and the native vector env equals ``SyncVectorEnv``, on the CPU; on
@@ -126,6 +135,7 @@ class SimulatorConfig:
     agent_in_context: bool = True
     tick_size: float = 0.01
     max_orders_per_second: int = 100_000
+    progress: bool | None = None
     device: str = "cpu"
 
     def __post_init__(self) -> None:
@@ -137,6 +147,8 @@ class SimulatorConfig:
         check_integer(0, warmup_orders=self.warmup_orders)
         check_integer(1, max_orders_per_second=self.max_orders_per_second)
         time_of_day_ns(self.start_time, "start_time")  # checked even when no file reads it
+        if self.progress not in (None, True, False):
+            raise TypeError(f"progress must be None, True or False, got {self.progress!r}")
         if not 0 <= self.temperature < float("inf"):
             raise ValueError(f"temperature must be finite and >= 0, got {self.temperature}")
         if not 0 < self.tick_size < float("inf"):
@@ -262,12 +274,26 @@ class MarketSimulator:
             )
 
     def reset(self, rows: list[int], seeds: list[int]) -> None:
-        """Start ``rows`` afresh from the start state, each with its seed, and warm up."""
-        for i, seed in zip(rows, seeds, strict=True):
-            self.markets.reset(i, self._start, seed)
-            self.accounts[i] = _Account()
-        for _ in range(self.config.warmup_orders):
-            self.markets.step(rows)
+        """Start ``rows`` afresh from the start state, each with its seed, and warm up
+        (with a progress bar, see :attr:`SimulatorConfig.progress`)."""
+        # progress counts each market's start (its context's forward pass) and each warm-up
+        # order
+        work = len(rows) * (1 + self.config.warmup_orders)
+        show = self.config.progress
+        with tqdm(
+            total=work,
+            desc=f"starting {len(rows):,} markets",
+            unit="order",
+            unit_scale=True,
+            disable=not (work >= _PROGRESS_ORDERS if show is None else show),
+        ) as bar:
+            for i, seed in zip(rows, seeds, strict=True):
+                self.markets.reset(i, self._start, seed)
+                self.accounts[i] = _Account()
+                bar.update()
+            for _ in range(self.config.warmup_orders):
+                self.markets.step(rows)
+                bar.update(len(rows))
         for i in rows:
             self.markets.markets[i].proposal = None  # type: ignore[union-attr]
             self.decision_ns[i] = self.markets.time_ns(i)

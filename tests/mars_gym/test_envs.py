@@ -254,3 +254,25 @@ def test_execution_completes_the_parent_order(tiny_checkpoint_dir: Path) -> None
     assert steps == 5 and term and not trunc
     assert info["remaining"] == 0 and info["forced"] == 500
     assert total == pytest.approx(-info["shortfall_bp"])
+
+
+def test_a_vector_env_too_large_for_the_memory_is_refused(
+    tiny_checkpoint_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from lmm import generate
+
+    monkeypatch.setattr(generate, "available_memory", lambda device: 100 * 2**20)  # 100 MiB
+    with pytest.raises(MemoryError, match=r"100,000 markets \(one per environment\) need about"):
+        gym.make_vec("MarS-Execution-v0", num_envs=100_000, checkpoint=str(tiny_checkpoint_dir))
+
+
+def test_a_large_reset_shows_its_progress(
+    tiny_checkpoint_dir: Path, capsys: pytest.CaptureFixture
+) -> None:
+    kwargs = {"checkpoint": str(tiny_checkpoint_dir), "warmup_orders": 5}
+    gym.make_vec("MarS-v0", num_envs=2, **kwargs).reset(seed=0)  # 12 orders: too few for a bar
+    assert capsys.readouterr().err == ""
+    gym.make_vec("MarS-v0", num_envs=2, progress=True, **kwargs).reset(seed=0)
+    assert "starting 2 markets" in capsys.readouterr().err
+    with pytest.raises(TypeError, match="progress must be None, True or False, got 'yes'"):
+        gym.make_vec("MarS-v0", num_envs=2, progress="yes", **kwargs)
