@@ -306,7 +306,7 @@ class LMMMarkets:
         self.device = torch.device(device)
         self.context = self.model.config.context
         self.cache = KVCache(self.model.config, n, device=self.device) if use_cache else None
-        self.markets: list[_Market | None] = [None] * n
+        self._markets: list[_Market | None] = [None] * n  # private: a market's state is ours
         self._h = torch.zeros(n, self.model.config.n_embd, device=self.device)
         self.masked_mass = 0.0  # summed probability mass removed by masking
         self._recorders: dict[int, SessionRecorder] = {}
@@ -333,7 +333,7 @@ class LMMMarkets:
         feats = [np.asarray(f, dtype=np.float32) for f in start.features[-self.context :]]
         if len(tokens) >= self.context:  # leave room, as when a full context is trimmed
             tokens, feats = tokens[-self.context // 2 :], feats[-self.context // 2 :]
-        self.markets[i] = _Market(
+        self._markets[i] = _Market(
             book=book,
             time_ns=int(start.time_ns),
             mid_x2=m2,
@@ -365,7 +365,7 @@ class LMMMarkets:
             self._h[idx] = h[:, -1]
 
     def _market(self, i: int) -> _Market:
-        m = self.markets[i]
+        m = self._markets[i]
         if m is None:
             raise RuntimeError(f"market {i} has not been reset")
         return m

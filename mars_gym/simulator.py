@@ -294,8 +294,8 @@ class MarketSimulator:
             for _ in range(self.config.warmup_orders):
                 self.markets.step(rows)
                 bar.update(len(rows))
+        # every warm-up step commits what it proposed: no market starts with one pending
         for i in rows:
-            self.markets.markets[i].proposal = None  # type: ignore[union-attr]
             self.decision_ns[i] = self.markets.time_ns(i)
 
     # ------------------------------------------------------------------ queries

@@ -133,7 +133,7 @@ def test_a_market_whose_clock_stops_raises_instead_of_hanging(
         while made < 1000:
             markets.propose()
             # market 1's clock stops: every proposal comes at zero time after the last
-            stalled = markets.markets[1]
+            stalled = markets._markets[1]
             stalled.proposal = stalled.proposal._replace(dt=0)
             markets.commit()
             made += 1
@@ -196,7 +196,7 @@ def test_several_orders_for_one_market_enter_its_context_in_order(
     bid = m.book(0).best_bid
     results = m.inject([OutsideOrder(0, OrderKind.LIMIT_BUY, bid - k, 5, t + k) for k in range(3)])
     assert all(r is not None for r in results)
-    assert int(m.cache.lengths[0]) == 4 and len(m.markets[0].history_tokens) == 4
+    assert int(m.cache.lengths[0]) == 4 and len(m._markets[0].history_tokens) == 4
     assert [m.book(0).depth(1, bid - k) >= 5 for k in range(3)] == [True] * 3
 
 
@@ -227,7 +227,7 @@ def test_the_model_sees_a_sweep_as_the_market_does(tiny_checkpoint: Checkpoint) 
         price = 2**62 if kind is OrderKind.MARKET_BUY else 1
         m.inject([OutsideOrder(0, kind, price, shares, m.time_ns(0))])
         assert m.book(0).prices(side) == []
-        features = m.markets[0].history_features[-1]
+        features = m._markets[0].history_features[-1]
         assert features[0] == pytest.approx(np.log1p(4))  # log spread
         assert features[-1] == 0  # the mid's move (ticks / 10)
 
@@ -244,7 +244,7 @@ def test_a_book_with_no_side_left_reads_as_an_unmoved_mid(tiny_checkpoint: Check
         m.inject([OutsideOrder(0, kind, price, shares, m.time_ns(0))])
     assert m.book(0).best_bid is None and m.book(0).best_ask is None
     assert m.mid_x2(0) == mid  # kept from before the second sweep
-    features = m.markets[0].history_features[-1]
+    features = m._markets[0].history_features[-1]
     assert features[0] == 0  # log spread of an empty book
     assert features[-1] == 0  # the mid's move
     m.step()  # and the market goes on: only limit orders can come

@@ -60,6 +60,17 @@ def test_orders_reach_the_book_after_the_latency(tiny_checkpoint: Checkpoint) ->
     assert sim.decision_ns[0] == decided + 1_000_000_000
 
 
+@pytest.mark.parametrize("warmup_orders", [0, 3])
+def test_a_reset_leaves_no_proposal_pending(
+    warmup_orders: int, tiny_checkpoint: Checkpoint
+) -> None:
+    sim = MarketSimulator(2, SimulatorConfig(warmup_orders=warmup_orders), tiny_checkpoint)
+    sim.reset([0, 1], [0, 1])
+    sim.markets.propose([1])  # a market mid-step when the other resets
+    sim.reset([0], [5])
+    assert sim.markets.proposal_time(0) is None and sim.markets.proposal_time(1) is not None
+
+
 def test_agent_cancels_its_own_order(sim: MarketSimulator) -> None:
     deep = sim.mid_x2(0) // 2 - 30  # far below the mid: it will rest
     sim.submit(0, [AgentOrder(OrderKind.LIMIT_BUY, deep, 40)])
