@@ -7,9 +7,14 @@ training and generation; it makes the same kind of markets, not the same ones bi
 
 from __future__ import annotations
 
+import os
+from pathlib import Path
+
 import torch
 
-__all__ = ["resolve_device"]
+__all__ = ["available_memory", "resolve_device"]
+
+_MEMINFO = Path("/proc/meminfo")
 
 
 def resolve_device(name: str | torch.device, what: str = "device") -> torch.device:
@@ -38,3 +43,26 @@ def resolve_device(name: str | torch.device, what: str = "device") -> torch.devi
                 f"{what} is {name!r}, but this machine has {torch.cuda.device_count()} CUDA GPU(s)"
             )
     return device
+
+
+def available_memory(device: torch.device) -> int | None:
+    """Bytes that new allocations on ``device`` can use now, or None where unknown.
+
+    The CPU's is the kernel's ``MemAvailable`` (``/proc/meminfo``: free memory plus the
+    caches it can drop), else the free physical pages (``os.sysconf``); a CUDA device's is
+    its free memory (``torch.cuda.mem_get_info``).
+    """
+    if device.type == "cuda":
+        return int(torch.cuda.mem_get_info(device)[0])
+    if device.type != "cpu":
+        return None
+    try:
+        for line in _MEMINFO.read_text().splitlines():
+            if line.startswith("MemAvailable:"):
+                return int(line.split()[1]) * 1024  # kB
+    except (OSError, ValueError, IndexError):
+        pass
+    try:
+        return os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+    except (ValueError, OSError, AttributeError):
+        return None

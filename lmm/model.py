@@ -41,7 +41,9 @@ ROW_MULTIPLE = 16
 
 @dataclass(frozen=True)
 class LMMConfig:
-    """Model shape. A checkpoint stores this as JSON and rebuilds the model from it.
+    """Model shape, defined here only: the training recipe (:class:`lmm.train.TrainConfig`)
+    takes its shape defaults from these. A checkpoint stores this as JSON and rebuilds the
+    model from it.
 
     Attributes:
         n_kp: kind x price-bucket classes (the tokenizer's ``6 * n_price``).
@@ -52,14 +54,15 @@ class LMMConfig:
         n_layer: transformer blocks.
         n_head: attention heads per block.
         n_embd: width of the residual stream (divisible by n_head).
-        dropout: dropout rate during training.
+        dropout: dropout rate while the model trains (none while it generates); 0 unless
+            the training recipe asks for it.
     """
 
     n_kp: int
     n_size: int
     n_time: int
     n_book_features: int
-    context: int = 256
+    context: int = 128
     n_layer: int = 4
     n_head: int = 4
     n_embd: int = 128

@@ -30,12 +30,18 @@ if TYPE_CHECKING:
 __all__ = ["TrainConfig", "TrainResult", "sequence_nll_bits", "train"]
 
 LN2 = math.log(2.0)
+# the model's shape defaults, from their one definition (LMMConfig)
+_SHAPE = {f.name: f.default for f in fields(LMMConfig)}
 
 
 @dataclass(frozen=True)
 class TrainConfig:
     """Hyper-parameters of ``mars-gym train-lmm``; the defaults train in about 20 minutes
     on 2 CPU cores.
+
+    The shape fields (``context``, ``n_layer``, ``n_head``, ``n_embd``) default to
+    :class:`lmm.model.LMMConfig`'s, their one definition, which also checks them
+    (:meth:`model_config`); dropout is the recipe's own choice.
 
     Attributes:
         context: orders per training window (and the model's attention span).
@@ -59,10 +65,12 @@ class TrainConfig:
             the real days. Needs the same_side_best price reference.
     """
 
-    context: int = 128
-    n_layer: int = 4
-    n_head: int = 4
-    n_embd: int = 128
+    context: int = _SHAPE["context"]
+    n_layer: int = _SHAPE["n_layer"]
+    n_head: int = _SHAPE["n_head"]
+    n_embd: int = _SHAPE["n_embd"]
+    # the model's own default is none (a model built to generate drops nothing); this small
+    # model on a few days of data overfits without it (the shipped checkpoints used 0.1)
     dropout: float = 0.1
     batch_size: int = 32
     steps: int = 3000
@@ -92,6 +100,22 @@ class TrainConfig:
                 raise ValueError(f"TrainConfig.{name} must be >= 1, got {getattr(self, name)}")
         if not self.lr > 0:
             raise ValueError(f"TrainConfig.lr must be > 0, got {self.lr}")
+        self.model_config(1, 1, 1)  # the shape, checked where it is defined
+
+    def model_config(self, n_kp: int, n_size: int, n_time: int) -> LMMConfig:
+        """The shape of the model this recipe trains, for a tokenizer with these class
+        counts."""
+        return LMMConfig(
+            n_kp=n_kp,
+            n_size=n_size,
+            n_time=n_time,
+            n_book_features=N_BOOK_FEATURES,
+            context=self.context,
+            n_layer=self.n_layer,
+            n_head=self.n_head,
+            n_embd=self.n_embd,
+            dropout=self.dropout,
+        )
 
 
 #: A small setting for tests and smoke runs.
@@ -142,17 +166,7 @@ def train(
     """
     device = resolve_device(config.device, "TrainConfig.device")
     tok = dataset.tokenizer
-    model_config = LMMConfig(
-        n_kp=6 * tok.n_price,
-        n_size=tok.n_size,
-        n_time=tok.n_time,
-        n_book_features=N_BOOK_FEATURES,
-        context=config.context,
-        n_layer=config.n_layer,
-        n_head=config.n_head,
-        n_embd=config.n_embd,
-        dropout=config.dropout,
-    )
+    model_config = config.model_config(6 * tok.n_price, tok.n_size, tok.n_time)
     torch.manual_seed(config.seed)
     model = LMM(model_config).to(device)
     days = dataset.days

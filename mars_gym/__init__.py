@@ -11,7 +11,7 @@ from typing import Any
 from gymnasium.envs.registration import load_env_creator, register
 from gymnasium.vector import VectorEnv
 
-from mars_gym.simulator import SimulatorConfig
+from mars_gym.simulator import SimulatorConfig, check_integer
 
 __all__ = ["ENV_IDS", "SimulatorConfig", "make_vector_env"]
 
@@ -24,7 +24,13 @@ def make_vector_env(
     """The native vector environment ``class_path`` (``"module:Class"``) of ``num_envs``
     markets, in this process or, with ``workers`` > 1, split over that many processes
     (:class:`mars_gym.envs.sharded.ShardedVectorEnv`, one core each). What
-    ``gym.make_vec(env_id, num_envs, workers=...)`` calls."""
+    ``gym.make_vec(env_id, num_envs, workers=...)`` calls.
+
+    Raises:
+        TypeError: ``num_envs`` or ``workers`` is not an integer.
+        ValueError: either is below 1, or ``workers`` exceeds ``num_envs``.
+    """
+    check_integer(1, num_envs=num_envs, workers=workers)
     if workers == 1:
         return load_env_creator(class_path)(num_envs=num_envs, **kwargs)
     from mars_gym.envs.sharded import ShardedVectorEnv

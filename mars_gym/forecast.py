@@ -169,7 +169,7 @@ def rollout_changes(
         for i, (s, r) in zip(rows, chunk, strict=True):
             markets.reset(i, starts[s], seed + 1000 * s + r)
         end = [starts[s].time_ns + horizon_ns for s, _ in chunk]
-        before = [markets.markets[i].mid_x2 for i in rows]  # type: ignore[union-attr]
+        before = [markets.mid_x2(i) for i in rows]
         active = rows
         while active:
             markets.propose(active)
@@ -177,7 +177,7 @@ def rollout_changes(
             if active:
                 markets.commit(active)
         for i, (s, r) in zip(rows, chunk, strict=True):
-            out[s, r] = (markets.markets[i].mid_x2 - before[i]) / 2  # type: ignore[union-attr]
+            out[s, r] = (markets.mid_x2(i) - before[i]) / 2
         if bar is not None:
             bar.update(len(chunk))
     if bar is not None:

@@ -15,13 +15,17 @@ resting orders with queue positions, and every fill.
 
 from __future__ import annotations
 
+import numbers
 from dataclasses import dataclass, field
 from pathlib import Path
+
+from tqdm import tqdm
 
 from lmm.checkpoint import Checkpoint, load_checkpoint
 from lmm.data.lobster import PRICE_UNITS_PER_DOLLAR
 from lmm.data.orderflow import CANCEL_KINDS, MARKET_KINDS, OrderKind
 from lmm.device import resolve_device
+from lmm.features import SESSION_CLOSE_NS
 from lmm.generate import GeneratedOrder, LMMMarkets, OutsideOrder, StartState, synthetic_start
 from lmm.orderbook import Fill, OrderBook
 from lmm.recording import SessionRecorder
@@ -33,28 +37,58 @@ __all__ = [
     "MarketSimulator",
     "SimulatorConfig",
     "check_at_least",
+    "check_integer",
+    "clock",
     "time_of_day_ns",
 ]
 
 _AGENT = 1  # owner tag of agent orders
+# warm-up orders from which a reset shows its progress by default (about 6,000 orders a
+# second on one core: a few seconds)
+_PROGRESS_ORDERS = 20_000
 
 
 def check_at_least(minimum: float, **values: float) -> None:
-    """Raise a ValueError naming the first of ``values`` that is not ``>= minimum`` (NaN
-    included): the simulator's and the tasks' settings are checked with it before any
-    market is built."""
+    """Raise naming the first of ``values`` that is not a real number ``>= minimum``: a
+    TypeError for a non-number (a bool included), a ValueError for one below ``minimum`` or
+    NaN. The simulator's and the tasks' settings are checked with it before any market is
+    built."""
     for name, value in values.items():
+        if isinstance(value, bool) or not isinstance(value, numbers.Real):
+            raise TypeError(f"{name} must be a number >= {minimum}, got {value!r}")
         if not value >= minimum:
             raise ValueError(f"{name} must be >= {minimum}, got {value}")
 
 
+def check_integer(minimum: int, **values: int) -> None:
+    """Raise naming the first of ``values`` that is not an integer ``>= minimum``: a
+    TypeError for a non-integer (``2.5``, ``2.0``, ``"2"``, a bool; numpy integers are
+    integers), a ValueError for one below ``minimum``."""
+    for name, value in values.items():
+        if isinstance(value, bool) or not isinstance(value, numbers.Integral):
+            raise TypeError(f"{name} must be an integer >= {minimum}, got {value!r}")
+        if value < minimum:
+            raise ValueError(f"{name} must be >= {minimum}, got {value}")
+
+
 def time_of_day_ns(text: str, name: str = "time of day") -> int:
-    """ns after midnight of ``HH:MM``; a ValueError naming ``name`` otherwise."""
-    hours, _, minutes = text.partition(":")
-    try:
-        return (int(hours) * 3600 + int(minutes) * 60) * NS_PER_SECOND
-    except ValueError:
-        raise ValueError(f"{name} must be HH:MM, got {text!r}") from None
+    """ns after midnight of ``HH:MM`` (00:00 to 23:59); a ValueError naming ``name``
+    otherwise."""
+    problem = ValueError(f"{name} must be a time of day HH:MM from 00:00 to 23:59, got {text!r}")
+    if not isinstance(text, str):
+        raise problem
+    hours, colon, minutes = text.partition(":")
+    if not (colon and hours.isdigit() and minutes.isdigit() and len(minutes) == 2):
+        raise problem
+    if not (int(hours) < 24 and int(minutes) < 60):
+        raise problem
+    return (int(hours) * 3600 + int(minutes) * 60) * NS_PER_SECOND
+
+
+def clock(time_ns: int) -> str:
+    """``HH:MM:SS`` of a time in ns after midnight (for messages)."""
+    seconds = time_ns // NS_PER_SECOND
+    return f"{seconds // 3600:02d}:{seconds // 60 % 60:02d}:{seconds % 60:02d}"
 
 
 @dataclass(frozen=True)
@@ -81,6 +115,10 @@ class SimulatorConfig:
             hang the step (:class:`lmm.generate.LMMMarkets`, which checks it for every
             caller). The default is far above any market seen here (at most a few hundred
             orders in a second).
+        progress: show a progress bar (tqdm, on stderr) while a reset warms its markets up:
+            None (default) shows it when the warm-up generates at least 20,000 orders (a few
+            seconds on one core, e.g. a vector env of 100 or more at the default warm-up),
+            True always, False never.
         device: where the model runs: ``"cpu"`` (default), ``"cuda"``, ``"cuda:N"`` or
             ``"auto"`` (:func:`lmm.device.resolve_device`). Seeded episodes are reproducible
             bit for bit, and the native vector env equals ``SyncVectorEnv``, on the CPU; on
@@ -97,14 +135,20 @@ class SimulatorConfig:
     agent_in_context: bool = True
     tick_size: float = 0.01
     max_orders_per_second: int = 100_000
+    progress: bool | None = None
     device: str = "cpu"
 
     def __post_init__(self) -> None:
         resolve_device(self.device, "device")
+        check_at_least(0, decision_interval_s=self.decision_interval_s)
         if not self.decision_interval_s > 0:
             raise ValueError(f"decision_interval_s must be > 0, got {self.decision_interval_s}")
-        check_at_least(0, latency_ms=self.latency_ms, warmup_orders=self.warmup_orders)
-        check_at_least(1, max_orders_per_second=self.max_orders_per_second)
+        check_at_least(0, latency_ms=self.latency_ms)
+        check_integer(0, warmup_orders=self.warmup_orders)
+        check_integer(1, max_orders_per_second=self.max_orders_per_second)
+        time_of_day_ns(self.start_time, "start_time")  # checked even when no file reads it
+        if self.progress not in (None, True, False):
+            raise TypeError(f"progress must be None, True or False, got {self.progress!r}")
         if not 0 <= self.temperature < float("inf"):
             raise ValueError(f"temperature must be finite and >= 0, got {self.temperature}")
         if not 0 < self.tick_size < float("inf"):
@@ -169,7 +213,13 @@ class StepActivity:
 
 
 class MarketSimulator:
-    """``n`` simulated markets with an agent in each, advanced together."""
+    """``n`` simulated markets with an agent in each, advanced together.
+
+    Attributes:
+        session_end_ns: when the start's session ends, ns after midnight: the close (16:00)
+            for the synthetic start, the start file's last order for a LOBSTER day; an
+            episode must end by then (:meth:`check_horizon`).
+    """
 
     def __init__(
         self, n: int, config: SimulatorConfig, checkpoint: Checkpoint | None = None
@@ -177,6 +227,7 @@ class MarketSimulator:
         self.config = config
         self.checkpoint = checkpoint or load_checkpoint(config.checkpoint)
         self.n = n
+        self._start, self.session_end_ns = self._start_state()
         self.markets = LMMMarkets(
             self.checkpoint,
             n,
@@ -187,30 +238,64 @@ class MarketSimulator:
         self.accounts = [_Account() for _ in range(n)]
         self.decision_ns = [0] * n
         self.orders_generated = 0  # generated orders applied between decisions, all markets
-        self._start = self._start_state()
 
     # ------------------------------------------------------------------ set-up
-    def _start_state(self) -> StartState:
+    def _start_state(self) -> tuple[StartState, int]:
+        """The start state and the end of its session (ns after midnight): the close for
+        the synthetic start, the last order of the start file's day for a file."""
         cfg = self.config
         context = self.checkpoint.model.config.context
         if cfg.start_file is None:
-            return synthetic_start(self.checkpoint.tokenizer)
+            return synthetic_start(self.checkpoint.tokenizer), SESSION_CLOSE_NS
         from lmm.dataset import build_dataset
 
         when = time_of_day_ns(cfg.start_time, "start_time")
         dataset = build_dataset([Path(cfg.start_file)], tokenizer=self.checkpoint.tokenizer)
         day = dataset.days[0]
-        return day.start_state(day.index_at(when), context)
+        first, last = int(day.flow["time"][0]), int(day.flow["time"][-1])
+        if not first <= when <= last:
+            raise ValueError(
+                f"start_time must fall within the trading day of start_file {cfg.start_file} "
+                f"({clock(first)} to {clock(last)}), got {cfg.start_time!r}"
+            )
+        return day.start_state(day.index_at(when), context), last
+
+    def check_horizon(self, horizon: int) -> None:
+        """Raise a ValueError naming ``horizon`` if that many decisions from the start time
+        end after the session (:attr:`session_end_ns`): the model never saw a market after
+        it. The warm-up's orders (a few seconds of market time) come on top."""
+        start = self._start.time_ns
+        fits = (self.session_end_ns - start) // self.config.interval_ns
+        if horizon > fits:
+            raise ValueError(
+                f"horizon must be at most {fits:,} decisions of {self.config.decision_interval_s}"
+                f" s, so that an episode from {clock(start)} ends by the session's end at "
+                f"{clock(self.session_end_ns)}, got {horizon:,}"
+            )
 
     def reset(self, rows: list[int], seeds: list[int]) -> None:
-        """Start ``rows`` afresh from the start state, each with its seed, and warm up."""
-        for i, seed in zip(rows, seeds, strict=True):
-            self.markets.reset(i, self._start, seed)
-            self.accounts[i] = _Account()
-        for _ in range(self.config.warmup_orders):
-            self.markets.step(rows)
+        """Start ``rows`` afresh from the start state, each with its seed, and warm up
+        (with a progress bar, see :attr:`SimulatorConfig.progress`)."""
+        # progress counts each market's start (its context's forward pass) and each warm-up
+        # order
+        work = len(rows) * (1 + self.config.warmup_orders)
+        show = self.config.progress
+        with tqdm(
+            total=work,
+            desc=f"starting {len(rows):,} markets",
+            unit="order",
+            unit_scale=True,
+            disable=not (work >= _PROGRESS_ORDERS if show is None else show),
+        ) as bar:
+            for i, seed in zip(rows, seeds, strict=True):
+                self.markets.reset(i, self._start, seed)
+                self.accounts[i] = _Account()
+                bar.update()
+            for _ in range(self.config.warmup_orders):
+                self.markets.step(rows)
+                bar.update(len(rows))
+        # every warm-up step commits what it proposed: no market starts with one pending
         for i in rows:
-            self.markets.markets[i].proposal = None  # type: ignore[union-attr]
             self.decision_ns[i] = self.markets.time_ns(i)
 
     # ------------------------------------------------------------------ queries

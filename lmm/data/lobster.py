@@ -248,29 +248,46 @@ def _orderbook_path_for(message_path: Path) -> Path:
 def _read_zip(path: Path, levels: int | None) -> tuple[str, bytes, str, bytes]:
     if not path.exists():
         raise FileNotFoundError(f"LOBSTER zip not found: {path}")
-    with zipfile.ZipFile(path) as zf:
-        names = [n for n in zf.namelist() if _FILE_RE.search(Path(n).name)]
-        by_kind: dict[str, list[str]] = {"message": [], "orderbook": []}
-        for n in names:
-            m = _FILE_RE.search(Path(n).name)
-            assert m is not None
-            if levels is None or int(m["levels"]) == levels:
-                by_kind[m["kind"]].append(n)
-        if not by_kind["message"]:
-            raise LobsterFormatError(str(path), None, "holds no LOBSTER message file")
-        if len(by_kind["message"]) > 1:
-            raise LobsterFormatError(
-                str(path), None, f"holds several message files {by_kind['message']}; pass levels="
-            )
-        msg = by_kind["message"][0]
-        expected = msg.replace("message", "orderbook")
-        if expected not in by_kind["orderbook"]:
-            raise LobsterFormatError(
-                str(path),
-                None,
-                f"holds the message file {msg} but not its orderbook file {expected}",
-            )
-        return f"{path}:{msg}", zf.read(msg), f"{path}:{expected}", zf.read(expected)
+    if not zipfile.is_zipfile(path):
+        raise LobsterFormatError(
+            str(path),
+            None,
+            "is not a zip archive (a LOBSTER day is a zip of its message and orderbook CSV "
+            "files, or pass the message CSV itself)",
+        )
+    try:
+        with zipfile.ZipFile(path) as zf:
+            return _read_zip_members(path, zf, levels)
+    except zipfile.BadZipFile as exc:  # a zip, but a damaged one (a member fails its CRC)
+        raise LobsterFormatError(str(path), None, f"is a damaged zip archive: {exc}") from None
+
+
+def _read_zip_members(
+    path: Path, zf: zipfile.ZipFile, levels: int | None
+) -> tuple[str, bytes, str, bytes]:
+    """The message and orderbook members of the LOBSTER zip ``zf`` (read from ``path``)."""
+    names = [n for n in zf.namelist() if _FILE_RE.search(Path(n).name)]
+    by_kind: dict[str, list[str]] = {"message": [], "orderbook": []}
+    for n in names:
+        m = _FILE_RE.search(Path(n).name)
+        assert m is not None
+        if levels is None or int(m["levels"]) == levels:
+            by_kind[m["kind"]].append(n)
+    if not by_kind["message"]:
+        raise LobsterFormatError(str(path), None, "holds no LOBSTER message file")
+    if len(by_kind["message"]) > 1:
+        raise LobsterFormatError(
+            str(path), None, f"holds several message files {by_kind['message']}; pass levels="
+        )
+    msg = by_kind["message"][0]
+    expected = msg.replace("message", "orderbook")
+    if expected not in by_kind["orderbook"]:
+        raise LobsterFormatError(
+            str(path),
+            None,
+            f"holds the message file {msg} but not its orderbook file {expected}",
+        )
+    return f"{path}:{msg}", zf.read(msg), f"{path}:{expected}", zf.read(expected)
 
 
 def _parse_messages(name: str, text: bytes, tick_size: int) -> np.ndarray:

@@ -33,7 +33,13 @@ from gymnasium.vector import AutoresetMode, VectorEnv
 from gymnasium.vector.utils import batch_space
 
 from lmm.units import NS_PER_SECOND
-from mars_gym.simulator import AgentOrder, MarketSimulator, SimulatorConfig, StepActivity
+from mars_gym.simulator import (
+    AgentOrder,
+    MarketSimulator,
+    SimulatorConfig,
+    StepActivity,
+    check_integer,
+)
 
 __all__ = [
     "BOOK_LEVELS",
@@ -150,6 +156,7 @@ class TaskRunner:
     def __init__(self, task: Task, n: int, config: SimulatorConfig) -> None:
         self.task = task
         self.sim = MarketSimulator(n, config)
+        self.sim.check_horizon(task.horizon)
         self.n = n
         self.states: list[dict] = [{} for _ in range(n)]
         self.steps = np.zeros(n, dtype=np.int64)
@@ -316,6 +323,14 @@ class TradingVectorEnv(VectorEnv):
     Keyword arguments are the task's and the :class:`SimulatorConfig` fields.
     ``gym.make_vec(env_id, num_envs, workers=k)`` splits the markets over ``k`` processes,
     each running one of these (:class:`mars_gym.envs.sharded.ShardedVectorEnv`).
+
+    Each market needs about 1.3 MB with the default checkpoint (its KV cache, its share of
+    the largest forward pass, its book: :func:`lmm.generate.memory_estimate`); a vector env
+    that would need more than the machine has available is refused with a MemoryError
+    before anything is allocated. Starting one (the first reset) generates
+    ``warmup_orders`` orders in every market, about 6,000 a second on one core; a progress
+    bar shows it when it takes seconds (``progress=``, see
+    :class:`~mars_gym.simulator.SimulatorConfig`).
     """
 
     metadata: ClassVar[dict[str, Any]] = {
@@ -333,8 +348,7 @@ class TradingVectorEnv(VectorEnv):
     ) -> None:
         task_args, config = split_kwargs(kwargs)
         task = self.task_class(**task_args)
-        if num_envs < 1:
-            raise ValueError(f"num_envs must be >= 1, got {num_envs}")
+        check_integer(1, num_envs=num_envs)
         mode = AutoresetMode(autoreset_mode)
         if mode == AutoresetMode.DISABLED:
             raise ValueError("autoreset_mode DISABLED is not supported; use NEXT_STEP or SAME_STEP")

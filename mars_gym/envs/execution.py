@@ -9,7 +9,14 @@ from gymnasium import spaces
 
 from lmm.data.orderflow import OrderKind
 from mars_gym.envs.core import Outcome, Task, TradingEnv, TradingVectorEnv
-from mars_gym.simulator import AgentFill, AgentOrder, MarketSimulator, StepActivity, check_at_least
+from mars_gym.simulator import (
+    AgentFill,
+    AgentOrder,
+    MarketSimulator,
+    StepActivity,
+    check_at_least,
+    check_integer,
+)
 
 __all__ = ["ExecutionEnv", "ExecutionTask", "ExecutionVectorEnv"]
 
@@ -33,11 +40,11 @@ class ExecutionTask(Task):
         if side not in ("buy", "sell"):
             raise ValueError(f"side must be 'buy' or 'sell', got {side!r}")
         max_slices = horizon if max_slices is None else max_slices
-        check_at_least(1, quantity=quantity, horizon=horizon, max_slices=max_slices)
+        check_integer(1, quantity=quantity, horizon=horizon, max_slices=max_slices)
         check_at_least(0.0, terminal_penalty_bp=terminal_penalty_bp)
         self.side = 1 if side == "buy" else -1
-        self.quantity = quantity
-        self.horizon = horizon
+        self.quantity = int(quantity)
+        self.horizon = int(horizon)
         self.terminal_penalty_bp = terminal_penalty_bp
         # (child size in quarters of a TWAP slice, aggressiveness)
         self.action_space = spaces.MultiDiscrete([4 * max_slices + 1, 3])

@@ -8,7 +8,13 @@ from gymnasium import spaces
 
 from lmm.data.orderflow import OrderKind
 from mars_gym.envs.core import Outcome, Task, TradingEnv, TradingVectorEnv
-from mars_gym.simulator import AgentOrder, MarketSimulator, StepActivity, check_at_least
+from mars_gym.simulator import (
+    AgentOrder,
+    MarketSimulator,
+    StepActivity,
+    check_at_least,
+    check_integer,
+)
 
 __all__ = ["MarketMakingEnv", "MarketMakingTask", "MarketMakingVectorEnv"]
 
@@ -25,12 +31,12 @@ class MarketMakingTask(Task):
         inventory_limit: int = 2_000,
         inventory_penalty: float = 0.01,
     ) -> None:
-        check_at_least(1, horizon=horizon, max_offset=max_offset, lot=lot, max_lots=max_lots)
-        check_at_least(0, inventory_limit=inventory_limit)
+        check_integer(1, horizon=horizon, max_offset=max_offset, lot=lot, max_lots=max_lots)
+        check_integer(0, inventory_limit=inventory_limit)
         check_at_least(0.0, inventory_penalty=inventory_penalty)
-        self.horizon = horizon
-        self.lot = lot
-        self.inventory_limit = inventory_limit
+        self.horizon = int(horizon)
+        self.lot = int(lot)
+        self.inventory_limit = int(inventory_limit)
         self.inventory_penalty = inventory_penalty
         # (bid offset, ask offset, bid lots, ask lots)
         self.action_space = spaces.MultiDiscrete(

@@ -24,7 +24,6 @@ and talks to it over a socket pair, with :mod:`multiprocessing.connection`'s mes
 from __future__ import annotations
 
 import contextlib
-import operator
 import os
 import socket
 import subprocess
@@ -40,15 +39,14 @@ from gymnasium.vector import AutoresetMode, VectorEnv
 from gymnasium.vector.utils import batch_space
 
 from mars_gym.envs.core import batched_actions, split_kwargs, sub_env_info, sub_env_seeds
+from mars_gym.simulator import check_integer
 
 __all__ = ["ShardedVectorEnv", "shard_sizes"]
 
 
 def shard_sizes(num_envs: int, workers: int) -> list[int]:
     """How many sub-environments each worker runs: as equal as possible, larger first."""
-    workers = operator.index(workers)  # a TypeError for 2.0 or "2"
-    if workers < 1:
-        raise ValueError(f"workers must be >= 1, got {workers}")
+    check_integer(1, num_envs=num_envs, workers=workers)
     if workers > num_envs:
         raise ValueError(f"workers ({workers}) must not exceed num_envs ({num_envs})")
     base, extra = divmod(num_envs, workers)

@@ -8,7 +8,13 @@ from gymnasium import spaces
 
 from lmm.data.orderflow import OrderKind
 from mars_gym.envs.core import Outcome, Task, TradingEnv, TradingVectorEnv
-from mars_gym.simulator import AgentOrder, MarketSimulator, StepActivity, check_at_least
+from mars_gym.simulator import (
+    AgentOrder,
+    MarketSimulator,
+    StepActivity,
+    check_at_least,
+    check_integer,
+)
 
 __all__ = ["MarSEnv", "MarSVectorEnv", "TradingTask"]
 
@@ -27,13 +33,13 @@ class TradingTask(Task):
         position_limit: int = 5_000,
         cash_limit: float = 1_000_000.0,
     ) -> None:
-        check_at_least(1, horizon=horizon, lot=lot, max_lots=max_lots)
-        check_at_least(0, max_offset=max_offset, position_limit=position_limit)
+        check_integer(1, horizon=horizon, lot=lot, max_lots=max_lots)
+        check_integer(0, max_offset=max_offset, position_limit=position_limit)
         check_at_least(0.0, cash_limit=cash_limit)
-        self.horizon = horizon
-        self.max_offset = max_offset
-        self.lot = lot
-        self.position_limit = position_limit
+        self.horizon = int(horizon)
+        self.max_offset = int(max_offset)
+        self.lot = int(lot)
+        self.position_limit = int(position_limit)
         self.cash_limit = cash_limit
         self.action_space = spaces.MultiDiscrete([4, 2, 2 * max_offset + 1, max_lots])
 

@@ -133,7 +133,7 @@ def test_a_market_whose_clock_stops_raises_instead_of_hanging(
         while made < 1000:
             markets.propose()
             # market 1's clock stops: every proposal comes at zero time after the last
-            stalled = markets.markets[1]
+            stalled = markets._markets[1]
             stalled.proposal = stalled.proposal._replace(dt=0)
             markets.commit()
             made += 1
@@ -196,7 +196,7 @@ def test_several_orders_for_one_market_enter_its_context_in_order(
     bid = m.book(0).best_bid
     results = m.inject([OutsideOrder(0, OrderKind.LIMIT_BUY, bid - k, 5, t + k) for k in range(3)])
     assert all(r is not None for r in results)
-    assert int(m.cache.lengths[0]) == 4 and len(m.markets[0].history_tokens) == 4
+    assert int(m.cache.lengths[0]) == 4 and len(m._markets[0].history_tokens) == 4
     assert [m.book(0).depth(1, bid - k) >= 5 for k in range(3)] == [True] * 3
 
 
@@ -227,7 +227,7 @@ def test_the_model_sees_a_sweep_as_the_market_does(tiny_checkpoint: Checkpoint) 
         price = 2**62 if kind is OrderKind.MARKET_BUY else 1
         m.inject([OutsideOrder(0, kind, price, shares, m.time_ns(0))])
         assert m.book(0).prices(side) == []
-        features = m.markets[0].history_features[-1]
+        features = m._markets[0].history_features[-1]
         assert features[0] == pytest.approx(np.log1p(4))  # log spread
         assert features[-1] == 0  # the mid's move (ticks / 10)
 
@@ -244,7 +244,45 @@ def test_a_book_with_no_side_left_reads_as_an_unmoved_mid(tiny_checkpoint: Check
         m.inject([OutsideOrder(0, kind, price, shares, m.time_ns(0))])
     assert m.book(0).best_bid is None and m.book(0).best_ask is None
     assert m.mid_x2(0) == mid  # kept from before the second sweep
-    features = m.markets[0].history_features[-1]
+    features = m._markets[0].history_features[-1]
     assert features[0] == 0  # log spread of an empty book
     assert features[-1] == 0  # the mid's move
     m.step()  # and the market goes on: only limit orders can come
+
+
+def test_the_memory_estimate_counts_the_kv_cache_forward_pass_and_book() -> None:
+    from lmm.generate import HOST_BYTES_PER_MARKET, memory_estimate
+    from lmm.model import LMMConfig
+
+    config = LMMConfig(
+        n_kp=264, n_size=7, n_time=12, n_book_features=24, context=128, n_layer=4, n_embd=128
+    )
+    tensors, host = memory_estimate(config, 10)
+    cache = 4 * 2 * 128 * 128 * 4  # layers x (k, v) x context x n_embd x float32
+    forward = (2 * 4 * 64 * 64 + 12 * 64 * 128) * 4
+    assert (tensors, host) == (10 * (cache + forward), 10 * HOST_BYTES_PER_MARKET)
+
+
+def test_too_many_markets_for_the_memory_are_refused_before_allocating(
+    tiny_checkpoint: Checkpoint, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from lmm import generate
+
+    monkeypatch.setattr(generate, "available_memory", lambda device: 2**30)  # 1 GiB
+    LMMMarkets(tiny_checkpoint, 1000)  # about 0.3 GiB
+    with pytest.raises(MemoryError, match=r"10,000 markets .* need about 2\.5 GiB on cpu") as info:
+        LMMMarkets(tiny_checkpoint, 10_000)
+    assert "only 1.0 GiB is available; use at most 3,956" in str(info.value)
+    monkeypatch.setattr(generate, "available_memory", lambda device: None)  # unknown: no check
+    LMMMarkets(tiny_checkpoint, 10_000)
+
+
+def test_available_memory_reads_meminfo(tmp_path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from lmm import device
+
+    meminfo = tmp_path / "meminfo"
+    meminfo.write_text("MemTotal:       16000000 kB\nMemAvailable:    1234 kB\n")
+    monkeypatch.setattr(device, "_MEMINFO", meminfo)
+    assert device.available_memory(torch.device("cpu")) == 1234 * 1024
+    monkeypatch.setattr(device, "_MEMINFO", tmp_path / "absent")  # falls back to sysconf
+    assert device.available_memory(torch.device("cpu")) > 0

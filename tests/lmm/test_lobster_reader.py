@@ -527,3 +527,22 @@ def test_the_earliest_bad_line_is_reported_whatever_the_check(tmp_path: Path) ->
     with pytest.raises(LobsterFormatError, match="direction 0") as info:
         read_lobster(msg)
     assert info.value.line == 2
+
+
+def test_text_file_named_zip_is_a_format_error(tmp_path: Path) -> None:
+    fake = tmp_path / "LOBSTER_SampleFile_TEST_2012-06-21_2.zip"
+    fake.write_text("\n".join(MESSAGES) + "\n")
+    with pytest.raises(LobsterFormatError, match="is not a zip archive") as info:
+        read_lobster(fake)
+    assert info.value.file == str(fake)
+
+
+def test_damaged_zip_is_a_format_error(tmp_path: Path) -> None:
+    zpath = write_zip(tmp_path, {MESSAGE_NAME: MESSAGES, ORDERBOOK_NAME: ORDERBOOK})
+    data = bytearray(zpath.read_bytes())
+    first = data.index(MESSAGES[0].encode())  # corrupt a stored member's bytes: its CRC fails
+    data[first] ^= 0x01
+    zpath.write_bytes(bytes(data))
+    with pytest.raises(LobsterFormatError, match="damaged zip archive") as info:
+        read_lobster(zpath)
+    assert info.value.file == str(zpath)

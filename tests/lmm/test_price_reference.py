@@ -149,7 +149,7 @@ def test_a_generated_cancel_at_offset_zero_takes_the_best_quote(
         assert order is not None and order.realized.kind is kind
         assert order.realized.price == best
         # and it enters the context as what it was: a cancel at the best
-        _, p, _, _ = tok.fields(np.array([markets.markets[0].history_tokens[-1]]))
+        _, p, _, _ = tok.fields(np.array([markets._markets[0].history_tokens[-1]]))
         assert p[0] == bucket
 
 
@@ -189,7 +189,7 @@ def test_masks_allow_cancels_exactly_where_orders_rest_relative_to_the_quote(
     markets = LMMMarkets(ssb_checkpoint, 1)
     markets.reset(0, synthetic_start(tok, spread=20, levels=3), seed=0)
     book = markets.book(0)
-    (mask,) = markets._kp_masks([markets.markets[0]])
+    (mask,) = markets._kp_masks([markets._markets[0]])
     for kind in CANCEL_KINDS:
         block = mask[int(kind) * tok.n_price : (int(kind) + 1) * tok.n_price]
         side = book.prices(kind.side)

@@ -17,6 +17,7 @@ from lmm.price_reference import PriceReference
 from lmm.train import (
     QUICK,
     SUBSAMPLE_BLOCK_NS,
+    TrainConfig,
     _mirrored,
     _window_starts,
     sequence_nll_bits,
@@ -161,3 +162,29 @@ def test_long_sequences_score_every_target_once_with_enough_context(
             0
         ].item() / np.log(2)
     assert bits[7] == pytest.approx(direct, rel=1e-5)
+
+
+def test_the_recipe_takes_the_models_shape_from_its_one_definition() -> None:
+    import json
+    from dataclasses import fields
+    from pathlib import Path
+
+    import lmm
+    from lmm.model import LMMConfig
+
+    shape = ("context", "n_layer", "n_head", "n_embd")
+    model_defaults = {f.name: f.default for f in fields(LMMConfig)}
+    assert {name: getattr(TrainConfig(), name) for name in shape} == {
+        name: model_defaults[name] for name in shape
+    }
+    # the shipped default checkpoint is what the default recipe trains
+    meta = json.loads((Path(lmm.__file__).parent / "checkpoints/default/lmm.json").read_text())
+    built = TrainConfig().model_config(
+        meta["model"]["n_kp"], meta["model"]["n_size"], meta["model"]["n_time"]
+    )
+    assert built == LMMConfig(**meta["model"])
+
+
+def test_a_shape_the_model_cannot_take_fails_when_the_recipe_is_made() -> None:
+    with pytest.raises(ValueError, match=r"n_embd \(30\) must be divisible by n_head \(4\)"):
+        TrainConfig(n_embd=30, n_head=4)

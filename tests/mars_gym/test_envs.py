@@ -172,6 +172,69 @@ def test_bad_task_settings_raise_before_a_market_is_built(
         gym.make(env_id, checkpoint="/nonexistent", **setting)
 
 
+@pytest.mark.parametrize(
+    ("env_id", "setting", "error", "message"),
+    [
+        ("MarS-v0", {"horizon": 2.5}, TypeError, r"horizon must be an integer >= 1, got 2\.5"),
+        ("MarS-v0", {"horizon": True}, TypeError, "horizon must be an integer >= 1, got True"),
+        ("MarS-v0", {"lot": "100"}, TypeError, "lot must be an integer >= 1, got '100'"),
+        ("MarS-Execution-v0", {"quantity": 2e3}, TypeError, "quantity must be an integer"),
+        ("MarS-MarketMaking-v0", {"horizon": 30.0}, TypeError, "horizon must be an integer"),
+        ("MarS-v0", {"cash_limit": "1e6"}, TypeError, "cash_limit must be a number >= 0.0"),
+        ("MarS-v0", {"start_time": "25:99"}, ValueError, r"start_time must be a time of day HH:MM"),
+        ("MarS-v0", {"start_time": "9:5"}, ValueError, r"from 00:00 to 23:59, got '9:5'"),
+        ("MarS-v0", {"warmup_orders": 1.5}, TypeError, "warmup_orders must be an integer >= 0"),
+    ],
+)
+def test_settings_of_the_wrong_type_or_form_name_themselves(
+    env_id: str, setting: dict, error: type[Exception], message: str
+) -> None:
+    with pytest.raises(error, match=message):
+        gym.make(env_id, checkpoint="/nonexistent", **setting)
+
+
+def test_numpy_integers_are_integers(tiny_checkpoint_dir: Path) -> None:
+    env = gym.make(
+        "MarS-Execution-v0",
+        horizon=np.int64(5),
+        quantity=np.int32(500),
+        checkpoint=str(tiny_checkpoint_dir),
+        **FAST,
+    ).unwrapped
+    assert env.runner.task.horizon == 5 and type(env.runner.task.horizon) is int
+
+
+@pytest.mark.parametrize("env_id", mars_gym.ENV_IDS)
+def test_a_horizon_past_the_session_end_is_refused(env_id: str, tiny_checkpoint_dir: Path) -> None:
+    # the synthetic start is at 10:00 and the session closes at 16:00: 21,600 one-second
+    # decisions fit, 10**9 do not
+    kwargs = {"checkpoint": str(tiny_checkpoint_dir), **FAST}
+    gym.make(env_id, horizon=21_600, **kwargs)
+    with pytest.raises(ValueError, match=r"horizon must be at most 21,600 decisions of 1\.0 s"):
+        gym.make(env_id, horizon=21_601, **kwargs)
+    with pytest.raises(ValueError, match=r"16:00:00, got 1,000,000,000"):
+        gym.make_vec(env_id, num_envs=2, horizon=10**9, **kwargs)
+    with pytest.raises(ValueError, match="at most 360 decisions of 60"):
+        gym.make(env_id, horizon=361, decision_interval_s=60.0, **kwargs)
+
+
+@pytest.mark.parametrize(
+    ("setting", "error", "message"),
+    [
+        ({"num_envs": 2.5}, TypeError, r"num_envs must be an integer >= 1, got 2\.5"),
+        ({"num_envs": 0}, ValueError, "num_envs must be >= 1, got 0"),
+        ({"num_envs": 2, "workers": 2.5}, TypeError, r"workers must be an integer >= 1, got 2\.5"),
+        ({"num_envs": 2, "workers": "2"}, TypeError, "workers must be an integer >= 1, got '2'"),
+        ({"num_envs": 2, "workers": 0}, ValueError, "workers must be >= 1, got 0"),
+    ],
+)
+def test_make_vec_counts_must_be_integers(
+    setting: dict, error: type[Exception], message: str
+) -> None:
+    with pytest.raises(error, match=message):
+        gym.make_vec("MarS-v0", checkpoint="/nonexistent", **setting)
+
+
 def test_rgb_array_render_draws_the_market_and_the_agents_orders(
     tiny_checkpoint_dir: Path,
 ) -> None:
@@ -239,3 +302,25 @@ def test_execution_completes_the_parent_order(tiny_checkpoint_dir: Path) -> None
     assert steps == 5 and term and not trunc
     assert info["remaining"] == 0 and info["forced"] == 500
     assert total == pytest.approx(-info["shortfall_bp"])
+
+
+def test_a_vector_env_too_large_for_the_memory_is_refused(
+    tiny_checkpoint_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from lmm import generate
+
+    monkeypatch.setattr(generate, "available_memory", lambda device: 100 * 2**20)  # 100 MiB
+    with pytest.raises(MemoryError, match=r"100,000 markets \(one per environment\) need about"):
+        gym.make_vec("MarS-Execution-v0", num_envs=100_000, checkpoint=str(tiny_checkpoint_dir))
+
+
+def test_a_large_reset_shows_its_progress(
+    tiny_checkpoint_dir: Path, capsys: pytest.CaptureFixture
+) -> None:
+    kwargs = {"checkpoint": str(tiny_checkpoint_dir), "warmup_orders": 5}
+    gym.make_vec("MarS-v0", num_envs=2, **kwargs).reset(seed=0)  # 12 orders: too few for a bar
+    assert capsys.readouterr().err == ""
+    gym.make_vec("MarS-v0", num_envs=2, progress=True, **kwargs).reset(seed=0)
+    assert "starting 2 markets" in capsys.readouterr().err
+    with pytest.raises(TypeError, match="progress must be None, True or False, got 'yes'"):
+        gym.make_vec("MarS-v0", num_envs=2, progress="yes", **kwargs)

@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 
 from lmm.checkpoint import Checkpoint
+from lmm.data.lobster import LobsterFormatError
 from lmm.data.orderflow import OrderKind
 from mars_gym.simulator import AgentOrder, MarketSimulator, SimulatorConfig
 
@@ -57,6 +58,17 @@ def test_orders_reach_the_book_after_the_latency(tiny_checkpoint: Checkpoint) ->
     assert activity.agent_fills
     assert {f.time_ns for f in activity.agent_fills} == {decided + 250_000_000}
     assert sim.decision_ns[0] == decided + 1_000_000_000
+
+
+@pytest.mark.parametrize("warmup_orders", [0, 3])
+def test_a_reset_leaves_no_proposal_pending(
+    warmup_orders: int, tiny_checkpoint: Checkpoint
+) -> None:
+    sim = MarketSimulator(2, SimulatorConfig(warmup_orders=warmup_orders), tiny_checkpoint)
+    sim.reset([0, 1], [0, 1])
+    sim.markets.propose([1])  # a market mid-step when the other resets
+    sim.reset([0], [5])
+    assert sim.markets.proposal_time(0) is None and sim.markets.proposal_time(1) is not None
 
 
 def test_agent_cancels_its_own_order(sim: MarketSimulator) -> None:
@@ -110,3 +122,24 @@ def test_bad_settings_are_rejected() -> None:
         SimulatorConfig(temperature=-0.5)
     with pytest.raises(ValueError, match="tick_size must be finite and > 0"):
         SimulatorConfig(tick_size=float("nan"))
+
+
+@pytest.mark.parametrize("start_time", ["08:00", "17:30"])
+def test_a_start_time_outside_the_files_day_is_refused(
+    start_time: str, lobster_dir: Path, tiny_checkpoint: Checkpoint
+) -> None:
+    path = lobster_dir / "LOBSTER_SampleFile_AMZN_2012-06-21_5.zip"
+    config = SimulatorConfig(warmup_orders=0, start_file=str(path), start_time=start_time)
+    with pytest.raises(
+        ValueError, match=rf"within the trading day .*09:30:0\d to 1[56]:.*'{start_time}'"
+    ):
+        MarketSimulator(1, config, tiny_checkpoint)
+
+
+def test_a_start_file_that_is_not_a_zip_names_it(
+    tmp_path: Path, tiny_checkpoint: Checkpoint
+) -> None:
+    fake = tmp_path / "LOBSTER_SampleFile_TEST_2012-06-21_5.zip"
+    fake.write_text("34200.0,1,1,100,1000000,1\n")
+    with pytest.raises(LobsterFormatError, match=f"{fake}: is not a zip archive"):
+        MarketSimulator(1, SimulatorConfig(start_file=str(fake)), tiny_checkpoint)
