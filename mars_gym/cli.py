@@ -39,7 +39,7 @@ from lmm.results import write_json
 from lmm.tokenizer import TokenizerConfig
 from lmm.train import QUICK, TrainConfig, train
 from lmm.units import NS_PER_SECOND
-from mars_gym import fidelity, forecast, metaorder_report
+from mars_gym.studies import fidelity, forecast, metaorder_report
 
 #: Where the LOBSTER sample data is looked for when no folder is given.
 DEFAULT_DATA_DIR = Path("../shared/data/lobster")
@@ -620,7 +620,7 @@ def _cmd_bench_lmm(args: argparse.Namespace) -> dict:
 
 def _cmd_bench(args: argparse.Namespace) -> dict:
     import mars_gym  # noqa: F401  (registers the environments)
-    from mars_gym.bench import env_throughput
+    from mars_gym.studies.bench import env_throughput
 
     env_id = "MarS-Execution-v0"
     if args.checkpoint and len(args.checkpoint) > 1:
@@ -655,7 +655,7 @@ def _cmd_bench(args: argparse.Namespace) -> dict:
 
 def _compare_checkpoints(args: argparse.Namespace, env_id: str) -> dict:
     """``mars-gym bench`` with several checkpoints: their env steps/s, timed in alternation."""
-    from mars_gym.bench import compare_checkpoints
+    from mars_gym.studies.bench import compare_checkpoints
 
     if len(args.workers) > 1:
         raise ValueError("compare checkpoints with one --workers value at a time")

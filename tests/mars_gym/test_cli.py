@@ -15,8 +15,8 @@ from lmm.price_reference import PriceReference
 from lmm.size_reference import SizeReference
 from lmm.tokenizer import TokenizerConfig
 from mars_gym.cli import config_from_args, dataclass_flags, main
-from mars_gym.fidelity import FidelityConfig
-from mars_gym.metaorder import QUICK, MetaorderConfig
+from mars_gym.studies.fidelity import FidelityConfig
+from mars_gym.studies.metaorder import QUICK, MetaorderConfig
 
 
 @pytest.mark.parametrize(

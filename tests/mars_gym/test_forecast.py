@@ -14,7 +14,7 @@ from lmm.dataset import DayData
 from lmm.features import N_BOOK_FEATURES, SESSION_OPEN_NS
 from lmm.generate import synthetic_start
 from lmm.units import NS_PER_SECOND
-from mars_gym.forecast import (
+from mars_gym.studies.forecast import (
     ForecastConfig,
     _vote,
     classify,

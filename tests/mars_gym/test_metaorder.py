@@ -13,7 +13,8 @@ import numpy as np
 import pytest
 
 from lmm.results import portable
-from mars_gym.metaorder import (
+from mars_gym.simulator import SimulatorConfig
+from mars_gym.studies.metaorder import (
     MetaorderCell,
     MetaorderConfig,
     MetaorderStudy,
@@ -24,8 +25,7 @@ from mars_gym.metaorder import (
     volatility,
     window_volume,
 )
-from mars_gym.metaorder_report import configure_parser, run_command
-from mars_gym.simulator import SimulatorConfig
+from mars_gym.studies.metaorder_report import configure_parser, run_command
 
 
 def test_fit_power_law_recovers_an_exact_law() -> None:

@@ -1,6 +1,6 @@
 """The ``mars-gym impact`` command: the metaorder study, printed, saved as JSON and plotted.
 
-See :mod:`mars_gym.metaorder` for the experiment and its definitions.
+See :mod:`mars_gym.studies.metaorder` for the experiment and its definitions.
 """
 
 from __future__ import annotations
@@ -12,8 +12,8 @@ from pathlib import Path
 import numpy as np
 
 from lmm.results import write_json
-from mars_gym.metaorder import QUICK, MetaorderConfig, analyse, run_metaorders
 from mars_gym.simulator import SimulatorConfig
+from mars_gym.studies.metaorder import QUICK, MetaorderConfig, analyse, run_metaorders
 
 __all__ = ["configure_parser", "plot_fit", "plot_paths", "run_command"]
 

@@ -53,7 +53,7 @@ from lmm.stylized import (
     stylized_facts,
 )
 from lmm.units import NS_PER_SECOND
-from mars_gym.fidelity_figures import (
+from mars_gym.studies.fidelity_figures import (
     LABELS,
     LMM,
     REAL,
