@@ -24,7 +24,7 @@ from agents.benchmark import EVALUATION_SEED_BASE, TASKS
 from agents.imitation import clone_baseline
 from agents.sb3 import make_sb3_vec_env
 from agents.trained import ObsNormalizer, normalizer_path
-from mars_gym.cli import config_from_args, dataclass_flags
+from mars_gym.console.flags import config_from_args, dataclass_flags
 
 __all__ = ["Args", "main", "train"]
 

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from mars_gym.cli import main
+from mars_gym.console.main import main
 from mars_gym.studies.bench import compare_checkpoints
 
 

@@ -1,4 +1,4 @@
-"""The mars-gym command line: help, JSON output, clear errors."""
+"""The mars-gym console (mars_gym.console): help, JSON output, clear errors; its flags."""
 
 from __future__ import annotations
 
@@ -14,7 +14,8 @@ import pytest
 from lmm.price_reference import PriceReference
 from lmm.size_reference import SizeReference
 from lmm.tokenizer import TokenizerConfig
-from mars_gym.cli import config_from_args, dataclass_flags, main
+from mars_gym.console.flags import config_from_args, dataclass_flags
+from mars_gym.console.main import main
 from mars_gym.studies.fidelity import FidelityConfig
 from mars_gym.studies.metaorder import QUICK, MetaorderConfig
 
@@ -84,7 +85,7 @@ def test_bad_file_is_a_clear_error_not_a_traceback(tmp_path: Path) -> None:
     message = tmp_path / "X_2012-06-21_34200000_57600000_message_1.csv"
     message.write_text("34200.1,1,1,100,1000000,1\n")
     proc = subprocess.run(
-        [sys.executable, "-m", "mars_gym.cli", "replay", str(message)],
+        [sys.executable, "-m", "mars_gym.console", "replay", str(message)],
         capture_output=True,
         text=True,
         check=False,
