@@ -20,7 +20,7 @@ from mars_gym.console.flags import checkpoint_flag, common_flags
 __all__ = ["HELP", "NAME", "configure_parser", "run"]
 
 NAME = "benchmark"
-HELP = "rank strategies on the same held-out seeds, with 95% confidence intervals"
+HELP = "rank strategies on the same held-out seeds, with 95%% confidence intervals"
 
 
 def configure_parser(parser: argparse.ArgumentParser) -> None:
