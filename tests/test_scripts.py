@@ -1,8 +1,8 @@
 """Every script in ``scripts/`` answers ``--help`` (exit 0, some text) without doing its work.
 
-The scripts run one after the other in a single fresh interpreter (``runpy``, as
-``python scripts/NAME.py --help`` would, the
-scripts folder first on the path), so torch and the packages are imported once.
+The scripts run one after the other in a single fresh interpreter (``runpy``, the scripts
+folder first on the path, as ``python scripts/NAME.py --help`` has it), so torch and the
+packages are imported once.
 """
 
 from __future__ import annotations

@@ -15,8 +15,9 @@ from lmm.generate import LMMMarkets, synthetic_start
 from lmm.random_flow import random_orders, run_orders
 from lmm.replay import replay
 from lmm.units import NS_PER_SECOND
+from mars_gym.console.command import CommandFailed
 from mars_gym.console.flags import common_flags, default_data_dir
-from mars_gym.console.replay import print_verify
+from mars_gym.console.replay import print_verify, verify_failure
 
 __all__ = ["DEMO_FILES", "HELP", "NAME", "configure_parser", "run"]
 
@@ -41,7 +42,8 @@ def configure_parser(parser: argparse.ArgumentParser) -> None:
         "Verify the matching engine against LOBSTER's own orderbook files for the sample "
         "days found in --data and time it (without data, only its matching path is timed, on "
         "a seeded random order stream); then generate --minutes of market with the packaged "
-        "LMM from a data-free start, --rollouts times."
+        "LMM from a data-free start, --rollouts times. Exits with status 1 if a day does not "
+        "match its orderbook file."
     )
     parser.add_argument(
         "--data",
@@ -61,7 +63,8 @@ def configure_parser(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> dict:
-    """Verify and time the engine on the sample days (or a synthetic stream), then generate."""
+    """Verify and time the engine on the sample days (or a synthetic stream), then generate;
+    raises :class:`CommandFailed` at the end if a day did not match its orderbook file."""
     files = [args.data / name for name in DEMO_FILES if (args.data / name).exists()]
     result: dict = {"replays": [], "synthetic": None}
     if files:
@@ -87,6 +90,9 @@ def run(args: argparse.Namespace) -> dict:
         f"{flow.orders_per_second:,.0f} orders/s"
     )
     result["generated"] = _generation(args)
+    failures = [f for f in map(verify_failure, result["replays"]) if f]
+    if failures:
+        raise CommandFailed("; ".join(failures), result)
     return result
 
 
