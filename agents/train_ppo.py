@@ -47,10 +47,12 @@ class Args:
         learning_rate: Adam step size.
         gamma: discount factor.
         out: folder for the final model (model.zip, with its observation statistics in
-            model.obs.json) and periodic checkpoints.
-        checkpoint_every: environment steps between checkpoints (0: none).
+            model.obs.json) and the periodic saves (see save_every).
+        save_every: environment steps between saves of the PPO model under
+            ``out/checkpoints`` (0: none).
         tensorboard: folder for tensorboard logs ("" for none; needs tensorboard).
-        lmm_checkpoint: LMM checkpoint folder ("" for the packaged one).
+        checkpoint: the LMM checkpoint the markets are generated with: a folder or a
+            packaged checkpoint's name ("" for the packaged default).
         inventory_penalty: market making only: the training reward's inventory penalty in
             dollars per squared lot per step (the env's default is 0.01); a larger one
             trains a more risk-averse quoter. The league scores PnL whatever it was.
@@ -73,9 +75,9 @@ class Args:
     learning_rate: float = 3e-4
     gamma: float = 0.99
     out: str = "runs/ppo"
-    checkpoint_every: int = 50_000
+    save_every: int = 50_000
     tensorboard: str = ""
-    lmm_checkpoint: str = ""
+    checkpoint: str = ""
     inventory_penalty: float = 0.01
     max_minutes: float = 25.0
     imitate: str = ""
@@ -124,10 +126,10 @@ class _ProgressAndBudget(BaseCallback):
             self.bar.close()
 
 
-class _Checkpoint(BaseCallback):
+class _PeriodicSave(BaseCallback):
     """Every ``every`` calls (one per vector step), saves the model as
     ``folder/ppo_<steps>_steps.zip`` with its observation statistics beside it, so each
-    checkpoint plays in the league as the final model does."""
+    save plays in the league as the final model does."""
 
     def __init__(self, folder: Path, every: int) -> None:
         super().__init__()
@@ -150,7 +152,7 @@ class _Checkpoint(BaseCallback):
 
 def train(args: Args) -> Path:
     """Train PPO as ``args`` says; returns the path of the saved model."""
-    env_kwargs: dict = {"checkpoint": args.lmm_checkpoint} if args.lmm_checkpoint else {}
+    env_kwargs: dict = {"checkpoint": args.checkpoint} if args.checkpoint else {}
     env_kwargs["workers"] = args.workers
     if args.task == "market-making":
         env_kwargs["inventory_penalty"] = args.inventory_penalty
@@ -174,10 +176,10 @@ def train(args: Args) -> Path:
         verbose=0,
     )
     out = Path(args.out)
-    checkpoint = None
-    if args.checkpoint_every:
-        every = max(args.checkpoint_every // args.num_envs, 1)
-        checkpoint = _Checkpoint(out / "checkpoints", every)
+    saver = None
+    if args.save_every:
+        every = max(args.save_every // args.num_envs, 1)
+        saver = _PeriodicSave(out / "checkpoints", every)
     start = time.perf_counter()
     if args.imitate:
         report = clone_baseline(
@@ -189,11 +191,11 @@ def train(args: Args) -> Path:
             args.batch_size,
         )
         print(f"cloned {args.imitate}: {report}")
-        if checkpoint is not None:  # the cloned policy, before any PPO update
-            checkpoint.init_callback(model)
-            checkpoint.save()
+        if saver is not None:  # the cloned policy, before any PPO update
+            saver.init_callback(model)
+            saver.save()
     budget = _ProgressAndBudget(args.total_timesteps, 60 * args.max_minutes, start)
-    callbacks = [budget] if checkpoint is None else [checkpoint, budget]
+    callbacks = [budget] if saver is None else [saver, budget]
     model.learn(total_timesteps=args.total_timesteps, callback=callbacks, progress_bar=False)
     out.mkdir(parents=True, exist_ok=True)
     model.save(out / "model.zip")

@@ -17,7 +17,7 @@ from lmm.results import write_json
 from mars_gym.console import (
     bench,
     bench_lmm,
-    demo,
+    check,
     evaluate_lmm,
     fidelity,
     forecast,
@@ -31,7 +31,7 @@ __all__ = ["COMMANDS", "build_parser", "main"]
 
 #: The commands of this package, in the order ``--help`` lists them.
 COMMANDS: tuple[Command, ...] = (
-    demo,
+    check,
     replay,
     train_lmm,
     evaluate_lmm,

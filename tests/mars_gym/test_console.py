@@ -21,7 +21,7 @@ from mars_gym.studies.metaorder import QUICK, MetaorderConfig
 
 
 @pytest.mark.parametrize(
-    "command", ["replay", "demo", "train-lmm", "evaluate-lmm", "bench-lmm", "bench"]
+    "command", ["replay", "check", "train-lmm", "evaluate-lmm", "bench-lmm", "bench"]
 )
 def test_every_subcommand_has_help(command: str, capsys: pytest.CaptureFixture[str]) -> None:
     with pytest.raises(SystemExit) as exc:
@@ -40,11 +40,11 @@ def test_report_commands_write_a_folder(command: str, capsys: pytest.CaptureFixt
     assert "--out DIR" in out and "--quiet" in out
 
 
-def test_demo_without_data_times_synthetic_flow(tmp_path: Path) -> None:
-    out = tmp_path / "demo.json"
+def test_check_without_data_times_synthetic_flow(tmp_path: Path) -> None:
+    out = tmp_path / "check.json"
     code = main(
         [
-            "demo",
+            "check",
             "--data",
             str(tmp_path / "none"),
             "--orders",

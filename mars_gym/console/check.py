@@ -1,4 +1,5 @@
-"""``mars-gym demo``: verify and time the engine, then generate markets with the packaged LMM."""
+"""``mars-gym check``: the engine check: verify and time the engine, then generate markets
+with the packaged LMM."""
 
 from __future__ import annotations
 
@@ -19,15 +20,15 @@ from mars_gym.console.command import CommandFailed
 from mars_gym.console.flags import common_flags, default_data_dir
 from mars_gym.console.replay import print_verify, verify_failure
 
-__all__ = ["DEMO_FILES", "HELP", "NAME", "configure_parser", "run"]
+__all__ = ["CHECK_FILES", "HELP", "NAME", "configure_parser", "run"]
 
-NAME = "demo"
+NAME = "check"
 HELP = (
-    "the main job: verify the engine on the LOBSTER samples, time it, and generate markets "
-    "with the packaged LMM"
+    "engine check: verify the engine on the LOBSTER samples, time it, and generate markets "
+    "with the packaged LMM (about 35 s)"
 )
-#: The LOBSTER sample days the demo verifies, when present.
-DEMO_FILES = (
+#: The LOBSTER sample days the check verifies, when present.
+CHECK_FILES = (
     "LOBSTER_SampleFile_GOOG_2012-06-21_10.zip",
     "LOBSTER_SampleFile_GOOG_2012-06-21_5.zip",
     "LOBSTER_SampleFile_AMZN_2012-06-21_5.zip",
@@ -37,7 +38,7 @@ DEMO_FILES = (
 
 
 def configure_parser(parser: argparse.ArgumentParser) -> None:
-    """Add the ``demo`` command's description and flags to ``parser``."""
+    """Add the ``check`` command's description and flags to ``parser``."""
     parser.description = (
         "Verify the matching engine against LOBSTER's own orderbook files for the sample "
         "days found in --data and time it (without data, only its matching path is timed, on "
@@ -65,7 +66,7 @@ def configure_parser(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> dict:
     """Verify and time the engine on the sample days (or a synthetic stream), then generate;
     raises :class:`CommandFailed` at the end if a day did not match its orderbook file."""
-    files = [args.data / name for name in DEMO_FILES if (args.data / name).exists()]
+    files = [args.data / name for name in CHECK_FILES if (args.data / name).exists()]
     result: dict = {"replays": [], "synthetic": None}
     if files:
         print(f"Verifying the matching engine against LOBSTER's orderbook files in {args.data}")
