@@ -14,7 +14,7 @@ from typing import Any
 
 from agents.baselines import BASELINES
 from agents.benchmark import EVALUATION_SEED_BASE, League, run_league
-from agents.trained import trained_policies
+from agents.trained import sb3_policy, trained_policies
 from mars_gym.console.flags import checkpoint_flag, common_flags
 
 __all__ = ["HELP", "NAME", "configure_parser", "run"]
@@ -31,9 +31,9 @@ def configure_parser(parser: argparse.ArgumentParser) -> None:
         "implementation shortfall in bp (execution) or of PnL in dollars, PnL/std and "
         "inventory risk (market making), and each policy's paired difference to the "
         "reference. Policies: the built-in baselines, the shipped PPO agent ('ppo', "
-        "trained by agents.train_ppo), and any callable given as "
-        "module:attr (a factory taking the env's task and returning a policy object with "
-        "reset() and __call__(obs) -> action)."
+        "trained by agents.train_ppo), any saved SB3 PPO model given as a path to its zip, "
+        "and any callable given as module:attr (a factory taking the env's task and "
+        "returning a policy object with reset() and __call__(obs) -> action)."
     )
     parser.add_argument("--task", choices=["execution", "market-making"], required=True)
     parser.add_argument(
@@ -51,8 +51,10 @@ def configure_parser(parser: argparse.ArgumentParser) -> None:
         "--policy",
         action="append",
         default=[],
-        metavar="NAME=MODULE:ATTR",
-        help="add a policy factory from an importable module (repeatable)",
+        metavar="NAME=MODULE:ATTR|NAME=PATH.zip",
+        help="add a policy (repeatable): a factory from an importable module, or a "
+        "Stable-Baselines3 PPO model saved as a zip (by agents.train_ppo, say), its "
+        "observation statistics read from the .obs.json beside it if there",
     )
     parser.add_argument("--reference", help="policy the others are compared with, paired by seed")
     parser.add_argument("--batch", type=int, default=64, help="environments per vector env")
@@ -133,9 +135,16 @@ def _load_leagues(paths: list[str], task: str) -> League | None:
 
 
 def _load(target: str) -> Callable[[Any], Any]:
+    """The policy factory ``target`` names: a Stable-Baselines3 PPO zip (played by
+    :func:`agents.trained.sb3_policy`, with the ``.obs.json`` statistics beside it if
+    present) or an importable ``module:attr``."""
+    if target.endswith(".zip"):
+        if not Path(target).is_file():
+            raise FileNotFoundError(f"--policy: no SB3 model at {target}")
+        return sb3_policy(target)
     module, _, attr = target.partition(":")
     if not module or not attr:
-        raise ValueError(f"a policy is given as NAME=MODULE:ATTR, got {target!r}")
+        raise ValueError(f"a policy is given as NAME=MODULE:ATTR or NAME=PATH.zip, got {target!r}")
     try:
         return getattr(importlib.import_module(module), attr)
     except (ImportError, AttributeError) as exc:
