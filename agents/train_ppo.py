@@ -31,7 +31,7 @@ from agents.benchmark import EVALUATION_SEED_BASE, TASKS
 from agents.imitation import clone_baseline
 from agents.sb3 import make_sb3_vec_env
 from agents.trained import ObsNormalizer, normalizer_path
-from mars_gym.cli import config_from_args, dataclass_flags
+from mars_gym.console.flags import config_from_args, dataclass_flags
 
 __all__ = ["EPISODE_FIGURES", "Args", "main", "train"]
 
@@ -62,10 +62,12 @@ class Args:
         learning_rate: Adam step size.
         gamma: discount factor.
         out: folder for the final model (model.zip, with its observation statistics in
-            model.obs.json) and periodic checkpoints.
-        checkpoint_every: environment steps between checkpoints (0: none).
+            model.obs.json) and the periodic saves (see save_every).
+        save_every: environment steps between saves of the PPO model under
+            ``out/checkpoints`` (0: none).
         tensorboard: folder for tensorboard logs ("" for none; needs tensorboard).
-        lmm_checkpoint: LMM checkpoint folder ("" for the packaged one).
+        checkpoint: the LMM checkpoint the markets are generated with: a folder or a
+            packaged checkpoint's name ("" for the packaged default).
         inventory_penalty: market making only: the training reward's inventory penalty in
             dollars per squared lot per step (the env's default is 0.01); a larger one
             trains a more risk-averse quoter. The league scores PnL whatever it was.
@@ -88,9 +90,9 @@ class Args:
     learning_rate: float = 3e-4
     gamma: float = 0.99
     out: str = "runs/ppo"
-    checkpoint_every: int = 50_000
+    save_every: int = 50_000
     tensorboard: str = ""
-    lmm_checkpoint: str = ""
+    checkpoint: str = ""
     inventory_penalty: float = 0.01
     max_minutes: float = 25.0
     imitate: str = ""
@@ -170,10 +172,10 @@ def _logger(tensorboard: str) -> Logger:
     return Logger(None, [HumanOutputFormat(sys.stdout)])
 
 
-class _Checkpoint(BaseCallback):
+class _PeriodicSave(BaseCallback):
     """Every ``every`` calls (one per vector step), saves the model as
     ``folder/ppo_<steps>_steps.zip`` with its observation statistics beside it, so each
-    checkpoint plays in the league as the final model does."""
+    save plays in the league as the final model does."""
 
     def __init__(self, folder: Path, every: int) -> None:
         super().__init__()
@@ -196,7 +198,7 @@ class _Checkpoint(BaseCallback):
 
 def train(args: Args) -> Path:
     """Train PPO as ``args`` says; returns the path of the saved model."""
-    env_kwargs: dict = {"checkpoint": args.lmm_checkpoint} if args.lmm_checkpoint else {}
+    env_kwargs: dict = {"checkpoint": args.checkpoint} if args.checkpoint else {}
     env_kwargs["workers"] = args.workers
     if args.task == "market-making":
         env_kwargs["inventory_penalty"] = args.inventory_penalty
@@ -223,10 +225,10 @@ def train(args: Args) -> Path:
     )
     model.set_logger(_logger(args.tensorboard))
     out = Path(args.out)
-    checkpoint = None
-    if args.checkpoint_every:
-        every = max(args.checkpoint_every // args.num_envs, 1)
-        checkpoint = _Checkpoint(out / "checkpoints", every)
+    saver = None
+    if args.save_every:
+        every = max(args.save_every // args.num_envs, 1)
+        saver = _PeriodicSave(out / "checkpoints", every)
     start = time.perf_counter()
     if args.imitate:
         report = clone_baseline(
@@ -238,13 +240,13 @@ def train(args: Args) -> Path:
             args.batch_size,
         )
         print(f"cloned {args.imitate}: {report}")
-        if checkpoint is not None:  # the cloned policy, before any PPO update
-            checkpoint.init_callback(model)
-            checkpoint.save()
+        if saver is not None:  # the cloned policy, before any PPO update
+            saver.init_callback(model)
+            saver.save()
     budget = _ProgressAndBudget(args.total_timesteps, 60 * args.max_minutes, start)
     callbacks = [_EpisodeFigures(EPISODE_FIGURES[args.task]), budget]
-    if checkpoint is not None:
-        callbacks.insert(0, checkpoint)
+    if saver is not None:
+        callbacks.insert(0, saver)
     model.learn(total_timesteps=args.total_timesteps, callback=callbacks, progress_bar=False)
     out.mkdir(parents=True, exist_ok=True)
     model.save(out / "model.zip")

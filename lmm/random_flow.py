@@ -3,7 +3,7 @@
 Replaying LOBSTER applies executions by order id, so it never runs the engine's matching
 loop. This stream does: marketable limit orders and market orders walk the book, limit
 orders rest around the mid, cancels and deletes hit resting orders. It needs no data, which
-makes it the engine benchmark and demo for a machine without LOBSTER files.
+makes it the engine benchmark and check for a machine without LOBSTER files.
 
 The flow is deliberately simple (uniform choices, no calibration); it is a workload, not a
 market model.

@@ -21,7 +21,7 @@ import numpy as np
 
 from lmm.data.lobster import EventType, read_lobster
 from lmm.units import NS_PER_SECOND
-from mars_gym.cli import days_flags, days_from_args
+from mars_gym.console.flags import days_flags, days_from_args
 
 
 def cancel_ranks(messages: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:

@@ -36,7 +36,7 @@ from lmm.bench import flops_per_order, matmul_peak_gflops
 from lmm.checkpoint import Checkpoint, load_checkpoint
 from lmm.generate import LMMMarkets, synthetic_start
 from lmm.results import write_json
-from mars_gym.cli import checkpoint_flag
+from mars_gym.console.flags import checkpoint_flag
 
 ENV_ID = "MarS-Execution-v0"
 ACTION = (4, 0)  # a TWAP-paced passive child order, as `mars-gym bench` takes

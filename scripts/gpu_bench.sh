@@ -13,7 +13,7 @@ out=${1:?usage: gpu_bench.sh OUT_DIR [PYTHON]}
 py=${2:-python3}
 mkdir -p "$out"
 export OMP_NUM_THREADS=1 PYTHONUNBUFFERED=1
-cli() { "$py" -m mars_gym.cli "$@" --quiet; }
+cli() { "$py" -m mars_gym.console "$@" --quiet; }
 step() {  # step NAME COMMAND...: run it, log it, carry on
     local name=$1; shift
     echo "== $name"

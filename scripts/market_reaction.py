@@ -17,9 +17,9 @@ import numpy as np
 from lmm.data.lobster import EventType, read_lobster
 from lmm.results import write_json
 from lmm.units import NS_PER_SECOND
-from mars_gym.cli import checkpoint_flag, days_flags, days_from_args
-from mars_gym.impact import buy_programme_impact, median_interval
+from mars_gym.console.flags import checkpoint_flag, days_flags, days_from_args
 from mars_gym.simulator import SimulatorConfig
+from mars_gym.studies.impact import buy_programme_impact, median_interval
 
 
 def traded_per_second(path: Path) -> float:

@@ -26,7 +26,7 @@ from agents.baselines import MARKET_MAKING_BASELINES
 from agents.benchmark import CALIBRATION_SEED_BASE
 from lmm.results import write_json
 from lmm.stylized import pooled_mean
-from mars_gym.cli import checkpoint_flag
+from mars_gym.console.flags import checkpoint_flag
 
 ENV_ID = "MarS-MarketMaking-v0"
 #: distances from the mid (ticks, the fill price's) that the fills are grouped by

@@ -21,7 +21,7 @@ import numpy as np
 from lmm.checkpoint import load_checkpoint
 from lmm.dataset import build_dataset
 from lmm.tokenizer import OrderTokenizer
-from mars_gym.cli import days_flags, days_from_args
+from mars_gym.console.flags import days_flags, days_from_args
 
 
 def price_bits(tokenizer: OrderTokenizer, offset: np.ndarray) -> np.ndarray:

@@ -23,7 +23,7 @@ from lmm.features import best_quotes, mid_x2
 from lmm.price_reference import PriceReference
 from lmm.size_reference import SizeReference
 from lmm.tokenizer import OrderTokenizer, TokenizerConfig
-from mars_gym.cli import days_flags, days_from_args
+from mars_gym.console.flags import days_flags, days_from_args
 
 _DEPTH_BINS = np.arange(-20, 42)
 _PASSIVE_KINDS = (

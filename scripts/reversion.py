@@ -30,7 +30,7 @@ from lmm.generate import LMMMarkets
 from lmm.results import write_json
 from lmm.stylized import maker_markouts, mid_grid, pooled_mean, sessions
 from lmm.units import NS_PER_SECOND
-from mars_gym.cli import checkpoint_flag, days_flags, days_from_args
+from mars_gym.console.flags import checkpoint_flag, days_flags, days_from_args
 
 
 def reversions(records: np.ndarray, thresholds: list[int], horizons: list[int]) -> dict:

@@ -27,7 +27,7 @@ from lmm.evaluate import StartWindows, generate_records, held_out_open, start_wi
 from lmm.generate import LMMMarkets
 from lmm.results import write_json
 from lmm.units import NS_PER_SECOND
-from mars_gym.cli import checkpoint_flag, days_flags, days_from_args
+from mars_gym.console.flags import checkpoint_flag, days_flags, days_from_args
 
 
 def spread_balance(r: np.ndarray) -> dict[str, float]:

@@ -12,5 +12,5 @@ def tiny_ppo_flags(tiny_checkpoint_dir: Path) -> list[str]:
     """``agents.train_ppo`` flags for a run of seconds on the tiny LMM checkpoint."""
     return [
         "--num-envs", "2", "--n-steps", "16", "--batch-size", "16", "--n-epochs", "1",
-        "--lmm-checkpoint", str(tiny_checkpoint_dir),
+        "--checkpoint", str(tiny_checkpoint_dir),
     ]  # fmt: skip

@@ -8,7 +8,6 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from agents import cli
 from agents.baselines import (
     EXECUTION_BASELINES,
     TWAP,
@@ -18,7 +17,8 @@ from agents.baselines import (
     SymmetricSpread,
 )
 from agents.benchmark import EVALUATION_SEED_BASE, run_league
-from agents.cli import main
+from agents.console import benchmark
+from agents.console.main import main
 from mars_gym.envs.core import OBSERVATION_FIELDS
 from mars_gym.envs.execution import CROSS, PASSIVE, ExecutionTask
 from mars_gym.envs.market_making import MarketMakingTask
@@ -152,9 +152,9 @@ def test_benchmark_merges_leagues_run_in_parts(
         assert main(["benchmark", *common, "--episodes", "2", "--policies", name,
                      "--out", str(path)]) == 0  # fmt: skip
     # with every built-in policy in a part, merging plays nothing
-    monkeypatch.setitem(cli.BASELINES, "market-making", {n: None for n in parts})
-    monkeypatch.setattr(cli, "trained_policies", lambda task: {})
-    monkeypatch.setattr(cli, "run_league", lambda *a, **k: pytest.fail("played again"))
+    monkeypatch.setitem(benchmark.BASELINES, "market-making", {n: None for n in parts})
+    monkeypatch.setattr(benchmark, "trained_policies", lambda task: {})
+    monkeypatch.setattr(benchmark, "run_league", lambda *a, **k: pytest.fail("played again"))
     merged = tmp_path / "merged.json"
     args = ["--join", str(parts["symmetric_1"]), "--join", str(parts["random"])]
     assert main(["benchmark", *common, *args, "--out", str(merged)]) == 0
@@ -165,7 +165,7 @@ def test_benchmark_merges_leagues_run_in_parts(
 def test_benchmark_refuses_a_reference_outside_the_league_before_playing(
     tiny_checkpoint_dir: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    monkeypatch.setattr(cli, "run_league", lambda *a, **k: pytest.fail("played first"))
+    monkeypatch.setattr(benchmark, "run_league", lambda *a, **k: pytest.fail("played first"))
     args = ["benchmark", "--task", "execution", "--checkpoint", str(tiny_checkpoint_dir),
             "--policies", "twap_market", "--reference", "twap_passive", "--quiet"]  # fmt: skip
     assert main(args) == 2

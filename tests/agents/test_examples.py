@@ -50,7 +50,7 @@ def test_train_execution(tiny_ppo_flags: list[str], tmp_path: Path, workers: str
     from agents.train_ppo import main
 
     model = main(
-        ["--task", "execution", "--total-timesteps", "64", "--checkpoint-every", "0",
+        ["--task", "execution", "--total-timesteps", "64", "--save-every", "0",
          "--out", str(tmp_path / "ppo"), "--workers", workers, *tiny_ppo_flags]
     )  # fmt: skip
     assert model.exists()

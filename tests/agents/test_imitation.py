@@ -55,7 +55,7 @@ def test_train_ppo_clones_first_and_checkpoints_the_clone(
 
     main(
         ["--task", "market-making", "--total-timesteps", "32", "--imitate", "avellaneda_stoikov",
-         "--imitation-steps", "8", "--imitation-epochs", "1", "--checkpoint-every", "32",
+         "--imitation-steps", "8", "--imitation-epochs", "1", "--save-every", "32",
          "--out", str(tmp_path / "ppo"), *tiny_ppo_flags]
     )  # fmt: skip
     checkpoints = sorted(p.name for p in (tmp_path / "ppo" / "checkpoints").glob("*.zip"))

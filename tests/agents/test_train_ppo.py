@@ -24,7 +24,7 @@ def test_train_ppo_logs_to_stdout_and_tensorboard(
     from agents.train_ppo import main
 
     main(
-        ["--task", task, "--total-timesteps", "64", "--checkpoint-every", "0",
+        ["--task", task, "--total-timesteps", "64", "--save-every", "0",
          "--out", str(tmp_path / "ppo"), "--tensorboard", str(tmp_path / "tb"), *tiny_ppo_flags]
     )  # fmt: skip
     out = capsys.readouterr().out

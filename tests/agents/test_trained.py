@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import gymnasium as gym
@@ -10,6 +11,7 @@ import pytest
 from stable_baselines3 import PPO
 
 from agents.benchmark import TASKS, run_league
+from agents.console.main import main
 from agents.sb3 import make_sb3_vec_env
 from agents.trained import normalizer_path, sb3_policy, trained_path, trained_policies
 
@@ -76,3 +78,21 @@ def test_shipped_agents_fit_their_task(task: str, tiny_checkpoint_dir: Path) -> 
     for factory in shipped.values():
         action = factory(env_task)(obs)
         assert env_task.action_space.contains(action.astype(env_task.action_space.dtype))
+
+
+def test_benchmark_plays_a_saved_zip_given_as_policy(
+    tiny_checkpoint_dir: Path, tmp_path: Path
+) -> None:
+    """``--policy NAME=PATH.zip`` plays a saved SB3 model (its .obs.json read if there);
+    a missing zip is a clear error before any play."""
+    model = tmp_path / "mine.zip"  # an untrained PPO of the league's execution task
+    env = make_sb3_vec_env(TASKS["execution"], 2, seed=0, checkpoint=str(tiny_checkpoint_dir))
+    PPO("MlpPolicy", env, n_steps=8, batch_size=16, seed=0, device="cpu").save(model)
+    env.close()
+    common = ["benchmark", "--task", "execution", "--episodes", "2", "--batch", "2", "--quiet"]
+    common += ["--checkpoint", str(tiny_checkpoint_dir), "--policies", "twap_passive"]
+    out = tmp_path / "league.json"
+    assert main([*common, "--policy", f"mine={model}", "--out", str(out)]) == 0
+    rows = json.loads(out.read_text())["rows"]
+    assert {r["policy"] for r in rows} == {"twap_passive", "mine"}
+    assert main([*common, "--policy", f"mine={tmp_path / 'none.zip'}"]) == 2

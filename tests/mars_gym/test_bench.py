@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from mars_gym.bench import compare_checkpoints
-from mars_gym.cli import main
+from mars_gym.console.main import main
+from mars_gym.studies.bench import compare_checkpoints
 
 
 def test_checkpoints_are_timed_in_alternation_and_set_against_the_first(

@@ -10,8 +10,9 @@ import pytest
 
 from lmm.checkpoint import load_checkpoint
 from lmm.stylized import FACTS
-from mars_gym.cli import config_from_args
-from mars_gym.fidelity import FidelityConfig, build_report, configure_parser
+from mars_gym.console.fidelity import configure_parser
+from mars_gym.console.flags import config_from_args
+from mars_gym.studies.fidelity import FidelityConfig, build_report
 
 
 def test_config_rejects_windows_past_the_held_out_window() -> None:

@@ -14,15 +14,14 @@ from lmm.dataset import DayData
 from lmm.features import N_BOOK_FEATURES, SESSION_OPEN_NS
 from lmm.generate import synthetic_start
 from lmm.units import NS_PER_SECOND
-from mars_gym.forecast import (
+from mars_gym.console.forecast import configure_parser, run
+from mars_gym.studies.forecast import (
     ForecastConfig,
     _vote,
     classify,
-    configure_parser,
     flat_threshold,
     mcnemar_p,
     rollout_changes,
-    run_command,
     training_changes,
     wilson_interval,
 )
@@ -94,7 +93,7 @@ def test_command_end_to_end(lobster_dir: Path, tmp_path: Path) -> None:
     configure_parser(parser)
     flags = "--step-minutes 30 --rollouts 2 --horizon-minutes 0.25 --bootstrap 50 --quiet"
     args = parser.parse_args([*flags.split(), "--data", str(lobster_dir), "--out", str(tmp_path)])
-    report = run_command(args)
+    report = run(args)
     assert report["starts"] == 6  # 3 per stock
     assert set(report["accuracy"]) == {"lmm", "lmm_mean", "majority", "last_return"}
     assert (tmp_path / "forecast.json").exists() and (tmp_path / "forecast.png").exists()

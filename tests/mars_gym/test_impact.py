@@ -8,8 +8,8 @@ import pytest
 
 from lmm.checkpoint import DEFAULT_CHECKPOINT
 from lmm.data.orderflow import OrderKind
-from mars_gym.impact import buy_programme_impact, median_interval, rollout_paths
 from mars_gym.simulator import AgentOrder, MarketSimulator, SimulatorConfig
+from mars_gym.studies.impact import buy_programme_impact, median_interval, rollout_paths
 
 
 @pytest.mark.slow

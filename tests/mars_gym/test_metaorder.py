@@ -13,7 +13,9 @@ import numpy as np
 import pytest
 
 from lmm.results import portable
-from mars_gym.metaorder import (
+from mars_gym.console.impact import configure_parser, run
+from mars_gym.simulator import SimulatorConfig
+from mars_gym.studies.metaorder import (
     MetaorderCell,
     MetaorderConfig,
     MetaorderStudy,
@@ -24,8 +26,6 @@ from mars_gym.metaorder import (
     volatility,
     window_volume,
 )
-from mars_gym.metaorder_report import configure_parser, run_command
-from mars_gym.simulator import SimulatorConfig
 
 
 def test_fit_power_law_recovers_an_exact_law() -> None:
@@ -179,8 +179,8 @@ def test_impact_command_end_to_end(tiny_checkpoint_dir: Path, tmp_path: Path) ->
             "--quiet",
         ]
     )
-    assert args.out is None  # cli.main must not write the report over the --out folder
-    result = run_command(args)
+    assert args.out is None  # the console must not write the report over the --out folder
+    result = run(args)
     written = json.loads((tmp_path / "impact.json").read_text())
     assert written == portable(json.loads(json.dumps(result)))  # the checkpoint: its name
     assert written["simulator"]["checkpoint"] == tiny_checkpoint_dir.name

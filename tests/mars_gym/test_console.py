@@ -1,4 +1,4 @@
-"""The mars-gym command line: help, JSON output, clear errors."""
+"""The mars-gym console (mars_gym.console): help, JSON output, clear errors; its flags."""
 
 from __future__ import annotations
 
@@ -14,13 +14,14 @@ import pytest
 from lmm.price_reference import PriceReference
 from lmm.size_reference import SizeReference
 from lmm.tokenizer import TokenizerConfig
-from mars_gym.cli import config_from_args, dataclass_flags, main
-from mars_gym.fidelity import FidelityConfig
-from mars_gym.metaorder import QUICK, MetaorderConfig
+from mars_gym.console.flags import config_from_args, dataclass_flags
+from mars_gym.console.main import main
+from mars_gym.studies.fidelity import FidelityConfig
+from mars_gym.studies.metaorder import QUICK, MetaorderConfig
 
 
 @pytest.mark.parametrize(
-    "command", ["replay", "demo", "train-lmm", "evaluate-lmm", "bench-lmm", "bench"]
+    "command", ["replay", "check", "train-lmm", "evaluate-lmm", "bench-lmm", "bench"]
 )
 def test_every_subcommand_has_help(command: str, capsys: pytest.CaptureFixture[str]) -> None:
     with pytest.raises(SystemExit) as exc:
@@ -39,11 +40,11 @@ def test_report_commands_write_a_folder(command: str, capsys: pytest.CaptureFixt
     assert "--out DIR" in out and "--quiet" in out
 
 
-def test_demo_without_data_times_synthetic_flow(tmp_path: Path) -> None:
-    out = tmp_path / "demo.json"
+def test_check_without_data_times_synthetic_flow(tmp_path: Path) -> None:
+    out = tmp_path / "check.json"
     code = main(
         [
-            "demo",
+            "check",
             "--data",
             str(tmp_path / "none"),
             "--orders",
@@ -80,11 +81,56 @@ def test_replay_verify_writes_the_promised_fields(lobster_dir: Path, tmp_path: P
     assert result["match_rate"] == 1.0
 
 
+# a LOBSTER day of two levels: time, type, order id, size, price (dollars x 10000), direction
+_MESSAGES = [
+    "34200.000000001,1,1001,100,1000000,1",
+    "34200.5,1,1002,50,1000300,-1",
+    "34201.25,1,1003,30,999900,1",
+    "34202,2,1003,10,999900,1",
+]
+_EA, _EB = "9999999999,0", "-9999999999,0"  # an empty ask level, an empty bid level
+# ask1 price, ask1 size, bid1 price, bid1 size, ask2 ..., bid2 ... after each message
+_ORDERBOOK = [
+    f"{_EA},1000000,100,{_EA},{_EB}",
+    f"1000300,50,1000000,100,{_EA},{_EB}",
+    f"1000300,50,1000000,100,{_EA},999900,30",
+    f"1000300,50,1000000,100,{_EA},999900,20",
+]
+
+
+def _day(folder: Path, orderbook: list[str]) -> Path:
+    stem = "TEST_2012-06-21_34200000_57600000"
+    (folder / f"{stem}_orderbook_2.csv").write_text("\n".join(orderbook) + "\n")
+    message = folder / f"{stem}_message_2.csv"
+    message.write_text("\n".join(_MESSAGES) + "\n")
+    return message
+
+
+def test_replay_verify_passes_on_a_matching_day(tmp_path: Path) -> None:
+    assert main(["replay", str(_day(tmp_path, _ORDERBOOK)), "--verify", "--quiet"]) == 0
+
+
+def test_replay_verify_fails_when_a_row_does_not_match(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A wrong size at level 1 of a 2-level file (never reconciled) is a failed check: exit
+    status 1 with a message saying how many rows differ; --out still gets the report."""
+    planted = [*_ORDERBOOK]
+    planted[2] = planted[2].replace("1000000,100", "1000000,90")  # bid 1: 90, not 100
+    out = tmp_path / "r.json"
+    code = main(["replay", str(_day(tmp_path, planted)), "--verify", "--quiet", "--out", str(out)])
+    assert code == 1
+    result = json.loads(out.read_text())
+    assert 0 < result["match_rate"] < 1
+    err = capsys.readouterr().err
+    assert "mars-gym replay: failed:" in err and "differs from the orderbook file in 1 of" in err
+
+
 def test_bad_file_is_a_clear_error_not_a_traceback(tmp_path: Path) -> None:
     message = tmp_path / "X_2012-06-21_34200000_57600000_message_1.csv"
     message.write_text("34200.1,1,1,100,1000000,1\n")
     proc = subprocess.run(
-        [sys.executable, "-m", "mars_gym.cli", "replay", str(message)],
+        [sys.executable, "-m", "mars_gym.console", "replay", str(message)],
         capture_output=True,
         text=True,
         check=False,

@@ -1,7 +1,6 @@
-"""The full ``mars-gym`` command: the package's subcommands plus the strategy benchmark.
+"""``mars-gym benchmark``: the strategy league (:mod:`agents.benchmark`) from the command line.
 
-``mars_gym`` may not import ``agents``, so the console script lives here: it runs
-:func:`mars_gym.cli.main` with one more subcommand, ``benchmark``.
+It lives in ``agents`` because it plays the agents; ``mars_gym`` may not import them.
 """
 
 from __future__ import annotations
@@ -9,67 +8,65 @@ from __future__ import annotations
 import argparse
 import importlib
 import json
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 from agents.baselines import BASELINES
 from agents.benchmark import EVALUATION_SEED_BASE, League, run_league
-from agents.trained import trained_policies
-from mars_gym.cli import checkpoint_flag, common_flags
-from mars_gym.cli import main as mars_gym_main
+from agents.trained import sb3_policy, trained_policies
+from mars_gym.console.flags import checkpoint_flag, common_flags
 
-__all__ = ["main"]
+__all__ = ["HELP", "NAME", "configure_parser", "run"]
 
-
-def main(argv: Sequence[str] | None = None) -> int:
-    """Run ``mars-gym`` (all subcommands); returns the exit code."""
-    return mars_gym_main(argv, extend=_add_benchmark)
+NAME = "benchmark"
+HELP = "rank strategies on the same held-out seeds, with 95%% confidence intervals"
 
 
-def _add_benchmark(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser(
-        "benchmark",
-        help="rank strategies on the same held-out seeds, with 95% confidence intervals",
-        description="Play every policy on the same held-out seeds (paired), in the native "
+def configure_parser(parser: argparse.ArgumentParser) -> None:
+    """Add the ``benchmark`` command's description and flags to ``parser``."""
+    parser.description = (
+        "Play every policy on the same held-out seeds (paired), in the native "
         "vector environment, and print a league table: mean, std and 95% CI of "
         "implementation shortfall in bp (execution) or of PnL in dollars, PnL/std and "
         "inventory risk (market making), and each policy's paired difference to the "
         "reference. Policies: the built-in baselines, the shipped PPO agent ('ppo', "
-        "trained by agents.train_ppo), and any callable given as "
-        "module:attr (a factory taking the env's task and returning a policy object with "
-        "reset() and __call__(obs) -> action).",
+        "trained by agents.train_ppo), any saved SB3 PPO model given as a path to its zip, "
+        "and any callable given as module:attr (a factory taking the env's task and "
+        "returning a policy object with reset() and __call__(obs) -> action)."
     )
-    p.add_argument("--task", choices=["execution", "market-making"], required=True)
-    p.add_argument(
+    parser.add_argument("--task", choices=["execution", "market-making"], required=True)
+    parser.add_argument(
         "--episodes",
         type=int,
         help="held-out episodes per policy (default: 200, or as many as the --join league's)",
     )
-    p.add_argument(
+    parser.add_argument(
         "--policies",
         nargs="+",
         help="built-in policies to include: the task's baselines and its shipped trained "
         "agents (default: all of them)",
     )
-    p.add_argument(
+    parser.add_argument(
         "--policy",
         action="append",
         default=[],
-        metavar="NAME=MODULE:ATTR",
-        help="add a policy factory from an importable module (repeatable)",
+        metavar="NAME=MODULE:ATTR|NAME=PATH.zip",
+        help="add a policy (repeatable): a factory from an importable module, or a "
+        "Stable-Baselines3 PPO model saved as a zip (by agents.train_ppo, say), its "
+        "observation statistics read from the .obs.json beside it if there",
     )
-    p.add_argument("--reference", help="policy the others are compared with, paired by seed")
-    p.add_argument("--batch", type=int, default=64, help="environments per vector env")
-    p.add_argument(
+    parser.add_argument("--reference", help="policy the others are compared with, paired by seed")
+    parser.add_argument("--batch", type=int, default=64, help="environments per vector env")
+    parser.add_argument(
         "--workers",
         type=int,
         default=1,
         help="processes each vector env is split over, one core each; the scores do not "
         "depend on it (default: 1)",
     )
-    p.add_argument("--plot", help="save the league as a PNG bar chart")
-    p.add_argument(
+    parser.add_argument("--plot", help="save the league as a PNG bar chart")
+    parser.add_argument(
         "--join",
         action="append",
         default=[],
@@ -79,12 +76,12 @@ def _add_benchmark(sub: argparse._SubParsersAction) -> None:
         "played again (default --policies: the built-in ones the joined leagues lack; "
         "none left, nothing is played: leagues run in parts are merged)",
     )
-    checkpoint_flag(p)
-    common_flags(p)
-    p.set_defaults(func=_cmd_benchmark)
+    checkpoint_flag(parser)
+    common_flags(parser)
 
 
-def _cmd_benchmark(args: argparse.Namespace) -> dict:
+def run(args: argparse.Namespace) -> dict:
+    """Play the league ``args`` describe (or join saved ones), print and plot it."""
     builtin = {**BASELINES[args.task], **trained_policies(args.task)}
     joined = _load_leagues(args.join, args.task)
     names = args.policies or [n for n in builtin if joined is None or n not in joined.scores]
@@ -138,14 +135,17 @@ def _load_leagues(paths: list[str], task: str) -> League | None:
 
 
 def _load(target: str) -> Callable[[Any], Any]:
+    """The policy factory ``target`` names: a Stable-Baselines3 PPO zip (played by
+    :func:`agents.trained.sb3_policy`, with the ``.obs.json`` statistics beside it if
+    present) or an importable ``module:attr``."""
+    if target.endswith(".zip"):
+        if not Path(target).is_file():
+            raise FileNotFoundError(f"--policy: no SB3 model at {target}")
+        return sb3_policy(target)
     module, _, attr = target.partition(":")
     if not module or not attr:
-        raise ValueError(f"a policy is given as NAME=MODULE:ATTR, got {target!r}")
+        raise ValueError(f"a policy is given as NAME=MODULE:ATTR or NAME=PATH.zip, got {target!r}")
     try:
         return getattr(importlib.import_module(module), attr)
     except (ImportError, AttributeError) as exc:
         raise ValueError(f"cannot load policy {target!r}: {exc}") from None
-
-
-if __name__ == "__main__":
-    raise SystemExit(main())

@@ -25,7 +25,6 @@ All markets of one batch (many start times, all their rollouts) share one
 
 from __future__ import annotations
 
-import argparse
 import math
 import time
 from dataclasses import asdict, dataclass
@@ -33,30 +32,24 @@ from pathlib import Path
 
 import numpy as np
 
-from lmm.checkpoint import Checkpoint, load_checkpoint
+from lmm.checkpoint import Checkpoint
 from lmm.dataset import DayData, build_dataset
 from lmm.features import SESSION_OPEN_NS, mid_x2
 from lmm.generate import LMMMarkets, StartState
-from lmm.results import write_json
 from lmm.units import NS_PER_SECOND
 
 __all__ = [
     "CLASSES",
-    "HELP",
     "ForecastConfig",
     "classify",
-    "configure_parser",
     "flat_threshold",
     "mcnemar_p",
     "plot_forecast",
     "rollout_changes",
-    "run_command",
     "run_forecast",
     "wilson_interval",
 ]
 
-#: Subcommand help line.
-HELP = "predict the mid's direction (down/flat/up) from LMM rollouts; accuracy vs naive baselines"
 #: The three classes, in the order of their indices.
 CLASSES = ("down", "flat", "up")
 
@@ -376,79 +369,3 @@ def plot_forecast(report: dict, path: Path) -> None:
     fig.tight_layout()
     fig.savefig(path, dpi=110)
     plt.close(fig)
-
-
-def configure_parser(p: argparse.ArgumentParser) -> None:
-    """Add the ``forecast`` command's flags to ``p``."""
-    from mars_gym.cli import (  # at call time: cli imports this module
-        checkpoint_flag,
-        dataclass_flags,
-        days_flags,
-    )
-
-    p.description = (
-        "From real start states every --step-minutes of the held-out window (the last "
-        "--validation-minutes of each day), generate --rollouts markets with the LMM for "
-        "--horizon-minutes and predict the mid's direction (down / flat / up; flat within a "
-        "per-stock threshold that balances the classes on the training window) by majority "
-        "vote of the rollouts. Reports accuracy with Wilson 95% intervals against the naive "
-        "majority-class and last-return predictors, paired differences with bootstrap "
-        "intervals and McNemar's exact test. Writes forecast.json and forecast.png to --out."
-    )
-    days_flags(p)
-    dataclass_flags(p, ForecastConfig)
-    checkpoint_flag(p)
-    p.add_argument(
-        "--out",
-        dest="out_dir",
-        type=Path,
-        default=Path("out/forecast"),
-        metavar="DIR",
-        help="folder for forecast.json and forecast.png (default: %(default)s)",
-    )
-    p.add_argument("--quiet", action="store_true", help="no progress bars")
-    p.set_defaults(out=None)  # the JSON goes into --out DIR, not to a file named by --out
-
-
-def run_command(args: argparse.Namespace) -> dict:
-    """Run the experiment, print its summary, write JSON and the plot to ``args.out_dir``."""
-    from mars_gym.cli import config_from_args, days_from_args
-
-    start = time.perf_counter()
-    config = config_from_args(ForecastConfig, args)
-    checkpoint = load_checkpoint(args.checkpoint)
-    report = run_forecast(
-        checkpoint, days_from_args(args), config, args.validation_minutes, progress=not args.quiet
-    )
-    report["checkpoint"] = str(checkpoint.path)
-    report["wall_seconds"] = time.perf_counter() - start
-    _print(report)
-    write_json(args.out_dir / "forecast.json", report)
-    plot_forecast(report, args.out_dir / "forecast.png")
-    print(f"wrote forecast.json and forecast.png to {args.out_dir}")
-    return report
-
-
-def _print(report: dict) -> None:
-    for p in report["per_stock"]:
-        shares = ", ".join(f"{k} {v:.0%}" for k, v in p["training_class_shares"].items())
-        print(
-            f"{p['day']}: flat = |change| <= {p['threshold_ticks']:g} ticks (training: {shares}; "
-            f"majority {p['majority_class']}); {p['starts']} held-out starts"
-        )
-    truth = ", ".join(f"{k} {v:.0%}" for k, v in report["truth_shares"].items())
-    print(f"held-out directions: {truth}")
-    print(f"{'predictor':<12}{'accuracy':>10}{'95% CI':>18}")
-    for name, a in report["accuracy"].items():
-        print(f"{name:<12}{a['accuracy']:>10.3f}   [{a['ci95'][0]:.3f}, {a['ci95'][1]:.3f}]")
-    for base, c in report["lmm_vs"].items():
-        lo, hi = c["difference_ci95"]
-        print(
-            f"lmm - {base}: {c['accuracy_difference']:+.3f} [{lo:+.3f}, {hi:+.3f}]; "
-            f"McNemar p = {c['mcnemar_p']:.3g} ({c['only_model_right']} vs "
-            f"{c['only_baseline_right']} starts right for only one)"
-        )
-    print(
-        f"{report['markets']:,} rollouts in {report['rollout_seconds']:.0f} s "
-        f"(data {report['prepare_seconds']:.0f} s); wall time {report['wall_seconds']:.0f} s"
-    )

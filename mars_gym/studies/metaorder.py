@@ -35,8 +35,8 @@ from tqdm import tqdm
 
 from lmm.checkpoint import Checkpoint, load_checkpoint
 from lmm.data.orderflow import OrderKind
-from mars_gym.impact import rollout_paths
 from mars_gym.simulator import AgentOrder, MarketSimulator, SimulatorConfig
+from mars_gym.studies.impact import rollout_paths
 
 __all__ = [
     "QUICK",

@@ -8,7 +8,7 @@ separate the mechanical impact (blind run minus baseline) from the reaction of t
 generated flow (seeing run minus blind run).
 
 :func:`rollout_paths` is the loop behind it, shared with the metaorder study
-(:mod:`mars_gym.metaorder`): seeded markets, each with its own programme of agent orders,
+(:mod:`mars_gym.studies.metaorder`): seeded markets, each with its own programme of agent orders,
 advanced together in one batched simulator, with the mid and the traded volume recorded at
 every decision.
 """

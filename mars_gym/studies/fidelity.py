@@ -23,8 +23,6 @@ The folder gets ``report.md``, PNG figures and ``summary.json``.
 
 from __future__ import annotations
 
-import argparse
-import json
 import time
 from dataclasses import dataclass, fields
 from pathlib import Path
@@ -32,7 +30,7 @@ from pathlib import Path
 import numpy as np
 
 from lmm.baselines import ZeroIntelligenceParams
-from lmm.checkpoint import Checkpoint, load_checkpoint
+from lmm.checkpoint import Checkpoint
 from lmm.dataset import DayData, build_dataset
 from lmm.evaluate import (
     METRICS,
@@ -53,7 +51,7 @@ from lmm.stylized import (
     stylized_facts,
 )
 from lmm.units import NS_PER_SECOND
-from mars_gym.fidelity_figures import (
+from mars_gym.studies.fidelity_figures import (
     LABELS,
     LMM,
     REAL,
@@ -66,10 +64,7 @@ from mars_gym.fidelity_figures import (
     plot_returns,
 )
 
-__all__ = ["HELP", "FidelityConfig", "build_report", "configure_parser", "run_command"]
-
-#: The command's one-line help.
-HELP = "fidelity report: distances and stylized facts, real held-out data vs LMM rollouts"
+__all__ = ["QUICK", "FidelityConfig", "build_report", "json_default"]
 
 MINUTE = 60 * NS_PER_SECOND
 #: Minutes of every real whole-day reference window.
@@ -265,7 +260,7 @@ def build_report(
         "figures": list(figures),
     }
     (out_dir / "report.md").write_text(_markdown(summary, facts, distances))
-    write_json(out_dir / "summary.json", summary, default=_json)
+    write_json(out_dir / "summary.json", summary, default=json_default)
     return summary
 
 
@@ -279,7 +274,8 @@ def _shown(path: Path | str | None) -> str:
         return str(path)
 
 
-def _json(x: object) -> object:
+def json_default(x: object) -> object:
+    """The ``default`` of ``json.dumps`` for a report: numpy scalars become Python ones."""
     if isinstance(x, np.generic):
         return x.item()
     raise TypeError(f"not JSON-serialisable: {type(x).__name__}")
@@ -415,77 +411,3 @@ def _markdown(summary: dict, facts: dict[str, list[FactResult]], distances: dict
         "",
     ]
     return "\n".join(lines)
-
-
-# ---------------------------------------------------------------------- command line
-def configure_parser(p: argparse.ArgumentParser) -> None:
-    """Add the ``fidelity`` command's flags to ``p``."""
-    from mars_gym.cli import (  # at call time: cli imports this module
-        checkpoint_flag,
-        dataclass_flags,
-        days_flags,
-    )
-
-    p.description = (
-        "Write a fidelity report (report.md, PNG figures, summary.json) to --out: real "
-        "held-out windows against LMM and zero-intelligence rollouts from the same start "
-        "states: L1 and Wasserstein-1 distances of the evaluate-lmm metrics with overlaid "
-        "histograms, and twelve stylized facts measured with the same estimators on real and "
-        "generated sessions, each with a 95% bootstrap interval and a verdict (present or "
-        "not). With the defaults it took 7 minutes on one core of this project's 2-core "
-        "machines (most of it LMM generation); allow up to 10 when the machine is busy. "
-        "--quick takes about a minute (mostly reading and verifying the days)."
-    )
-    days_flags(p)
-    dataclass_flags(p, FidelityConfig, exclude=("validation_minutes",))  # days_flags has it
-    p.add_argument(
-        "--quick",
-        action="store_true",
-        help="tiny settings for a smoke test (2 starts, 2-minute rollouts; the flags above "
-        "but --validation-minutes and --seed are ignored)",
-    )
-    checkpoint_flag(p)
-    p.add_argument(
-        "--out",
-        dest="out_dir",
-        type=Path,
-        default=Path("out/fidelity"),
-        metavar="DIR",
-        help="the report folder (default: %(default)s)",
-    )
-    p.add_argument("--quiet", action="store_true", help="no progress bars")
-    p.set_defaults(out=None)  # the JSON goes into --out DIR, not to a file named by --out
-
-
-def run_command(args: argparse.Namespace) -> dict:
-    """Build the report into ``args.out_dir``, print its headline figures, return them."""
-    from mars_gym.cli import config_from_args, days_from_args
-
-    if args.quick:  # the preset, with only the held-out window and the seed from the flags
-        given = argparse.Namespace(validation_minutes=args.validation_minutes, seed=args.seed)
-        config = config_from_args(QUICK, given)
-    else:
-        config = config_from_args(FidelityConfig, args)
-    checkpoint = load_checkpoint(args.checkpoint)
-    summary = build_report(checkpoint, days_from_args(args), args.out_dir, config, not args.quiet)
-    _print(summary)
-    print(f"wrote report.md, {len(summary['figures'])} figures and summary.json to {args.out_dir}")
-    return json.loads(json.dumps(summary, default=_json))
-
-
-def _print(summary: dict) -> None:
-    d = summary["distances"]
-    print(f"mean L1: LMM {d[LMM]['mean']['l1']:.3f}, zero-intelligence {d[ZI]['mean']['l1']:.3f}")
-    facts = summary["facts"]
-    print(f"{'fact':<28}{'real':>6}{'LMM':>6}{'ZI':>6}{'real day':>10}")
-    for i, fact in enumerate(FACTS):
-        row = [facts[n][i]["present"] for n in (REAL, LMM, ZI, REAL_DAY)]
-        cells = ["n/a" if v is None else ("yes" if v else "no") for v in row]
-        print(f"{fact.key:<28}{cells[0]:>6}{cells[1]:>6}{cells[2]:>6}{cells[3]:>10}")
-    c = summary["counts"]
-    print(
-        f"real data shows {c['real_shows']} of {c['facts']} facts; the LMM reproduces "
-        f"{c['lmm_reproduces']} of those, the zero-intelligence baseline "
-        f"{c['zero_intelligence_reproduces']}"
-    )
-    print(f"total {summary['seconds']['total'] / 60:.1f} min")

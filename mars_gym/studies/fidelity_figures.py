@@ -1,4 +1,4 @@
-"""The figures of the fidelity report (:mod:`mars_gym.fidelity`): one PNG each, real
+"""The figures of the fidelity report (:mod:`mars_gym.studies.fidelity`): one PNG each, real
 held-out data, the LMM and the zero-intelligence baseline overlaid in fixed colours."""
 
 from __future__ import annotations

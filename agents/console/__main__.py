@@ -1,0 +1,5 @@
+"""``python -m agents.console``: the ``mars-gym`` console script."""
+
+from agents.console.main import main
+
+raise SystemExit(main())
