@@ -29,9 +29,9 @@ from lmm.data.lobster import DEFAULT_TICK_SIZE, LobsterDay, read_lobster
 from lmm.dataset import build_dataset
 from lmm.generate import LMMMarkets, StartState, synthetic_start
 from lmm.recording import SessionRecorder
-from lmm.units import NS_PER_SECOND
+from lmm.units import NS_PER_SECOND, clock, time_of_day_ns
 
-__all__ = ["GeneratedSession", "generate_sessions", "time_of_day", "write_sessions"]
+__all__ = ["GeneratedSession", "generate_sessions", "write_sessions"]
 
 #: Ticker and date of sessions generated from the data-free start.
 SYNTHETIC_TICKER, SYNTHETIC_DATE = "SYNTH", "2000-01-03"
@@ -53,17 +53,6 @@ class GeneratedSession:
     rollout: int
     seed: int
     day: LobsterDay
-
-
-def time_of_day(text: str) -> int:
-    """``"HH:MM"`` or ``"HH:MM:SS"`` as ns after midnight; a ValueError names a bad one."""
-    parts = text.split(":")
-    if len(parts) not in (2, 3) or not all(p.isdigit() and len(p) == 2 for p in parts):
-        raise ValueError(f"time of day {text!r} is not HH:MM or HH:MM:SS")
-    hours, minutes, seconds = (int(p) for p in [*parts, "00"][:3])
-    if hours > 23 or minutes > 59 or seconds > 59:
-        raise ValueError(f"time of day {text!r} is not a time on a clock")
-    return (hours * 3600 + minutes * 60 + seconds) * NS_PER_SECOND
 
 
 def generate_sessions(
@@ -147,7 +136,7 @@ def _starts(
         return [("synthetic", start)], SYNTHETIC_TICKER, SYNTHETIC_DATE
     if not times:
         raise ValueError("times: give at least one time of day for the starts")
-    when = [time_of_day(t) for t in times]
+    when = [time_of_day_ns(t, "start time") for t in times]
     day = build_dataset([Path(start_file)], tokenizer=checkpoint.tokenizer).days[0]
     file_levels = day.book_after.shape[1]
     if levels > file_levels:
@@ -158,17 +147,12 @@ def _starts(
         if not first <= t <= last:
             raise ValueError(
                 f"start time {text} is outside {start_file}'s session "
-                f"({_clock(first)} to {_clock(last)})"
+                f"({clock(first)} to {clock(last)})"
             )
         state = day.start_state(day.index_at(t), checkpoint.model.config.context)
         starts.append((text.replace(":", ""), state))
     named = read_lobster(start_file)  # the ticker and date, as the reader finds them
     return starts, named.ticker or SYNTHETIC_TICKER, named.date or SYNTHETIC_DATE
-
-
-def _clock(ns: int) -> str:
-    seconds = ns // NS_PER_SECOND
-    return f"{seconds // 3600:02d}:{seconds // 60 % 60:02d}:{seconds % 60:02d}"
 
 
 def _run_until(markets: LMMMarkets, ends: list[int], begins: list[int], progress: bool) -> None:

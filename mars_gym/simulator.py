@@ -29,7 +29,7 @@ from lmm.features import SESSION_CLOSE_NS
 from lmm.generate import GeneratedOrder, LMMMarkets, OutsideOrder, StartState, synthetic_start
 from lmm.orderbook import Fill, OrderBook
 from lmm.recording import SessionRecorder
-from lmm.units import NS_PER_SECOND
+from lmm.units import NS_PER_SECOND, clock, time_of_day_ns
 
 __all__ = [
     "AgentFill",
@@ -38,8 +38,6 @@ __all__ = [
     "SimulatorConfig",
     "check_at_least",
     "check_integer",
-    "clock",
-    "time_of_day_ns",
 ]
 
 _AGENT = 1  # owner tag of agent orders
@@ -69,26 +67,6 @@ def check_integer(minimum: int, **values: int) -> None:
             raise TypeError(f"{name} must be an integer >= {minimum}, got {value!r}")
         if value < minimum:
             raise ValueError(f"{name} must be >= {minimum}, got {value}")
-
-
-def time_of_day_ns(text: str, name: str = "time of day") -> int:
-    """ns after midnight of ``HH:MM`` (00:00 to 23:59); a ValueError naming ``name``
-    otherwise."""
-    problem = ValueError(f"{name} must be a time of day HH:MM from 00:00 to 23:59, got {text!r}")
-    if not isinstance(text, str):
-        raise problem
-    hours, colon, minutes = text.partition(":")
-    if not (colon and hours.isdigit() and minutes.isdigit() and len(minutes) == 2):
-        raise problem
-    if not (int(hours) < 24 and int(minutes) < 60):
-        raise problem
-    return (int(hours) * 3600 + int(minutes) * 60) * NS_PER_SECOND
-
-
-def clock(time_ns: int) -> str:
-    """``HH:MM:SS`` of a time in ns after midnight (for messages)."""
-    seconds = time_ns // NS_PER_SECOND
-    return f"{seconds // 3600:02d}:{seconds // 60 % 60:02d}:{seconds % 60:02d}"
 
 
 @dataclass(frozen=True)

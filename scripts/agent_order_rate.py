@@ -31,9 +31,8 @@ import mars_gym  # noqa: F401  (registers the environments)
 from lmm.data.lobster import read_lobster
 from lmm.data.orderflow import OrderKind, order_flow
 from lmm.results import write_json
-from lmm.units import NS_PER_SECOND
+from lmm.units import NS_PER_SECOND, time_of_day_ns
 from mars_gym.console.flags import data_flags, days_from_args
-from mars_gym.simulator import time_of_day_ns
 from mars_gym.studies.bench import env_throughput
 
 #: (size index, aggressiveness) of MarS-Execution-v0: no child order; TWAP's pace, passive

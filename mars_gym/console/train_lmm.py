@@ -42,6 +42,13 @@ def configure_parser(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--quick", action="store_true", help="a tiny model and a few steps (smoke test)"
     )
+    parser.add_argument(
+        "--tensorboard",
+        type=Path,
+        metavar="DIR",
+        help="also write the training and validation losses, lr and tokens/s as TensorBoard "
+        "scalars in DIR (default: none; the console lines are printed either way)",
+    )
     dataclass_flags(parser, TrainConfig)
     dataclass_flags(parser, TokenizerConfig)
     common_flags(parser)
@@ -60,7 +67,7 @@ def run(args: argparse.Namespace) -> dict:
         f"{dataset.n_train:,} training and {dataset.n_validation:,} validation orders; "
         f"vocabulary {dataset.tokenizer.vocab_size:,} tokens"
     )
-    result = train(dataset, config, progress=not args.quiet)
+    result = train(dataset, config, progress=not args.quiet, tensorboard_dir=args.tensorboard)
     summary = result.summary()
     summary["config"] = asdict(config)
     summary["tokenizer_config"] = asdict(tokenizer_config)

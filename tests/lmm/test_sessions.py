@@ -10,7 +10,8 @@ import pytest
 from lmm.checkpoint import Checkpoint
 from lmm.data.levels import visible_at_levels
 from lmm.data.lobster import read_lobster
-from lmm.sessions import generate_sessions, time_of_day, write_sessions
+from lmm.sessions import generate_sessions, write_sessions
+from lmm.units import time_of_day_ns
 
 # the untrained model's clock jumps tens of seconds an order: ten minutes are a few dozen
 SHORT = {"minutes": 10.0, "levels": 5}
@@ -62,14 +63,14 @@ def test_real_starts_at_times_of_day(tiny_checkpoint: Checkpoint, lobster_dir: P
     assert [s.start for s in sessions] == ["1430", "1500"]
     assert sessions[0].day.ticker == "AMZN" and sessions[0].day.date == "2012-06-21"
     first = sessions[1].day.messages["time"][0]
-    assert abs(first - time_of_day("15:00")) < 10 * 60 * 10**9
+    assert abs(first - time_of_day_ns("15:00")) < 10 * 60 * 10**9
 
 
 @pytest.mark.parametrize(
     ("settings", "message"),
     [
-        ({"times": ["25:99"]}, "is not a time on a clock"),
-        ({"times": ["2:30"]}, "is not HH:MM"),
+        ({"times": ["25:99"]}, "start time must be a time of day"),
+        ({"times": ["14:3"]}, r"from 00:00 to 23:59, got '14:3'"),
         ({"times": ["03:00"]}, "outside"),
         ({"levels": 6}, "holds 5 levels"),
         ({"rollouts": 0}, "rollouts must be a positive integer"),

@@ -158,12 +158,15 @@ def test_train_lmm_quick_writes_a_loadable_checkpoint(lobster_dir: Path, tmp_pat
             "24",
             "--checkpoint",
             str(ck),
+            "--tensorboard",
+            str(tmp_path / "tb"),
             "--quiet",
             "--out",
             str(out),
         ]
     )
     assert code == 0
+    assert list((tmp_path / "tb").glob("events.out.tfevents.*"))  # the losses, for TensorBoard
     result = json.loads(out.read_text())
     assert result["config"]["steps"] == 4 and len(result["history"]) == 2
     assert (
