@@ -59,7 +59,7 @@ def generate_sessions(
     checkpoint: Checkpoint,
     *,
     start_file: str | Path | None = None,
-    times: Sequence[str] = ("14:30",),
+    times: Sequence[str] | None = None,
     minutes: float = 14.0,
     rollouts: int = 4,
     levels: int = 10,
@@ -74,7 +74,8 @@ def generate_sessions(
         checkpoint: the LMM.
         start_file: a LOBSTER day whose books at ``times`` are the starts; None for the
             data-free synthetic start (``times`` is then ignored).
-        times: times of day (``HH:MM``) of the starts in ``start_file``.
+        times: times of day (``HH:MM``) of the starts in ``start_file`` (default: 14:30);
+            none may be given without a start file.
         minutes: market minutes per session.
         rollouts: sessions per start.
         levels: book levels per orderbook row, and LOBSTER's L for the level cut; with a
@@ -128,12 +129,15 @@ def write_sessions(sessions: Sequence[GeneratedSession], folder: str | Path) -> 
 
 
 def _starts(
-    checkpoint: Checkpoint, start_file: str | Path | None, times: Sequence[str], levels: int
+    checkpoint: Checkpoint, start_file: str | Path | None, times: Sequence[str] | None, levels: int
 ) -> tuple[list[tuple[str, StartState]], str, str]:
     """The labelled start states, and the ticker and date the sessions carry."""
     if start_file is None:
+        if times is not None:
+            raise ValueError("times are times of day in a start file: give start_file too")
         start = synthetic_start(checkpoint.tokenizer, levels=max(levels, 10))
         return [("synthetic", start)], SYNTHETIC_TICKER, SYNTHETIC_DATE
+    times = ("14:30",) if times is None else times
     if not times:
         raise ValueError("times: give at least one time of day for the starts")
     when = [time_of_day_ns(t, "start time") for t in times]

@@ -75,6 +75,7 @@ def test_real_starts_at_times_of_day(tiny_checkpoint: Checkpoint, lobster_dir: P
         ({"levels": 6}, "holds 5 levels"),
         ({"rollouts": 0}, "rollouts must be a positive integer"),
         ({"minutes": 0}, "minutes must be > 0"),
+        ({"start_file": None}, "give start_file too"),
     ],
 )
 def test_bad_requests_are_named(

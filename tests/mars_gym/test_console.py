@@ -256,3 +256,22 @@ def test_an_enum_field_takes_one_of_its_values() -> None:
     assert "(default: same_side_best)" in p.format_help()
     with pytest.raises(SystemExit):
         p.parse_args(["--price-reference", "best"])
+
+
+def test_generate_writes_lobster_files_that_read_back(
+    tiny_checkpoint_dir: Path, tmp_path: Path
+) -> None:
+    from lmm.data.lobster import read_lobster
+
+    out = tmp_path / "generate.json"
+    folder = tmp_path / "sessions"
+    argv = ["generate", "--checkpoint", str(tiny_checkpoint_dir), "--minutes", "10"]
+    argv += ["--rollouts", "2", "--levels", "5", "--folder", str(folder), "--quiet"]
+    assert main([*argv, "--out", str(out)]) == 0
+    result = json.loads(out.read_text())
+    assert [s["rollout"] for s in result["sessions"]] == [0, 1]
+    messages = sorted(folder.glob("gen_synthetic_r0*_message_5.csv"))
+    assert len(messages) == 2 and len(list(folder.glob("*_orderbook_5.csv"))) == 2
+    for path, session in zip(messages, result["sessions"], strict=True):
+        assert len(read_lobster(path)) == session["messages"] > 0
+    assert main([*argv, "--times", "14:30"]) == 2  # a time of day needs a --start-file
