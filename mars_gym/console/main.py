@@ -24,6 +24,7 @@ from mars_gym.console import (
     generate,
     impact,
     replay,
+    score,
     train_lmm,
 )
 from mars_gym.console.command import Command, CommandFailed
@@ -37,6 +38,7 @@ COMMANDS: tuple[Command, ...] = (
     train_lmm,
     evaluate_lmm,
     generate,
+    score,
     bench_lmm,
     bench,
     fidelity,
