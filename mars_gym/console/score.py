@@ -12,6 +12,7 @@ from lmm.drift import format_drift_table
 from lmm.lobbench import format_table
 from lmm.scoring import SESSION_MINUTES, WINDOWS, score_checkpoint
 from mars_gym.console.flags import checkpoint_flag, common_flags, default_data_dir
+from mars_gym.studies.scorecard_figure import plot_scorecard
 
 __all__ = ["HELP", "NAME", "configure_parser", "run"]
 
@@ -63,6 +64,9 @@ def configure_parser(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--temperature", type=float, default=1.0, help="sampling temperature (default: 1.0)"
     )
+    parser.add_argument(
+        "--plot", type=Path, metavar="PNG", help="save the drift and the distances as a figure"
+    )
     checkpoint_flag(parser)
     common_flags(parser)
 
@@ -85,6 +89,11 @@ def run(args: argparse.Namespace) -> dict:
     print(format_table(reports))
     drift = {"real": np.array(card.drift_real), "lmm": np.array(card.drift_model)}
     print(format_drift_table(drift, _DRIFT_COLUMNS))
+    if args.plot:
+        title = (
+            f"{args.day.name}, starts {' '.join(times)}, checkpoint {args.checkpoint or 'default'}"
+        )
+        print(f"wrote {plot_scorecard(card, args.plot, title)}")
     return {
         **card.to_dict(),
         "day": str(args.day),

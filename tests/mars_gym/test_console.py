@@ -275,3 +275,18 @@ def test_generate_writes_lobster_files_that_read_back(
     for path, session in zip(messages, result["sessions"], strict=True):
         assert len(read_lobster(path)) == session["messages"] > 0
     assert main([*argv, "--times", "14:30"]) == 2  # a time of day needs a --start-file
+
+
+def test_score_prints_the_table_and_draws_the_scorecard(
+    lobster_dir: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    day = lobster_dir / "LOBSTER_SampleFile_AMZN_2012-06-21_5.zip"
+    png, out = tmp_path / "score.png", tmp_path / "score.json"
+    argv = ["score", "--day", str(day), "--times", "15:15", "--minutes", "3", "--rollouts", "1"]
+    argv += ["--checkpoint", "fast", "--plot", str(png), "--out", str(out), "--quiet"]
+    assert main(argv) == 0
+    printed = capsys.readouterr().out
+    assert "mean L1 (21 scores)" in printed and "spread:real" in printed
+    assert png.stat().st_size > 10_000
+    result = json.loads(out.read_text())
+    assert result["times"] == ["15:15"] and len(result["model"]["unconditional"]) == 21
