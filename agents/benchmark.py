@@ -26,7 +26,7 @@ import gymnasium as gym
 import numpy as np
 
 import mars_gym  # noqa: F401  (registers the environments)
-from lmm.checkpoint import fingerprint
+from lmm.model.checkpoint import fingerprint
 from mars_gym.envs.core import sub_env_info
 
 __all__ = ["CALIBRATION_SEED_BASE", "EVALUATION_SEED_BASE", "League", "play_episodes", "run_league"]

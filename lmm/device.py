@@ -1,8 +1,9 @@
 """Where the LMM runs: a device name checked once, with an error that names what is wrong.
 
 Everything in this project runs on the CPU by default; that is where a seed reproduces a
-market bit for bit (:class:`lmm.model.RowInvariantLinear`). A CUDA GPU can run the model for
-training and generation; it makes the same kind of markets, not the same ones bit for bit.
+market bit for bit (:class:`lmm.model.transformer.RowInvariantLinear`). A CUDA GPU can run
+the model for training and generation; it makes the same kind of markets, not the same ones bit for
+bit.
 """
 
 from __future__ import annotations

@@ -5,7 +5,7 @@ Follows every visible limit order of the given days through the messages (submis
 partial and full cancels, executions) and, for each cancel of an order seen submitted,
 records whether it was the newest order of its price level, the chance a uniformly chosen
 order would have been, and the order's age; it also prints the share of all cancels that
-are partial (the rules of :mod:`lmm.market` rest on these figures):
+are partial (the rules of :mod:`lmm.engine.market` rest on these figures):
 
     python scripts/cancel_priority.py
 

@@ -1,11 +1,12 @@
 """How fast the compiled order book replays a day, against the Python reference, in one run.
 
 Replays the GOOG level-10 LOBSTER sample (or, without data, a seeded random day) through
-:func:`lmm.replay.replay` and :func:`lmm.compiled.replay.replay_compiled`, with and without
-row-by-row verification, and prints messages per second for each and their ratio (best of
+:func:`lmm.engine.replay.replay` and :func:`lmm.engine.compiled.replay.replay_compiled`, with
+and without row-by-row verification, and prints messages per second for each and their ratio (best
+of
 ``--repeats`` runs; both reports must agree, or the script stops). It also times the
-per-call Python API (:class:`~lmm.compiled.book.CompiledOrderBook` against
-:class:`~lmm.orderbook.OrderBook`) on a random stream, where each call crosses into compiled
+per-call Python API (:class:`~lmm.engine.compiled.book.CompiledOrderBook` against
+:class:`~lmm.engine.orderbook.OrderBook`) on a random stream, where each call crosses into compiled
 code. Numba's first call (compiling, or loading numba's cache) is timed apart:
 
     python scripts/compiled_book_speed.py [--data PATH] [--out results.json]
@@ -21,11 +22,11 @@ from pathlib import Path
 
 import numpy as np
 
-from lmm.compiled.book import CompiledBooks, CompiledOrderBook
-from lmm.compiled.replay import replay_compiled
 from lmm.data.lobster import MESSAGE_DTYPE, LobsterDay, read_lobster
-from lmm.orderbook import OrderBook, Side
-from lmm.replay import replay
+from lmm.engine.compiled.book import CompiledBooks, CompiledOrderBook
+from lmm.engine.compiled.replay import replay_compiled
+from lmm.engine.orderbook import OrderBook, Side
+from lmm.engine.replay import replay
 
 #: as in tests/conftest.py: the samples sit beside the checkout; MARS_GYM_DATA overrides
 DEFAULT_DATA = (

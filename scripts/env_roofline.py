@@ -1,7 +1,8 @@
 """How fast could MarS-Execution-v0 run at 256 environments on this machine? A roofline.
 
 Every generated order makes the model read its market's whole key/value cache (attention
-spans the cache's capacity) and do ``lmm.bench.flops_per_order`` floating-point operations.
+spans the cache's capacity) and do ``lmm.evaluation.bench.flops_per_order`` floating-point
+operations.
 With 256 markets the caches are far larger than the CPU's caches, so those reads come from
 memory. This script measures, in one run and on the current torch threads:
 
@@ -32,9 +33,9 @@ import numpy as np
 import torch
 
 import mars_gym  # noqa: F401  (registers the environments)
-from lmm.bench import flops_per_order, matmul_peak_gflops
-from lmm.checkpoint import Checkpoint, load_checkpoint
-from lmm.generate import LMMMarkets, synthetic_start
+from lmm.evaluation.bench import flops_per_order, matmul_peak_gflops
+from lmm.model.checkpoint import Checkpoint, load_checkpoint
+from lmm.model.generate import LMMMarkets, synthetic_start
 from lmm.results import write_json
 from mars_gym.console.flags import checkpoint_flag
 

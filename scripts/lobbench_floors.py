@@ -1,7 +1,7 @@
 """LOB-Bench's real-vs-real floors on the LOBSTER samples: what its scores give when both
 sides are real data, the level a generative model cannot be expected to beat.
 
-Three comparisons, each on LOB-Bench's 500-message sequences (``lmm.lobbench``):
+Three comparisons, each on LOB-Bench's 500-message sequences (``lmm.evaluation.lobbench``):
 
 * ``same_times``: even against odd sequences of the held-out window of one stock (same
   times of day, so only sampling noise separates them);
@@ -19,7 +19,7 @@ import argparse
 from pathlib import Path
 
 from lmm.data.lobster import read_lobster
-from lmm.lobbench import (
+from lmm.evaluation.lobbench import (
     DEFAULT_LEVELS,
     EARLY,
     HELD_OUT,

@@ -20,9 +20,9 @@ import numpy as np
 from spread_dynamics import held_out_windows, window_flags  # beside this script
 
 from lmm.data.orderflow import MARKET_KINDS, OrderKind
-from lmm.dataset import DayData
-from lmm.evaluate import generate_records
-from lmm.generate import GeneratedOrder, LMMMarkets
+from lmm.evaluation.evaluate import generate_records
+from lmm.model.dataset import DayData
+from lmm.model.generate import GeneratedOrder, LMMMarkets
 from lmm.results import write_json
 
 

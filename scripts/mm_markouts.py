@@ -24,8 +24,8 @@ from tqdm import tqdm
 import mars_gym  # noqa: F401  (registers the environments)
 from agents.baselines import MARKET_MAKING_BASELINES
 from agents.benchmark import CALIBRATION_SEED_BASE
+from lmm.evaluation.stylized import pooled_mean
 from lmm.results import write_json
-from lmm.stylized import pooled_mean
 from mars_gym.console.flags import checkpoint_flag
 
 ENV_ID = "MarS-MarketMaking-v0"

@@ -18,9 +18,9 @@ import argparse
 
 import numpy as np
 
-from lmm.checkpoint import load_checkpoint
-from lmm.dataset import build_dataset
-from lmm.tokenizer import OrderTokenizer
+from lmm.model.checkpoint import load_checkpoint
+from lmm.model.dataset import build_dataset
+from lmm.model.tokenizer import OrderTokenizer
 from mars_gym.console.flags import days_flags, days_from_args
 
 

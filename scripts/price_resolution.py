@@ -18,11 +18,11 @@ import numpy as np
 
 from lmm.data.lobster import read_lobster
 from lmm.data.orderflow import OrderKind
-from lmm.dataset import day_orders
-from lmm.features import best_quotes, mid_x2
-from lmm.price_reference import PriceReference
-from lmm.size_reference import SizeReference
-from lmm.tokenizer import OrderTokenizer, TokenizerConfig
+from lmm.model.dataset import day_orders
+from lmm.model.features import best_quotes, mid_x2
+from lmm.model.price_reference import PriceReference
+from lmm.model.size_reference import SizeReference
+from lmm.model.tokenizer import OrderTokenizer, TokenizerConfig
 from mars_gym.console.flags import days_flags, days_from_args
 
 _DEPTH_BINS = np.arange(-20, 42)

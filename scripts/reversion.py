@@ -22,13 +22,13 @@ import argparse
 
 import numpy as np
 
-from lmm.checkpoint import load_checkpoint
 from lmm.data.orderflow import OrderKind
-from lmm.dataset import build_dataset
-from lmm.evaluate import generate_records, held_out_open, start_windows
-from lmm.generate import LMMMarkets
+from lmm.evaluation.evaluate import generate_records, held_out_open, start_windows
+from lmm.evaluation.stylized import maker_markouts, mid_grid, pooled_mean, sessions
+from lmm.model.checkpoint import load_checkpoint
+from lmm.model.dataset import build_dataset
+from lmm.model.generate import LMMMarkets
 from lmm.results import write_json
-from lmm.stylized import maker_markouts, mid_grid, pooled_mean, sessions
 from lmm.units import NS_PER_SECOND
 from mars_gym.console.flags import checkpoint_flag, days_flags, days_from_args
 
@@ -58,7 +58,7 @@ def reversions(records: np.ndarray, thresholds: list[int], horizons: list[int]) 
 
 def sweep_markouts(records: np.ndarray, depths: list[int], horizons: list[int]) -> dict:
     """Per depth beyond the touch and horizon: sweeps per hour and the worst-filled maker's
-    mean markout (ticks; :func:`lmm.stylized.maker_markouts`, as the fidelity report's
+    mean markout (ticks; :func:`lmm.evaluation.stylized.maker_markouts`, as the fidelity report's
     adverse-selection fact reads it) with a 95% interval from a bootstrap over sessions."""
     per_session = []  # (depth beyond the touch, markout per horizon) of each session's sweeps
     hours = 0.0

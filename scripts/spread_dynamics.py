@@ -20,11 +20,11 @@ from pathlib import Path
 
 import numpy as np
 
-from lmm.checkpoint import Checkpoint, load_checkpoint
 from lmm.data.orderflow import CANCEL_KINDS, LIMIT_KINDS, MARKET_KINDS, OrderKind
-from lmm.dataset import OrderDataset, build_dataset
-from lmm.evaluate import StartWindows, generate_records, held_out_open, start_windows
-from lmm.generate import LMMMarkets
+from lmm.evaluation.evaluate import StartWindows, generate_records, held_out_open, start_windows
+from lmm.model.checkpoint import Checkpoint, load_checkpoint
+from lmm.model.dataset import OrderDataset, build_dataset
+from lmm.model.generate import LMMMarkets
 from lmm.results import write_json
 from lmm.units import NS_PER_SECOND
 from mars_gym.console.flags import checkpoint_flag, days_flags, days_from_args
@@ -32,7 +32,7 @@ from mars_gym.console.flags import checkpoint_flag, days_flags, days_from_args
 
 def spread_balance(r: np.ndarray) -> dict[str, float]:
     """The spread and the events that move it, from evaluation records
-    (:data:`lmm.evaluate.RECORD_DTYPE`)."""
+    (:data:`lmm.evaluation.evaluate.RECORD_DTYPE`)."""
     two_sided = (r["bid_before"] > 0) & (r["ask_before"] > 0) & (r["bid_after"] > 0)
     two_sided &= r["ask_after"] > 0
     r = r[two_sided]

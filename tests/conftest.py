@@ -10,14 +10,14 @@ import numpy as np
 import pytest
 import torch
 
-from lmm.checkpoint import Checkpoint, save_checkpoint
 from lmm.data.orderflow import OrderKind
-from lmm.features import N_BOOK_FEATURES
-from lmm.generate import LMMMarkets, synthetic_start
-from lmm.model import LMM, LMMConfig
-from lmm.price_reference import PriceReference
-from lmm.size_reference import SizeReference
-from lmm.tokenizer import OrderTokenizer, TokenizerConfig
+from lmm.model.checkpoint import Checkpoint, save_checkpoint
+from lmm.model.features import N_BOOK_FEATURES
+from lmm.model.generate import LMMMarkets, synthetic_start
+from lmm.model.price_reference import PriceReference
+from lmm.model.size_reference import SizeReference
+from lmm.model.tokenizer import OrderTokenizer, TokenizerConfig
+from lmm.model.transformer import LMM, LMMConfig
 
 MID, SHARES = PriceReference.MID, SizeReference.SHARES
 

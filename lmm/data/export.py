@@ -2,7 +2,7 @@
 
 :func:`write_lobster` is the inverse of :func:`lmm.data.lobster.read_lobster`: it writes a
 :class:`lmm.data.lobster.LobsterDay` (read from LOBSTER, or recorded from a simulated market
-by :class:`lmm.recording.SessionRecorder`) as a message file and an orderbook file named the
+by :class:`lmm.engine.recording.SessionRecorder`) as a message file and an orderbook file named the
 way LOBSTER names them, optionally zipped together as LOBSTER ships them. Times are written
 as seconds after midnight with nine decimals (exact nanoseconds), prices in dollars x 10000,
 empty book levels as LOBSTER's +/-9999999999 with size 0.
@@ -26,7 +26,7 @@ from lmm.data.lobster import (
     LobsterDay,
     _validate_messages,
 )
-from lmm.orderbook import EMPTY_PRICE
+from lmm.engine.orderbook import EMPTY_PRICE
 from lmm.units import NS_PER_SECOND
 
 __all__ = ["write_lobster"]

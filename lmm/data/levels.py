@@ -8,7 +8,7 @@ has fewer than ``L`` levels, every price on it counts as within them. Trading ha
 are always kept.
 
 :func:`visible_at_levels` applies that rule to a day, so a deeper file, or a simulated
-session recorded with every event (:class:`lmm.recording.SessionRecorder`), compares like
+session recorded with every event (:class:`lmm.engine.recording.SessionRecorder`), compares like
 with like with LOBSTER's own level-L files. The rule reproduces LOBSTER's files exactly:
 the GOOG 2012-06-21 level-10 sample cut to 5 and to 1 levels gives, message for message,
 the level-5 and level-1 samples (``tests/lmm/test_levels.py``).

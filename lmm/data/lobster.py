@@ -26,7 +26,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from lmm.orderbook import EMPTY_PRICE
+from lmm.engine.orderbook import EMPTY_PRICE
 from lmm.units import NS_PER_SECOND
 
 __all__ = [

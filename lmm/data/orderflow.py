@@ -14,7 +14,7 @@ LOBSTER records the *book's* events. The model needs the *traders'* actions, so:
 
 Each order carries the indices of its first and last messages: the book it met is
 ``day.book[row - 1]`` and the book it left is ``day.book[last_row]`` (the file's books,
-which the engine reproduces exactly; see :mod:`lmm.replay`).
+which the engine reproduces exactly; see :mod:`lmm.engine.replay`).
 """
 
 from __future__ import annotations

@@ -7,7 +7,7 @@ import argparse
 import torch
 
 import mars_gym  # noqa: F401  (registers the environments)
-from lmm.checkpoint import checkpoint_folder
+from lmm.model.checkpoint import checkpoint_folder
 from mars_gym.console.flags import checkpoint_flag, common_flags, device_flag, device_words
 from mars_gym.studies.bench import compare_checkpoints, env_throughput
 

@@ -6,8 +6,8 @@ import argparse
 
 import torch
 
-from lmm.bench import flops_per_order, generation_speed, matmul_peak_gflops
-from lmm.checkpoint import load_checkpoint
+from lmm.evaluation.bench import flops_per_order, generation_speed, matmul_peak_gflops
+from lmm.model.checkpoint import load_checkpoint
 from mars_gym.console.flags import checkpoint_flag, common_flags, device_flag, device_words
 
 __all__ = ["HELP", "NAME", "configure_parser", "run"]

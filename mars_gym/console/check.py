@@ -8,13 +8,13 @@ from pathlib import Path
 
 import numpy as np
 
-from lmm.checkpoint import load_checkpoint
 from lmm.data.lobster import read_lobster
 from lmm.data.orderflow import MARKET_KINDS
-from lmm.evaluate import generate_records
-from lmm.generate import LMMMarkets, synthetic_start
-from lmm.random_flow import random_orders, run_orders
-from lmm.replay import replay
+from lmm.engine.random_flow import random_orders, run_orders
+from lmm.engine.replay import replay
+from lmm.evaluation.evaluate import generate_records
+from lmm.model.checkpoint import load_checkpoint
+from lmm.model.generate import LMMMarkets, synthetic_start
 from lmm.units import NS_PER_SECOND
 from mars_gym.console.command import CommandFailed
 from mars_gym.console.flags import common_flags, default_data_dir

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import argparse
 
-from lmm.checkpoint import load_checkpoint
-from lmm.evaluate import evaluate_lmm
+from lmm.evaluation.evaluate import evaluate_lmm
+from lmm.model.checkpoint import load_checkpoint
 from mars_gym.console.flags import checkpoint_flag, common_flags, days_flags, days_from_args
 
 __all__ = ["HELP", "NAME", "configure_parser", "run"]

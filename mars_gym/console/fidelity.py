@@ -6,8 +6,8 @@ import argparse
 import json
 from pathlib import Path
 
-from lmm.checkpoint import load_checkpoint
-from lmm.stylized import FACTS
+from lmm.evaluation.stylized import FACTS
+from lmm.model.checkpoint import load_checkpoint
 from mars_gym.console.flags import (
     checkpoint_flag,
     config_from_args,

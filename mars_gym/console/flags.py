@@ -16,8 +16,8 @@ from typing import Any, get_args, get_origin, get_type_hints
 
 import torch
 
-from lmm.checkpoint import PACKAGED
 from lmm.device import resolve_device
+from lmm.model.checkpoint import PACKAGED
 
 __all__ = [
     "DEFAULT_DATA_DIR",

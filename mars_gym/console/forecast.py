@@ -7,7 +7,7 @@ import argparse
 import time
 from pathlib import Path
 
-from lmm.checkpoint import load_checkpoint
+from lmm.model.checkpoint import load_checkpoint
 from lmm.results import write_json
 from mars_gym.console.flags import (
     checkpoint_flag,

@@ -5,8 +5,8 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from lmm.checkpoint import load_checkpoint
-from lmm.sessions import generate_sessions, write_sessions
+from lmm.model.checkpoint import load_checkpoint
+from lmm.model.sessions import generate_sessions, write_sessions
 from mars_gym.console.flags import checkpoint_flag, common_flags
 
 __all__ = ["HELP", "NAME", "configure_parser", "run"]

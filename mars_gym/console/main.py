@@ -11,8 +11,8 @@ import argparse
 import sys
 from collections.abc import Sequence
 
-from lmm.checkpoint import CheckpointError
 from lmm.data.lobster import LobsterFormatError
+from lmm.model.checkpoint import CheckpointError
 from lmm.results import write_json
 from mars_gym.console import (
     bench,

@@ -10,7 +10,7 @@ from pathlib import Path
 from tqdm import tqdm
 
 from lmm.data.lobster import DEFAULT_TICK_SIZE, read_lobster
-from lmm.replay import replay
+from lmm.engine.replay import replay
 from mars_gym.console.command import CommandFailed
 from mars_gym.console.flags import common_flags
 
@@ -100,7 +100,7 @@ def verify_failure(r: dict) -> str | None:
 
 
 def print_verify(r: dict) -> None:
-    """Print a verification report (:meth:`lmm.replay.ReplayReport.to_dict`) in one line."""
+    """Print a verification report (:meth:`lmm.engine.replay.ReplayReport.to_dict`) in one line."""
     name = Path(r["source"]).name
     print(
         f"{name}: {r['rows_matched']:,}/{r['rows_compared']:,} rows match at all {r['levels']} "

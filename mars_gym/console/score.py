@@ -7,10 +7,10 @@ from pathlib import Path
 
 import numpy as np
 
-from lmm.checkpoint import load_checkpoint
-from lmm.drift import format_drift_table
-from lmm.lobbench import format_table
-from lmm.scoring import SESSION_MINUTES, WINDOWS, score_checkpoint
+from lmm.evaluation.drift import format_drift_table
+from lmm.evaluation.lobbench import format_table
+from lmm.evaluation.scoring import SESSION_MINUTES, WINDOWS, score_checkpoint
+from lmm.model.checkpoint import load_checkpoint
 from mars_gym.console.flags import checkpoint_flag, common_flags, default_data_dir
 from mars_gym.studies.scorecard_figure import plot_scorecard
 
@@ -30,7 +30,7 @@ def configure_parser(parser: argparse.ArgumentParser) -> None:
         "the protocol's start times, cut to what a level-L LOBSTER file holds, and compare "
         "them in 500-message sequences with the real flow that followed the same starts by "
         "LOB-Bench's 21 unconditional and 3 conditional scores (L1 and Wasserstein; our own "
-        "implementation of its definitions, lmm.lobbench). Beside the model: the floors "
+        "implementation of its definitions, lmm.evaluation.lobbench). Beside the model: the floors "
         "computed the same way (even against odd real sequences of the same windows; "
         "10:00-12:00 of the same day against them), and the drift table (spread, distance of "
         "limit orders and cancels behind the best, messages, by minute; real against "

@@ -6,10 +6,10 @@ import argparse
 from dataclasses import asdict
 from pathlib import Path
 
-from lmm.checkpoint import save_checkpoint
-from lmm.dataset import build_dataset
-from lmm.tokenizer import TokenizerConfig
-from lmm.train import QUICK, TrainConfig, train
+from lmm.model.checkpoint import save_checkpoint
+from lmm.model.dataset import build_dataset
+from lmm.model.tokenizer import TokenizerConfig
+from lmm.model.train import QUICK, TrainConfig, train
 from mars_gym.console.flags import (
     common_flags,
     config_from_args,

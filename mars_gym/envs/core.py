@@ -325,7 +325,7 @@ class TradingVectorEnv(VectorEnv):
     each running one of these (:class:`mars_gym.envs.sharded.ShardedVectorEnv`).
 
     Each market needs about 1.3 MB with the default checkpoint (its KV cache, its share of
-    the largest forward pass, its book: :func:`lmm.generate.memory_estimate`); a vector env
+    the largest forward pass, its book: :func:`lmm.model.generate.memory_estimate`); a vector env
     that would need more than the machine has available is refused with a MemoryError
     before anything is allocated. Starting one (the first reset) generates
     ``warmup_orders`` orders in every market, about 6,000 a second on one core; a progress

@@ -15,7 +15,7 @@ from matplotlib.axes import Axes
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
-from lmm.orderbook import Side
+from lmm.engine.orderbook import Side
 from lmm.units import NS_PER_SECOND
 from mars_gym.simulator import MarketSimulator
 

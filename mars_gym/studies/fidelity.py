@@ -2,13 +2,14 @@
 generated markets started from the same states, many rollouts each.
 
 What it runs, for the LMM and for the zero-intelligence baseline
-(:class:`lmm.baselines.ZeroIntelligenceMarkets`, calibrated on the training orders):
+(:class:`lmm.evaluation.baselines.ZeroIntelligenceMarkets`, calibrated on the training orders):
 
 * **held-out rollouts**: real start states every ``start_minutes`` of the held-out window
   of each day (the last ``validation_minutes``), ``rollouts`` markets each for
   ``horizon_minutes``; the real windows that followed the same starts are the reference.
   With the defaults the windows tile the held-out 90 minutes without overlap. They give
-  the distances of :mod:`lmm.evaluate` (L1, Wasserstein-1) and eleven of the twelve facts.
+  the distances of :mod:`lmm.evaluation.evaluate` (L1, Wasserstein-1) and eleven of the
+  twelve facts.
 * **intraday rollouts**: short sessions (``intraday_minutes``) from start states spread
   over the whole day, for the intraday pattern of activity and spread. These starts lie
   in the training part of the day (the model has seen those hours); the real reference
@@ -29,10 +30,8 @@ from pathlib import Path
 
 import numpy as np
 
-from lmm.baselines import ZeroIntelligenceParams
-from lmm.checkpoint import Checkpoint
-from lmm.dataset import DayData, build_dataset
-from lmm.evaluate import (
+from lmm.evaluation.baselines import ZeroIntelligenceParams
+from lmm.evaluation.evaluate import (
     METRICS,
     StartWindows,
     fidelity_distances,
@@ -40,9 +39,7 @@ from lmm.evaluate import (
     rollout_models,
     start_windows,
 )
-from lmm.features import SESSION_CLOSE_NS, SESSION_OPEN_NS
-from lmm.results import write_json
-from lmm.stylized import (
+from lmm.evaluation.stylized import (
     FACTS,
     FactResult,
     SessionSeries,
@@ -50,6 +47,10 @@ from lmm.stylized import (
     sessions,
     stylized_facts,
 )
+from lmm.model.checkpoint import Checkpoint
+from lmm.model.dataset import DayData, build_dataset
+from lmm.model.features import SESSION_CLOSE_NS, SESSION_OPEN_NS
+from lmm.results import write_json
 from lmm.units import NS_PER_SECOND
 from mars_gym.studies.fidelity_figures import (
     LABELS,
@@ -337,7 +338,8 @@ def _markdown(summary: dict, facts: dict[str, list[FactResult]], distances: dict
         "## Distribution distances",
         "",
         "L1 is the total variation between histograms (0 to 1), W1 the Wasserstein-1 distance "
-        "in the metric's units (see `lmm/evaluate.py`). Histograms: `distributions.png`.",
+        "in the metric's units (see `lmm/evaluation/evaluate.py`). "
+        "Histograms: `distributions.png`.",
         "",
         "| metric | LMM L1 | ZI L1 | LMM W1 | ZI W1 |",
         "|---|---:|---:|---:|---:|",

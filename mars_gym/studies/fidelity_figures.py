@@ -8,8 +8,8 @@ from pathlib import Path
 import numpy as np
 
 from lmm.data.orderflow import OrderKind
-from lmm.evaluate import METRICS, metrics_of
-from lmm.stylized import (
+from lmm.evaluation.evaluate import METRICS, metrics_of
+from lmm.evaluation.stylized import (
     ABS_LAGS,
     FACTS,
     RESPONSE_LAGS,
@@ -51,7 +51,7 @@ def _pyplot():
 
 
 def plot_distributions(records: dict[str, np.ndarray], path: Path) -> None:
-    """Overlaid histograms of every metric of :data:`lmm.evaluate.METRICS`."""
+    """Overlaid histograms of every metric of :data:`lmm.evaluation.evaluate.METRICS`."""
     plt = _pyplot()
     samples = {name: metrics_of(r) for name, r in records.items()}
     fig, axes = plt.subplots(2, 5, figsize=(16, 6))

@@ -20,7 +20,7 @@ model on the same starts (paired): the difference in accuracy with a 95% bootstr
 over starts, and McNemar's exact test on the starts where exactly one of the two is right.
 
 All markets of one batch (many start times, all their rollouts) share one
-:class:`lmm.generate.LMMMarkets`.
+:class:`lmm.model.generate.LMMMarkets`.
 """
 
 from __future__ import annotations
@@ -32,10 +32,10 @@ from pathlib import Path
 
 import numpy as np
 
-from lmm.checkpoint import Checkpoint
-from lmm.dataset import DayData, build_dataset
-from lmm.features import SESSION_OPEN_NS, mid_x2
-from lmm.generate import LMMMarkets, StartState
+from lmm.model.checkpoint import Checkpoint
+from lmm.model.dataset import DayData, build_dataset
+from lmm.model.features import SESSION_OPEN_NS, mid_x2
+from lmm.model.generate import LMMMarkets, StartState
 from lmm.units import NS_PER_SECOND
 
 __all__ = [

@@ -33,8 +33,8 @@ from dataclasses import dataclass, field
 import numpy as np
 from tqdm import tqdm
 
-from lmm.checkpoint import Checkpoint, load_checkpoint
 from lmm.data.orderflow import OrderKind
+from lmm.model.checkpoint import Checkpoint, load_checkpoint
 from mars_gym.simulator import AgentOrder, MarketSimulator, SimulatorConfig
 from mars_gym.studies.impact import rollout_paths
 

@@ -7,8 +7,8 @@ from pathlib import Path
 import numpy as np
 from matplotlib.figure import Figure
 
-from lmm.drift import STATISTICS
-from lmm.scoring import Scorecard
+from lmm.evaluation.drift import STATISTICS
+from lmm.evaluation.scoring import Scorecard
 
 __all__ = ["DRIFT_PANELS", "plot_scorecard"]
 

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from lmm.checkpoint import (
+from lmm.model.checkpoint import (
     DEFAULT_CHECKPOINT,
     PACKAGED,
     Checkpoint,

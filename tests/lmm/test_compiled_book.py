@@ -14,11 +14,11 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from lmm.compiled.book import CompiledBooks, CompiledOrderBook
-from lmm.compiled.replay import replay_compiled
 from lmm.data import read_lobster
-from lmm.orderbook import OrderBook, OrderBookError, Side
-from lmm.replay import replay
+from lmm.engine.compiled.book import CompiledBooks, CompiledOrderBook
+from lmm.engine.compiled.replay import replay_compiled
+from lmm.engine.orderbook import OrderBook, OrderBookError, Side
+from lmm.engine.replay import replay
 
 LOW, HIGH = 95, 105
 ids = st.integers(-4, 40)  # small: duplicates, unknown and anonymous ids all occur

@@ -11,9 +11,9 @@ import pytest
 import torch
 
 import mars_gym  # noqa: F401  (registers the environments)
-from lmm.bench import generation_speed
-from lmm.checkpoint import load_checkpoint
 from lmm.device import resolve_device
+from lmm.evaluation.bench import generation_speed
+from lmm.model.checkpoint import load_checkpoint
 from mars_gym.simulator import SimulatorConfig
 
 needs_cuda = pytest.mark.skipif(not torch.cuda.is_available(), reason="no CUDA GPU here")

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from lmm.data.lobster import MESSAGE_DTYPE, EventType, LobsterDay
-from lmm.drift import STATISTICS, drift_table, minute_statistics, real_sessions
+from lmm.evaluation.drift import STATISTICS, drift_table, minute_statistics, real_sessions
 
 MINUTE = 60 * 10**9
 

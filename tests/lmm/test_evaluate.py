@@ -7,11 +7,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from lmm.baselines import FrequencyModel, ZeroIntelligenceMarkets, ZeroIntelligenceParams
-from lmm.checkpoint import Checkpoint
 from lmm.data.orderflow import OrderKind
-from lmm.dataset import build_dataset
-from lmm.evaluate import (
+from lmm.evaluation.baselines import FrequencyModel, ZeroIntelligenceMarkets, ZeroIntelligenceParams
+from lmm.evaluation.evaluate import (
     RECORD_DTYPE,
     distances,
     evaluate_lmm,
@@ -19,7 +17,9 @@ from lmm.evaluate import (
     metrics_of,
     sampling_floor,
 )
-from lmm.generate import LMMMarkets, synthetic_start
+from lmm.model.checkpoint import Checkpoint
+from lmm.model.dataset import build_dataset
+from lmm.model.generate import LMMMarkets, synthetic_start
 
 
 def test_distances_of_identical_disjoint_and_shifted_samples() -> None:
@@ -127,7 +127,7 @@ def test_a_rollout_whose_clock_stalls_raises(tiny_checkpoint: Checkpoint) -> Non
 
 
 def test_table_columns_stay_apart_for_long_model_names() -> None:
-    from lmm.evaluate import METRICS, FidelityReport
+    from lmm.evaluation.evaluate import METRICS, FidelityReport
 
     row = {"l1": 0.5, "w1": 12.25}
     fidelity = {m: {k: row for k in [*METRICS, "mean"]} for m in ("lmm", "zero_intelligence")}

@@ -10,7 +10,7 @@ import pytest
 
 from lmm.data.export import write_lobster
 from lmm.data.lobster import MESSAGE_DTYPE, LobsterDay, read_lobster
-from lmm.orderbook import EMPTY_PRICE
+from lmm.engine.orderbook import EMPTY_PRICE
 
 
 def small_day() -> LobsterDay:

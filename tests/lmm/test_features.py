@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from lmm.features import book_features, mirror_features
+from lmm.model.features import book_features, mirror_features
 
 
 def _random_book(rng: np.random.Generator, levels: int) -> np.ndarray:

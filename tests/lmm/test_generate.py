@@ -6,9 +6,9 @@ import numpy as np
 import pytest
 import torch
 
-from lmm.checkpoint import Checkpoint
 from lmm.data.orderflow import CANCEL_KINDS, OrderKind
-from lmm.generate import LMMMarkets, OutsideOrder, synthetic_start
+from lmm.model.checkpoint import Checkpoint
+from lmm.model.generate import LMMMarkets, OutsideOrder, synthetic_start
 
 
 def _run(markets: LMMMarkets, steps: int) -> list[list[tuple]]:
@@ -251,8 +251,8 @@ def test_a_book_with_no_side_left_reads_as_an_unmoved_mid(tiny_checkpoint: Check
 
 
 def test_the_memory_estimate_counts_the_kv_cache_forward_pass_and_book() -> None:
-    from lmm.generate import HOST_BYTES_PER_MARKET, memory_estimate
-    from lmm.model import LMMConfig
+    from lmm.model.generate import HOST_BYTES_PER_MARKET, memory_estimate
+    from lmm.model.transformer import LMMConfig
 
     config = LMMConfig(
         n_kp=264, n_size=7, n_time=12, n_book_features=24, context=128, n_layer=4, n_embd=128
@@ -266,7 +266,7 @@ def test_the_memory_estimate_counts_the_kv_cache_forward_pass_and_book() -> None
 def test_too_many_markets_for_the_memory_are_refused_before_allocating(
     tiny_checkpoint: Checkpoint, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from lmm import generate
+    from lmm.model import generate
 
     monkeypatch.setattr(generate, "available_memory", lambda device: 2**30)  # 1 GiB
     LMMMarkets(tiny_checkpoint, 1000)  # about 0.3 GiB

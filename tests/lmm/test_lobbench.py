@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from lmm.data.lobster import MESSAGE_DTYPE
-from lmm.lobbench import (
+from lmm.evaluation.lobbench import (
     CONDITIONAL_SCORES,
     HELD_OUT,
     UNCONDITIONAL_SCORES,

@@ -19,7 +19,7 @@ from lmm.data.lobster import (
     aggressive_orders,
     read_lobster,
 )
-from lmm.orderbook import EMPTY_PRICE
+from lmm.engine.orderbook import EMPTY_PRICE
 
 MESSAGE_NAME = "TEST_2012-06-21_34200000_57600000_message_2.csv"
 ORDERBOOK_NAME = "TEST_2012-06-21_34200000_57600000_orderbook_2.csv"

@@ -7,8 +7,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from lmm.data.orderflow import OrderKind
-from lmm.market import NEWEST_CANCEL_PROBABILITY, apply_order, cancellable_levels
-from lmm.orderbook import OrderBook, Side
+from lmm.engine.market import NEWEST_CANCEL_PROBABILITY, apply_order, cancellable_levels
+from lmm.engine.orderbook import OrderBook, Side
 
 
 def _book() -> OrderBook:

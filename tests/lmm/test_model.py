@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from lmm.model import LMM, KVCache, LMMConfig, RowInvariantLinear, sample
+from lmm.model.transformer import LMM, KVCache, LMMConfig, RowInvariantLinear, sample
 
 CONFIG = LMMConfig(
     n_kp=12, n_size=3, n_time=4, n_book_features=5, context=32, n_layer=2, n_head=2, n_embd=32

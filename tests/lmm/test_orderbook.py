@@ -1,11 +1,11 @@
-"""Unit tests for the price-time-priority matching engine in :mod:`lmm.orderbook`."""
+"""Unit tests for the price-time-priority matching engine in :mod:`lmm.engine.orderbook`."""
 
 from __future__ import annotations
 
 import numpy as np
 import pytest
 
-from lmm.orderbook import EMPTY_PRICE, Fill, OrderBook, OrderBookError, OrderState, Side
+from lmm.engine.orderbook import EMPTY_PRICE, Fill, OrderBook, OrderBookError, OrderState, Side
 
 BUY, SELL = Side.BUY, Side.SELL
 

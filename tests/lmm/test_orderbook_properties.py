@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from lmm.orderbook import Fill, OrderBook, Side
+from lmm.engine.orderbook import Fill, OrderBook, Side
 
 LOW, HIGH = 95, 105  # price band in ticks
 MAX_SIZE = 50

@@ -10,13 +10,6 @@ import numpy as np
 import pytest
 import torch
 
-from lmm.checkpoint import (
-    DEFAULT_CHECKPOINT,
-    Checkpoint,
-    CheckpointError,
-    load_checkpoint,
-    save_checkpoint,
-)
 from lmm.data.lobster import read_lobster
 from lmm.data.orderflow import (
     BUY_KINDS,
@@ -27,12 +20,19 @@ from lmm.data.orderflow import (
     is_buy,
     is_market,
 )
-from lmm.dataset import day_orders
-from lmm.features import NO_QUOTE
-from lmm.generate import LMMMarkets, OutsideOrder, synthetic_start
-from lmm.price_reference import PriceReference, reference_price
-from lmm.size_reference import SizeReference
-from lmm.tokenizer import OrderTokenizer, TokenizerConfig
+from lmm.model.checkpoint import (
+    DEFAULT_CHECKPOINT,
+    Checkpoint,
+    CheckpointError,
+    load_checkpoint,
+    save_checkpoint,
+)
+from lmm.model.dataset import day_orders
+from lmm.model.features import NO_QUOTE
+from lmm.model.generate import LMMMarkets, OutsideOrder, synthetic_start
+from lmm.model.price_reference import PriceReference, reference_price
+from lmm.model.size_reference import SizeReference
+from lmm.model.tokenizer import OrderTokenizer, TokenizerConfig
 
 SSB = PriceReference.SAME_SIDE_BEST
 SHARES = SizeReference.SHARES
@@ -222,8 +222,8 @@ def test_the_option_survives_save_and_load(ssb_checkpoint: Checkpoint, tmp_path:
 def test_the_mid_checkpoint_loads_as_mid_and_generates_as_before(fingerprint) -> None:
     """The former default (``checkpoints/mid``): its weights and the mid price reference
     predate the option; the fingerprint was
-    pinned when the generation rules last changed (whole-order cancels in lmm.market, the
-    mid of a one-sided book in lmm.generate, and the book features of a one-sided book,
+    pinned when the generation rules last changed (whole-order cancels in lmm.engine.market, the
+    mid of a one-sided book in lmm.model.generate, and the book features of a one-sided book,
     measured from the stood-in side): 2 markets x 150 orders from the data-free
     start with the packaged checkpoint (one float32 CPU forward pass per order; a
     different CPU could in principle round a sampling boundary differently)."""

@@ -10,9 +10,9 @@ import pytest
 
 from lmm.data.lobster import EventType
 from lmm.data.orderflow import OrderKind
-from lmm.market import apply_order, cancel_order
-from lmm.orderbook import OrderBook, Side
-from lmm.recording import SessionRecorder
+from lmm.engine.market import apply_order, cancel_order
+from lmm.engine.orderbook import OrderBook, Side
+from lmm.engine.recording import SessionRecorder
 
 RNG = np.random.default_rng(0)
 

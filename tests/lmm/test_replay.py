@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 
 from lmm.data import read_lobster
-from lmm.orderbook import OrderBook
-from lmm.replay import replay, seed_book
+from lmm.engine.orderbook import OrderBook
+from lmm.engine.replay import replay, seed_book
 
 
 def test_full_day_matches_orderbook_file_at_every_row(lobster_dir: Path) -> None:

@@ -7,14 +7,14 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from lmm.checkpoint import load_checkpoint
-from lmm.scoring import (
+from lmm.evaluation.scoring import (
     EVALUATION_TIMES,
     SELECTION_TIMES,
     SESSION_MINUTES,
     score_checkpoint,
     windows,
 )
+from lmm.model.checkpoint import load_checkpoint
 from lmm.units import time_of_day_ns
 
 

@@ -7,10 +7,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from lmm.checkpoint import Checkpoint
 from lmm.data.levels import visible_at_levels
 from lmm.data.lobster import read_lobster
-from lmm.sessions import generate_sessions, write_sessions
+from lmm.model.checkpoint import Checkpoint
+from lmm.model.sessions import generate_sessions, write_sessions
 from lmm.units import time_of_day_ns
 
 # the untrained model's clock jumps tens of seconds an order: ten minutes are a few dozen

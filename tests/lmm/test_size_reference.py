@@ -10,15 +10,15 @@ import numpy as np
 import pytest
 import torch
 
-from lmm.checkpoint import DEFAULT_CHECKPOINT, load_checkpoint, save_checkpoint
 from lmm.data.lobster import read_lobster
 from lmm.data.orderflow import MARKET_KINDS, OrderKind
-from lmm.dataset import day_orders
-from lmm.generate import LMMMarkets, _touch, synthetic_start
-from lmm.orderbook import OrderBook
-from lmm.price_reference import PriceReference
-from lmm.size_reference import SizeReference, touch_size
-from lmm.tokenizer import OrderTokenizer, TokenizerConfig
+from lmm.engine.orderbook import OrderBook
+from lmm.model.checkpoint import DEFAULT_CHECKPOINT, load_checkpoint, save_checkpoint
+from lmm.model.dataset import day_orders
+from lmm.model.generate import LMMMarkets, _touch, synthetic_start
+from lmm.model.price_reference import PriceReference
+from lmm.model.size_reference import SizeReference, touch_size
+from lmm.model.tokenizer import OrderTokenizer, TokenizerConfig
 
 TOUCH = SizeReference.TOUCH
 SAME_SIDE_BEST = DEFAULT_CHECKPOINT.parent / "same_side_best"
@@ -214,7 +214,7 @@ def test_a_real_day_sizes_market_orders_against_its_touch(lobster_dir: Path) -> 
 
 
 def test_the_one_order_touch_agrees_with_the_array_rule() -> None:
-    """The generation loop's scalar path (lmm.generate._touch) against touch_size, for every
+    """The generation loop's scalar path (lmm.model.generate._touch) against touch_size, for every
     kind, with both sides, either side empty, and both empty."""
     for bid_size, ask_size in ((30, 70), (0, 70), (30, 0), (0, 0)):
         book = OrderBook()

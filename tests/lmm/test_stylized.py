@@ -7,8 +7,8 @@ import numpy as np
 import pytest
 
 from lmm.data.orderflow import OrderKind
-from lmm.evaluate import RECORD_DTYPE
-from lmm.stylized import (
+from lmm.evaluation.evaluate import RECORD_DTYPE
+from lmm.evaluation.stylized import (
     FACTS,
     RESPONSE_LAGS,
     SessionSeries,

@@ -10,9 +10,9 @@ import pytest
 
 from lmm.data import read_lobster
 from lmm.data.orderflow import OrderKind, order_flow
-from lmm.price_reference import PriceReference
-from lmm.size_reference import SizeReference
-from lmm.tokenizer import OrderTokenizer, TokenizerConfig
+from lmm.model.price_reference import PriceReference
+from lmm.model.size_reference import SizeReference
+from lmm.model.tokenizer import OrderTokenizer, TokenizerConfig
 
 MID, SHARES = PriceReference.MID, SizeReference.SHARES
 

@@ -9,12 +9,12 @@ import numpy as np
 import pytest
 import torch
 
-from lmm.checkpoint import Checkpoint
 from lmm.data.orderflow import ORDER_DTYPE
-from lmm.dataset import DayData, OrderDataset
-from lmm.features import N_BOOK_FEATURES, mirror_features
-from lmm.price_reference import PriceReference
-from lmm.train import (
+from lmm.model.checkpoint import Checkpoint
+from lmm.model.dataset import DayData, OrderDataset
+from lmm.model.features import N_BOOK_FEATURES, mirror_features
+from lmm.model.price_reference import PriceReference
+from lmm.model.train import (
     QUICK,
     SUBSAMPLE_BLOCK_NS,
     TrainConfig,
@@ -170,7 +170,7 @@ def test_the_recipe_takes_the_models_shape_from_its_one_definition() -> None:
     from pathlib import Path
 
     import lmm
-    from lmm.model import LMMConfig
+    from lmm.model.transformer import LMMConfig
 
     shape = ("context", "n_layer", "n_head", "n_embd")
     model_defaults = {f.name: f.default for f in fields(LMMConfig)}

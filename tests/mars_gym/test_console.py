@@ -11,9 +11,9 @@ from pathlib import Path
 
 import pytest
 
-from lmm.price_reference import PriceReference
-from lmm.size_reference import SizeReference
-from lmm.tokenizer import TokenizerConfig
+from lmm.model.price_reference import PriceReference
+from lmm.model.size_reference import SizeReference
+from lmm.model.tokenizer import TokenizerConfig
 from mars_gym.console.flags import config_from_args, dataclass_flags
 from mars_gym.console.main import main
 from mars_gym.studies.fidelity import FidelityConfig
@@ -140,7 +140,7 @@ def test_bad_file_is_a_clear_error_not_a_traceback(tmp_path: Path) -> None:
 
 
 def test_train_lmm_quick_writes_a_loadable_checkpoint(lobster_dir: Path, tmp_path: Path) -> None:
-    from lmm.checkpoint import load_checkpoint
+    from lmm.model.checkpoint import load_checkpoint
 
     out = tmp_path / "train.json"
     ck = tmp_path / "ck"

@@ -307,7 +307,7 @@ def test_execution_completes_the_parent_order(tiny_checkpoint_dir: Path) -> None
 def test_a_vector_env_too_large_for_the_memory_is_refused(
     tiny_checkpoint_dir: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from lmm import generate
+    from lmm.model import generate
 
     monkeypatch.setattr(generate, "available_memory", lambda device: 100 * 2**20)  # 100 MiB
     with pytest.raises(MemoryError, match=r"100,000 markets \(one per environment\) need about"):

@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from lmm.checkpoint import load_checkpoint
-from lmm.stylized import FACTS
+from lmm.evaluation.stylized import FACTS
+from lmm.model.checkpoint import load_checkpoint
 from mars_gym.console.fidelity import configure_parser
 from mars_gym.console.flags import config_from_args
 from mars_gym.studies.fidelity import FidelityConfig, build_report

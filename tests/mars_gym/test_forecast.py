@@ -8,11 +8,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from lmm.checkpoint import Checkpoint
 from lmm.data.orderflow import ORDER_DTYPE
-from lmm.dataset import DayData
-from lmm.features import N_BOOK_FEATURES, SESSION_OPEN_NS
-from lmm.generate import synthetic_start
+from lmm.model.checkpoint import Checkpoint
+from lmm.model.dataset import DayData
+from lmm.model.features import N_BOOK_FEATURES, SESSION_OPEN_NS
+from lmm.model.generate import synthetic_start
 from lmm.units import NS_PER_SECOND
 from mars_gym.console.forecast import configure_parser, run
 from mars_gym.studies.forecast import (

@@ -6,8 +6,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from lmm.checkpoint import DEFAULT_CHECKPOINT
 from lmm.data.orderflow import OrderKind
+from lmm.model.checkpoint import DEFAULT_CHECKPOINT
 from mars_gym.simulator import AgentOrder, MarketSimulator, SimulatorConfig
 from mars_gym.studies.impact import buy_programme_impact, median_interval, rollout_paths
 

@@ -7,12 +7,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from lmm.checkpoint import load_checkpoint
 from lmm.data.export import write_lobster
 from lmm.data.lobster import EventType, read_lobster
 from lmm.data.orderflow import OrderKind
-from lmm.recording import SessionRecorder
-from lmm.replay import replay
+from lmm.engine.recording import SessionRecorder
+from lmm.engine.replay import replay
+from lmm.model.checkpoint import load_checkpoint
 from mars_gym.simulator import AgentOrder, MarketSimulator, SimulatorConfig
 
 

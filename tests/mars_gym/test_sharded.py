@@ -11,7 +11,7 @@ import pytest
 from gymnasium.vector import AutoresetMode
 
 import mars_gym
-from lmm.checkpoint import CheckpointError
+from lmm.model.checkpoint import CheckpointError
 from mars_gym.envs.sharded import ShardedVectorEnv, shard_sizes
 
 KWARGS = {"warmup_orders": 30, "horizon": 5, "quantity": 500}  # autoresets within the test

@@ -7,9 +7,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from lmm.checkpoint import Checkpoint
 from lmm.data.lobster import LobsterFormatError
 from lmm.data.orderflow import OrderKind
+from lmm.model.checkpoint import Checkpoint
 from mars_gym.simulator import AgentOrder, MarketSimulator, SimulatorConfig
 
 CONFIG = SimulatorConfig(warmup_orders=30)
@@ -82,7 +82,7 @@ def test_agent_cancels_its_own_order(sim: MarketSimulator) -> None:
 
 
 def test_real_start_state_at_a_time_of_day(lobster_dir: Path, tiny_checkpoint: Checkpoint) -> None:
-    from lmm.dataset import build_dataset
+    from lmm.model.dataset import build_dataset
 
     path = lobster_dir / "LOBSTER_SampleFile_AMZN_2012-06-21_5.zip"
     config = SimulatorConfig(warmup_orders=0, start_file=str(path), start_time="14:30")

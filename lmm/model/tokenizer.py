@@ -6,17 +6,17 @@ A token combines four fields (MarS's order-level tokenization):
   cancel, on the buy or sell side). Partial cancels and deletes share a kind because they
   differ only in size; executions are grouped into the market order that caused them.
 * **price**: the signed offset in ticks from a reference price, chosen by
-  :class:`~lmm.price_reference.PriceReference` (saved with the checkpoint): from the best
-  quote of the order's own side (the default) or from the mid (:mod:`lmm.price_reference`).
+  :class:`~lmm.model.price_reference.PriceReference` (saved with the checkpoint): from the best
+  quote of the order's own side (the default) or from the mid (:mod:`lmm.model.price_reference`).
   The distance (``offset`` at or above 0, ``-offset - 1`` below, so that both halves
   start at 0) falls into quantile bins fitted on training data (wide-spread stocks such
   as GOOG place most orders 10-50 ticks from the mid, so fixed one-tick buckets would
   waste the vocabulary); the sign doubles them. The farthest bin on each half is
   open-ended: the overflow bucket.
 * **size**: quantile bins fitted on training sizes, measured by
-  :class:`~lmm.size_reference.SizeReference` (saved with the checkpoint): shares, or for
+  :class:`~lmm.model.size_reference.SizeReference` (saved with the checkpoint): shares, or for
   market orders the ratio to the size at the touch they meet (the default)
-  (:mod:`lmm.size_reference`); :meth:`OrderTokenizer.size_bins` and
+  (:mod:`lmm.model.size_reference`); :meth:`OrderTokenizer.size_bins` and
   :meth:`OrderTokenizer.sizes` convert in both directions.
 * **time**: the time since the previous order, in quantile bins fitted on training data.
 
@@ -31,11 +31,11 @@ explicit ``numpy.random.Generator``:
   plus ``G`` ticks, where ``G`` is geometric with the mean excess seen in training;
 * size: drawn from the most frequent training sizes in the bin, in proportion to their
   counts (this keeps round lots such as 100 shares exact); a ``TOUCH`` market bin by
-  :func:`lmm.size_reference.touch_shares`. With ``TOUCH`` the size field has as many bins
+  :func:`lmm.model.size_reference.touch_shares`. With ``TOUCH`` the size field has as many bins
   as the larger of the two sets; a token whose bin lies beyond its kind's set (never seen
   in training) decodes as that set's last bin;
 * time: drawn from the training times of the bin, by interpolating between stored
-  quantiles of them (:mod:`lmm.quantiles`: inter-arrival times span nine orders of
+  quantiles of them (:mod:`lmm.model.quantiles`: inter-arrival times span nine orders of
   magnitude, so a bin can be wide and its values far from uniform), in integer
   nanoseconds.
 
@@ -50,10 +50,10 @@ from typing import NamedTuple
 import numpy as np
 
 from lmm.data.orderflow import BUY_KINDS, MARKET_KINDS, OrderKind, is_market
-from lmm.features import NO_QUOTE
-from lmm.price_reference import PriceReference, reference_price
-from lmm.quantiles import QUANTILES, inverse_cdf, quantile_table
-from lmm.size_reference import SizeReference, fit_touch_bins, touch_bins, touch_shares
+from lmm.model.features import NO_QUOTE
+from lmm.model.price_reference import PriceReference, reference_price
+from lmm.model.quantiles import QUANTILES, inverse_cdf, quantile_table
+from lmm.model.size_reference import SizeReference, fit_touch_bins, touch_bins, touch_shares
 
 __all__ = ["DecodedOrders", "OrderTokenizer", "TokenizerConfig"]
 
@@ -136,7 +136,7 @@ class OrderTokenizer:
             the last bin also everything above.
         size_values / size_counts: per bin, the most frequent sizes and their counts.
         time_edges: ascending edges of the inter-arrival bins in ns, as for sizes.
-        time_quantiles: per bin, :data:`~lmm.quantiles.QUANTILES` evenly spaced quantiles
+        time_quantiles: per bin, :data:`~lmm.model.quantiles.QUANTILES` evenly spaced quantiles
             (ns) of the training times in it, from its minimum to its maximum.
         price_edges: ascending edges of the distance-from-reference bins in ticks, from 0.
         price_tail_mean: mean excess (ticks beyond the overflow bin's lower edge) of
@@ -145,7 +145,7 @@ class OrderTokenizer:
             ratio (size / touch) bins: from 0 up to 1 the bins below the touch, from 1 on
             those above it (the last one open); the ratio 1 itself has a bin of its own.
             Empty with ``SHARES``.
-        touch_quantiles: per ratio bin (one per edge), :data:`~lmm.quantiles.QUANTILES`
+        touch_quantiles: per ratio bin (one per edge), :data:`~lmm.model.quantiles.QUANTILES`
             evenly spaced quantiles of the training ratios in it, for decoding.
     """
 
@@ -254,7 +254,7 @@ class OrderTokenizer:
             dt: ns since the previous order (>= 0).
             config: resolutions (defaults: :class:`TokenizerConfig`).
             kind, touch: each order's kind and the shares at the touch it met
-                (:func:`~lmm.size_reference.touch_size`); needed with ``SizeReference.TOUCH``
+                (:func:`~lmm.model.size_reference.touch_size`); needed with ``SizeReference.TOUCH``
                 only, whose share bins are then fitted on the orders other than market
                 orders.
         """
@@ -317,7 +317,7 @@ class OrderTokenizer:
         touch: np.ndarray | None = None,
     ) -> np.ndarray:
         """Tokens (int64) for orders given as equal-length arrays; ``touch`` (shares at the
-        touch each order met, :func:`~lmm.size_reference.touch_size`) is needed with
+        touch each order met, :func:`~lmm.model.size_reference.touch_size`) is needed with
         ``SizeReference.TOUCH``."""
         kind = np.asarray(kind, dtype=np.int64)
         if ((kind < 0) | (kind >= N_KINDS)).any():
@@ -434,7 +434,7 @@ class OrderTokenizer:
             rng: a generator, or an (n, 3) array of uniforms in [0, 1) (price, size, time
                 draws of each order), so that each order can draw from its own generator.
             touch: (n,) shares at the touch each order meets
-                (:func:`~lmm.size_reference.touch_size`); needed with ``SizeReference.TOUCH``
+                (:func:`~lmm.model.size_reference.touch_size`); needed with ``SizeReference.TOUCH``
                 for market orders.
         """
         kind, p, s, t = self.fields(tokens)
@@ -463,7 +463,7 @@ class OrderTokenizer:
 
     def reference(self, kind: int, best_bid: int, best_ask: int, mid_x2: int) -> tuple[int, int]:
         """Reference price and sign of one order
-        (:func:`~lmm.price_reference.reference_price` for scalars, without numpy: the
+        (:func:`~lmm.model.price_reference.reference_price` for scalars, without numpy: the
         generation loop asks once per order)."""
         if self.config.price_reference is PriceReference.MID:
             return mid_x2 // 2, 1
@@ -480,7 +480,8 @@ class OrderTokenizer:
         mid_x2: np.ndarray | int,
     ) -> np.ndarray:
         """Price offsets (int64 ticks) of orders meeting a book, by this tokenizer's
-        reference rule (:func:`~lmm.price_reference.reference_price` describes the arguments)."""
+        reference rule (:func:`~lmm.model.price_reference.reference_price` describes the
+        arguments)."""
         ref, sign = reference_price(self.config.price_reference, kind, best_bid, best_ask, mid_x2)
         return sign * (np.asarray(price, dtype=np.int64) - ref)
 
@@ -498,7 +499,7 @@ class OrderTokenizer:
 
     def price_range(self, bucket: int, ref: int, sign: int = 1) -> tuple[int | None, int | None]:
         """Tick prices ``[low, high]`` that a price bucket covers for the reference price
-        ``ref`` and offset sign ``sign`` (:func:`~lmm.price_reference.reference_price`);
+        ``ref`` and offset sign ``sign`` (:func:`~lmm.model.price_reference.reference_price`);
         ``None`` for the open end of an overflow bucket."""
         half = self.n_price // 2
         below = bucket < half

@@ -1,10 +1,11 @@
-"""LOBSTER replay compiled end to end: :func:`lmm.replay.replay`'s rules in one ``@njit`` loop.
+"""LOBSTER replay compiled end to end: :func:`lmm.engine.replay.replay`'s rules in one
+``@njit`` loop.
 
 The loop applies every message to the compiled book with exactly the rules of
-:mod:`lmm.replay` (unknown ids served from the volume at their price, anonymous volume
+:mod:`lmm.engine.replay` (unknown ids served from the volume at their price, anonymous volume
 first; size shortfalls settled within the level; crossed stale volume removed before a
 submission; level-L reconciliation when verifying), and counts every departure in the same
-counters, so its :class:`~lmm.replay.ReplayReport` equals the Python replay's field for field
+counters, so its :class:`~lmm.engine.replay.ReplayReport` equals the Python replay's field for field
 (timings aside). Tests hold the two to that.
 """
 
@@ -15,12 +16,12 @@ import time
 import numpy as np
 from numba import njit
 
-from lmm.compiled import kernels as k
-from lmm.compiled.book import CompiledBooks, CompiledOrderBook
-from lmm.compiled.kernels import BookArrays
 from lmm.data.lobster import EventType, LobsterDay
-from lmm.orderbook import OrderBookError
-from lmm.replay import ReplayReport
+from lmm.engine.compiled import kernels as k
+from lmm.engine.compiled.book import CompiledBooks, CompiledOrderBook
+from lmm.engine.compiled.kernels import BookArrays
+from lmm.engine.orderbook import OrderBookError
+from lmm.engine.replay import ReplayReport
 
 __all__ = ["replay_compiled"]
 
@@ -68,7 +69,7 @@ def replay_compiled(
     max_orders: int = 1 << 16,
     max_levels: int = 1 << 12,
 ) -> tuple[CompiledOrderBook, ReplayReport]:
-    """Replay a LOBSTER day through a fresh compiled book (see :func:`lmm.replay.replay`).
+    """Replay a LOBSTER day through a fresh compiled book (see :func:`lmm.engine.replay.replay`).
 
     Args:
         day: the data, from :func:`lmm.data.read_lobster`.
@@ -208,7 +209,7 @@ def _apply(
     counts: np.ndarray,
     fills: np.ndarray,
 ) -> int:
-    """One message by :class:`lmm.replay._Applier`'s rules; returns a status."""
+    """One message by :class:`lmm.engine.replay._Applier`'s rules; returns a status."""
     if mtype == 5:
         if price <= 0 or size <= 0:
             return E_INVALID
@@ -260,7 +261,7 @@ def _apply(
 def _reconcile(
     b: BookArrays, m: int, s: int, last_price: int, last_size: int, n: int, counts: np.ndarray
 ) -> int:
-    """Make level ``n`` of side ``s`` agree with the file (:class:`lmm.replay._Verifier`)."""
+    """Make level ``n`` of side ``s`` agree with the file (:class:`lmm.engine.replay._Verifier`)."""
     counts[RECONCILIATIONS] += 1
     while b.n_levels[m, s] >= n:
         price = b.levels[m, b.ladder[m, s, b.n_levels[m, s] - n, k.SLOT], k.L_PRICE]

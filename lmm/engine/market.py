@@ -35,7 +35,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from lmm.data.orderflow import CANCEL_KINDS, LIMIT_KINDS, MARKET_KINDS, OrderKind
-from lmm.orderbook import Fill, OrderBook
+from lmm.engine.orderbook import Fill, OrderBook
 
 __all__ = [
     "NEWEST_CANCEL_PROBABILITY",

@@ -1,6 +1,6 @@
 """Where an order's price is measured from: the reference price of the order tokenizer.
 
-The tokenizer (:mod:`lmm.tokenizer`) turns an order's price into a signed offset in ticks
+The tokenizer (:mod:`lmm.model.tokenizer`) turns an order's price into a signed offset in ticks
 from a reference price, by one of two rules, chosen by :class:`PriceReference` and saved
 with the checkpoint:
 
@@ -14,7 +14,7 @@ with the checkpoint:
   Offset 0 is the best quote itself, a negative offset sits behind it, a positive one
   inside the spread (or, for a market order, the ticks it walks beyond the touch), so one
   set of bins serves both sides. When the reference side is empty, the reference falls
-  back to ``mid_x2 // 2`` (with :func:`lmm.features.mid_x2`'s one-sided mid, one tick
+  back to ``mid_x2 // 2`` (with :func:`lmm.model.features.mid_x2`'s one-sided mid, one tick
   beyond the other side's best), keeping the side's sign.
 
 Checkpoints saved before the option existed load as ``MID`` (``lmm/checkpoints/mid``).
@@ -27,7 +27,7 @@ from enum import Enum
 import numpy as np
 
 from lmm.data.orderflow import is_buy, is_market
-from lmm.features import NO_QUOTE
+from lmm.model.features import NO_QUOTE
 
 __all__ = ["PriceReference", "reference_price"]
 
@@ -55,9 +55,9 @@ def reference_price(
     Args:
         reference: which rule (see the module docstring).
         kind: :class:`~lmm.data.orderflow.OrderKind` values.
-        best_bid, best_ask: the book's best quotes in ticks, :data:`lmm.features.NO_QUOTE`
+        best_bid, best_ask: the book's best quotes in ticks, :data:`lmm.model.features.NO_QUOTE`
             for an empty side.
-        mid_x2: twice the book's mid (:func:`lmm.features.mid_x2`, one-sided books included).
+        mid_x2: twice the book's mid (:func:`lmm.model.features.mid_x2`, one-sided books included).
 
     Arrays broadcast; the results are int64 arrays of their common shape.
     """

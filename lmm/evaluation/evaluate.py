@@ -3,11 +3,12 @@
 Two questions, each against a baseline calibrated on the same training orders:
 
 1. **Likelihood**: the negative log-likelihood per validation order, in bits, of the model
-   and of the unconditional token frequencies (:class:`lmm.baselines.FrequencyModel`).
+   and of the unconditional token frequencies (:class:`lmm.evaluation.baselines.FrequencyModel`).
 2. **Generative fidelity**: from real start states in the held-out window, markets are
    generated for ``horizon_minutes`` by the model and by a zero-intelligence flow
-   (:class:`lmm.baselines.ZeroIntelligenceMarkets`), many rollouts each, and compared with
-   the real flow that followed the same starts. The distances are those LOB-Bench (Nagy et
+   (:class:`lmm.evaluation.baselines.ZeroIntelligenceMarkets`), many rollouts each, and
+   compared with the real flow that followed the same starts. The distances are those LOB-Bench
+   (Nagy et
    al. 2025) uses: L1, i.e. total variation ``0.5 * sum |p - q|`` between histograms (bins:
    up to 50 quantile bins spanning the real sample, plus one open bin beyond each end), and
    Wasserstein-1
@@ -31,13 +32,13 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from lmm.baselines import FrequencyModel, ZeroIntelligenceMarkets, ZeroIntelligenceParams
-from lmm.checkpoint import Checkpoint
 from lmm.data.orderflow import CANCEL_KINDS, LIMIT_KINDS, MARKET_KINDS
-from lmm.dataset import DayData, build_dataset
-from lmm.generate import LMMMarkets, StartState
-from lmm.stylized import depth_from_best, mid_returns
-from lmm.train import validation_bits
+from lmm.evaluation.baselines import FrequencyModel, ZeroIntelligenceMarkets, ZeroIntelligenceParams
+from lmm.evaluation.stylized import depth_from_best, mid_returns
+from lmm.model.checkpoint import Checkpoint
+from lmm.model.dataset import DayData, build_dataset
+from lmm.model.generate import LMMMarkets, StartState
+from lmm.model.train import validation_bits
 from lmm.units import NS_PER_SECOND
 
 __all__ = [
@@ -237,7 +238,7 @@ def generate_records(
     keep finished ones generating. A market that makes more than ``max_orders_per_second``
     times the horizon's seconds of orders (the default is 125 times the real days' rate)
     raises a RuntimeError naming it: a model whose clock has stopped would never reach its
-    horizon. This budget is stricter than :class:`~lmm.generate.LMMMarkets`' own check of
+    horizon. This budget is stricter than :class:`~lmm.model.generate.LMMMarkets`' own check of
     a stopped clock (an average over the horizon rather than a cap per second) and covers
     the zero-intelligence markets too.
     """

@@ -1,9 +1,9 @@
 """Training data for the LMM: LOBSTER days as token sequences with book features.
 
-For each day the replay is run with verification first (:mod:`lmm.replay`): the engine's
+For each day the replay is run with verification first (:mod:`lmm.engine.replay`): the engine's
 book must equal LOBSTER's at every row, so the book after each order can be read from the
-verified arrays. Each order becomes one token (:mod:`lmm.tokenizer`) and one feature vector
-of the book it left behind (:mod:`lmm.features`).
+verified arrays. Each order becomes one token (:mod:`lmm.model.tokenizer`) and one feature vector
+of the book it left behind (:mod:`lmm.model.features`).
 
 Time split: the last ``validation_minutes`` of each day (default 90, i.e. from 14:30) are
 validation data. They are never used for training or for fitting the tokenizer's bins.
@@ -18,12 +18,12 @@ import numpy as np
 
 from lmm.data.lobster import LobsterDay, read_lobster
 from lmm.data.orderflow import order_flow
-from lmm.features import SESSION_CLOSE_NS, best_quotes, book_features, mid_x2
-from lmm.generate import StartState
-from lmm.price_reference import PriceReference, reference_price
-from lmm.replay import replay
-from lmm.size_reference import touch_size
-from lmm.tokenizer import OrderTokenizer, TokenizerConfig
+from lmm.engine.replay import replay
+from lmm.model.features import SESSION_CLOSE_NS, best_quotes, book_features, mid_x2
+from lmm.model.generate import StartState
+from lmm.model.price_reference import PriceReference, reference_price
+from lmm.model.size_reference import touch_size
+from lmm.model.tokenizer import OrderTokenizer, TokenizerConfig
 from lmm.units import NS_PER_SECOND
 
 __all__ = ["DayData", "OrderDataset", "build_dataset", "day_orders"]
@@ -39,13 +39,13 @@ class DayData:
         name: where the day came from.
         flow: the orders (:data:`lmm.data.orderflow.ORDER_DTYPE`).
         price_offset: ticks from each order's reference price in the book it met
-            (:func:`lmm.tokenizer.reference_price`).
+            (:func:`lmm.model.tokenizer.reference_price`).
         dt: ns since the previous order (0 for the first).
         features: float32 ``(n, N_BOOK_FEATURES)``: the book after each order.
         book_after: int ``(n, L, 4)``: the top-L book after each order (ticks, shares).
         is_validation: bool mask of orders in the validation window.
         tokens: int64 tokens (set by :func:`build_dataset` once the tokenizer is fitted).
-        touch: int64 shares at the touch each order met (:func:`lmm.tokenizer.touch_size`:
+        touch: int64 shares at the touch each order met (:func:`lmm.model.tokenizer.touch_size`:
             the opposite best for a market order, 0 for other kinds); None for days built
             without it, which a ``SizeReference.TOUCH`` tokenizer cannot encode.
     """

@@ -1,6 +1,6 @@
 """The order books of many markets as preallocated int64 arrays, and ``@njit`` kernels on them.
 
-This is the compiled twin of :class:`lmm.orderbook.OrderBook`; every kernel takes the
+This is the compiled twin of :class:`lmm.engine.orderbook.OrderBook`; every kernel takes the
 :class:`BookArrays` and a market index ``m`` and does what the reference's method of the same
 name does to market ``m``, exactly (same priority, same fills, same counters).
 
@@ -24,8 +24,8 @@ Records (the last axis) rather than one array per field: every array a kernel re
 reference counting on each call, and an order's fields share a cache line.
 
 Kernels never raise: they validate first and return a status code (:data:`OK` or one of the
-``E_*`` codes) without touching the book; :mod:`lmm.compiled.book` turns codes into
-:class:`lmm.orderbook.OrderBookError`. Fills are written into a caller's ``(F, 4)`` int64
+``E_*`` codes) without touching the book; :mod:`lmm.engine.compiled.book` turns codes into
+:class:`lmm.engine.orderbook.OrderBookError`. Fills are written into a caller's ``(F, 4)`` int64
 array (maker id, taker id, price, size); a sweep cannot produce more fills than there are
 resting orders, so ``F = N`` always suffices.
 """

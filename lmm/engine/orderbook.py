@@ -1,7 +1,7 @@
 """A price-time-priority limit order book and matching engine in integer ticks.
 
 One engine serves two masters: replaying LOBSTER data to build the model's training set
-(:mod:`lmm.replay`) and simulating a market in the Gymnasium environments. Both need exact
+(:mod:`lmm.engine.replay`) and simulating a market in the Gymnasium environments. Both need exact
 mechanics and both sit in a hot loop, so the design is the simplest one that is fast in
 CPython:
 

@@ -28,7 +28,7 @@ from pathlib import Path
 import numpy as np
 
 from lmm.data.lobster import EventType, LobsterDay
-from lmm.orderbook import EMPTY_PRICE, OrderBook, OrderBookError, Side
+from lmm.engine.orderbook import EMPTY_PRICE, OrderBook, OrderBookError, Side
 
 __all__ = ["ReplayReport", "replay", "seed_book"]
 

@@ -1,6 +1,6 @@
 """How fast the LMM generates orders, and how that compares with the machine's matmul peak.
 
-Measured, not estimated: :func:`generation_speed` times :class:`lmm.generate.LMMMarkets`
+Measured, not estimated: :func:`generation_speed` times :class:`lmm.model.generate.LMMMarkets`
 end to end (model, sampling, decoding, matching engine, features) for several batch sizes,
 with and without the KV cache. :func:`flops_per_order` counts the model's floating-point
 operations per generated order analytically; :func:`matmul_peak_gflops` measures what a
@@ -13,10 +13,10 @@ import time
 
 import torch
 
-from lmm.checkpoint import Checkpoint
 from lmm.device import resolve_device
-from lmm.generate import LMMMarkets, synthetic_start
-from lmm.model import LMMConfig
+from lmm.model.checkpoint import Checkpoint
+from lmm.model.generate import LMMMarkets, synthetic_start
+from lmm.model.transformer import LMMConfig
 
 __all__ = ["flops_per_order", "generation_speed", "matmul_peak_gflops"]
 

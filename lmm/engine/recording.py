@@ -1,6 +1,6 @@
 """Recording a simulated market as LOBSTER messages, with the book after each one.
 
-A :class:`SessionRecorder` attached to a market (:meth:`lmm.generate.LMMMarkets.record`)
+A :class:`SessionRecorder` attached to a market (:meth:`lmm.model.generate.LMMMarkets.record`)
 is told of every event the moment it happens in the book, generated and outside (agent)
 orders alike, and turns it into LOBSTER's vocabulary:
 
@@ -31,8 +31,8 @@ import numpy as np
 
 from lmm.data.lobster import DEFAULT_TICK_SIZE, MESSAGE_DTYPE, EventType, LobsterDay
 from lmm.data.orderflow import CANCEL_KINDS, OrderKind
-from lmm.market import Realized
-from lmm.orderbook import EMPTY_PRICE, OrderBook, Side
+from lmm.engine.market import Realized
+from lmm.engine.orderbook import EMPTY_PRICE, OrderBook, Side
 
 __all__ = ["SessionRecorder"]
 

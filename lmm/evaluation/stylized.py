@@ -1,6 +1,6 @@
 """Stylized facts of markets: one set of estimators for real and simulated order flow.
 
-Everything starts from order records (:data:`lmm.evaluate.RECORD_DTYPE`: one row per
+Everything starts from order records (:data:`lmm.evaluation.evaluate.RECORD_DTYPE`: one row per
 order with the best quotes before and after it; ``rollout`` names the *session*, a real
 window or a generated rollout). :func:`session_series` turns one session into the series
 the facts need (mid returns on a time grid, traded volume, market-order signs, order

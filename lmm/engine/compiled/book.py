@@ -1,23 +1,24 @@
 """Python API over the compiled books: :class:`CompiledBooks` holds ``M`` markets, and
-:class:`CompiledOrderBook` is one market with the methods of :class:`lmm.orderbook.OrderBook`.
+:class:`CompiledOrderBook` is one market with the methods of
+:class:`lmm.engine.orderbook.OrderBook`.
 
 The view validates arguments exactly as the reference does (with the reference's own
 validators, so the messages are the same), calls a kernel, and turns its status code into
-:class:`~lmm.orderbook.OrderBookError`; on every error the book is unchanged. A full book
+:class:`~lmm.engine.orderbook.OrderBookError`; on every error the book is unchanged. A full book
 (more resting orders than ``max_orders``, or more occupied levels on a side than
 ``max_levels``) is an error of its own, raised before anything changes.
 
 Each call crosses from Python into compiled code, so one call costs microseconds: the view
 is for tests, tools and small agents' orders; hot loops call the kernels from ``@njit``
-code (see :mod:`lmm.compiled.replay`).
+code (see :mod:`lmm.engine.compiled.replay`).
 """
 
 from __future__ import annotations
 
 import numpy as np
 
-from lmm.compiled import kernels as k
-from lmm.orderbook import (
+from lmm.engine.compiled import kernels as k
+from lmm.engine.orderbook import (
     Fill,
     OrderBookError,
     OrderState,
@@ -69,7 +70,8 @@ class CompiledBooks:
 
 
 class CompiledOrderBook:
-    """One market of :class:`CompiledBooks`, with the API of :class:`lmm.orderbook.OrderBook`.
+    """One market of :class:`CompiledBooks`, with the API of
+    :class:`lmm.engine.orderbook.OrderBook`.
 
     Args:
         books: the markets; by default a new single-market :class:`CompiledBooks`.
@@ -253,7 +255,7 @@ class CompiledOrderBook:
         self, order_id: int, side: Side | int, price: int, size: int, owner: int = 0
     ) -> list[Fill]:
         """Submit a limit order; the marketable part trades, the remainder rests (see
-        :meth:`lmm.orderbook.OrderBook.add_limit`)."""
+        :meth:`lmm.engine.orderbook.OrderBook.add_limit`)."""
         price = _positive_int("price", price)
         size = _positive_int("size", size)
         order_id = _order_id(order_id)

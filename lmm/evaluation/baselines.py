@@ -8,7 +8,7 @@
   order within ``D`` ticks of the opposite quote is cancelled at rate ``theta(i)``; sizes are
   drawn from the empirical training sizes of each kind. Buy and sell sides share their
   rates (symmetrised). Generated orders go through the same engine and realisation rules as
-  the LMM's (:func:`lmm.market.apply_order`).
+  the LMM's (:func:`lmm.engine.market.apply_order`).
 
 ``theta(i)`` needs the average number of orders resting at distance ``i``; LOBSTER shows
 shares per level, not orders, so it is estimated as the average depth at that distance
@@ -22,12 +22,12 @@ from dataclasses import dataclass
 import numpy as np
 
 from lmm.data.orderflow import CANCEL_KINDS, LIMIT_KINDS, MARKET_KINDS, OrderKind
-from lmm.dataset import DayData
-from lmm.features import mid_x2
-from lmm.generate import GeneratedOrder, StartState
-from lmm.market import apply_order
-from lmm.orderbook import OrderBook
-from lmm.replay import seed_book
+from lmm.engine.market import apply_order
+from lmm.engine.orderbook import OrderBook
+from lmm.engine.replay import seed_book
+from lmm.model.dataset import DayData
+from lmm.model.features import mid_x2
+from lmm.model.generate import GeneratedOrder, StartState
 from lmm.units import NS_PER_SECOND
 
 __all__ = ["FrequencyModel", "ZeroIntelligenceMarkets", "ZeroIntelligenceParams"]
@@ -209,7 +209,7 @@ class ZeroIntelligenceMarkets:
             side, dist = (1, k + 1) if k < d else (-1, k - d + 1)
             kind = OrderKind.CANCEL_BUY if side == 1 else OrderKind.CANCEL_SELL
             price = ref_ask - dist if side == 1 else ref_bid + dist
-            size = 1  # ignored: a cancel deletes the whole order (lmm.market)
+            size = 1  # ignored: a cancel deletes the whole order (lmm.engine.market)
             range_ = (price, price)
         realized = apply_order(book, kind, price, size, self._next_id[i], rng, range_)
         self._next_id[i] += 1

@@ -23,8 +23,8 @@ from pathlib import Path
 
 import torch
 
-from lmm.model import LMM, LMMConfig
-from lmm.tokenizer import OrderTokenizer
+from lmm.model.tokenizer import OrderTokenizer
+from lmm.model.transformer import LMM, LMMConfig
 
 __all__ = [
     "DEFAULT_CHECKPOINT",
@@ -37,7 +37,7 @@ __all__ = [
     "save_checkpoint",
 ]
 
-_SHIPPED = Path(__file__).resolve().parent / "checkpoints"
+_SHIPPED = Path(__file__).resolve().parents[1] / "checkpoints"
 #: The checkpoints shipped with the package, by name (see the module docstring).
 PACKAGED = {"default": _SHIPPED / "default", "fast": _SHIPPED / "fast"}
 #: The checkpoint used when none is named.

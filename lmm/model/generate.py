@@ -9,8 +9,8 @@ advances every market by one order:
    the price bucket's range, a market order a non-empty opposite side); the probability
    mass removed this way is reported as the *masked rate*;
 3. each market draws its token from its own ``torch.Generator`` and decodes it with its own
-   ``numpy`` generator (:meth:`lmm.tokenizer.OrderTokenizer.decode`);
-4. the order goes through the matching engine (:func:`lmm.market.apply_order`), and the
+   ``numpy`` generator (:meth:`lmm.model.tokenizer.OrderTokenizer.decode`);
+4. the order goes through the matching engine (:func:`lmm.engine.market.apply_order`), and the
    order *as it happened* is tokenized and appended to the context together with the
    features of the book it left: the new state conditions the next prediction.
 
@@ -26,17 +26,17 @@ from typing import NamedTuple
 import numpy as np
 import torch
 
-from lmm.checkpoint import Checkpoint
 from lmm.data.orderflow import CANCEL_KINDS, MARKET_KINDS, OrderKind
 from lmm.device import available_memory
-from lmm.features import FEATURE_LEVELS, NO_QUOTE, book_features, mid_x2
-from lmm.market import Realized, apply_order, cancel_order, cancellable_levels
-from lmm.model import KVCache, LMMConfig
-from lmm.orderbook import OrderBook
-from lmm.recording import SessionRecorder
-from lmm.replay import seed_book
-from lmm.size_reference import SizeReference
-from lmm.tokenizer import OrderTokenizer
+from lmm.engine.market import Realized, apply_order, cancel_order, cancellable_levels
+from lmm.engine.orderbook import OrderBook
+from lmm.engine.recording import SessionRecorder
+from lmm.engine.replay import seed_book
+from lmm.model.checkpoint import Checkpoint
+from lmm.model.features import FEATURE_LEVELS, NO_QUOTE, book_features, mid_x2
+from lmm.model.size_reference import SizeReference
+from lmm.model.tokenizer import OrderTokenizer
+from lmm.model.transformer import KVCache, LMMConfig
 from lmm.units import NS_PER_SECOND
 
 __all__ = [
@@ -93,7 +93,7 @@ def check_memory(config: LMMConfig, n: int, device: torch.device) -> None:
             raise MemoryError(
                 f"{n:,} markets (one per environment) need about {need / 2**30:.1f} GiB on "
                 f"{where} ({per_market / 2**20:.2f} MiB each: KV cache, forward pass and book; "
-                f"see lmm.generate.memory_estimate), but only {have / 2**30:.1f} GiB is "
+                f"see lmm.model.generate.memory_estimate), but only {have / 2**30:.1f} GiB is "
                 f"available; use at most {int(n * have / need):,}"
             )
 
@@ -166,7 +166,7 @@ class _Happened(NamedTuple):
     realized: Realized
     mid_x2_before: int  # the market's mid before it
     price_offset: int  # from the reference price in the book the order met
-    touch: int  # shares at the touch the order met (lmm.tokenizer.touch_size)
+    touch: int  # shares at the touch the order met (lmm.model.tokenizer.touch_size)
     dt: int
     time_ns: int
     book_row: list[int]  # top FEATURE_LEVELS of the book it left, as one LOBSTER row
@@ -229,7 +229,7 @@ class _Market:
 
 def _touch(book: OrderBook, kind: int) -> int:
     """Shares at the touch that an order of ``kind`` meets in ``book``
-    (:func:`lmm.size_reference.touch_size` for one order, without numpy: the generation
+    (:func:`lmm.model.size_reference.touch_size` for one order, without numpy: the generation
     loop asks once per order)."""
     if kind == _MARKET_BUY:
         return 0 if book.best_ask is None else book.depth(-1, book.best_ask)
@@ -244,7 +244,7 @@ def _quotes(m: _Market) -> tuple[int, int]:
     An empty side (a programme swept it) stands in at the last two-sided spread from the
     other side's best, so that the same-side price reference places its orders where the
     side stood rather than at the mid (which would pull the refilled side, and the mid,
-    back across the sweep). Both sides empty: :data:`lmm.features.NO_QUOTE` for both (the
+    back across the sweep). Both sides empty: :data:`lmm.model.features.NO_QUOTE` for both (the
     reference falls back to the mid). The mid price reference does not read them.
     """
     bid, ask = m.book.best_bid, m.book.best_ask
@@ -259,7 +259,7 @@ class LMMMarkets:
     """``n`` markets driven by one LMM checkpoint, advanced together.
 
     Args:
-        checkpoint: the model and tokenizer (from :func:`lmm.checkpoint.load_checkpoint`).
+        checkpoint: the model and tokenizer (from :func:`lmm.model.checkpoint.load_checkpoint`).
         n: number of markets.
         temperature: sampling temperature (1 samples the model's distribution).
         use_cache: keep a KV cache (the fast path); without it every step recomputes the
@@ -645,7 +645,7 @@ class LMMMarkets:
 
     def record(self, i: int, recorder: SessionRecorder) -> None:
         """Tell ``recorder`` of every later event in market ``i``, generated or injected,
-        until the market is reset (:mod:`lmm.recording`).
+        until the market is reset (:mod:`lmm.engine.recording`).
 
         An injected order the model does not see (``in_context=False``) leaves the clock
         alone and is recorded at it, the time of the market's latest order.

@@ -16,7 +16,7 @@ from dataclasses import asdict, dataclass
 
 import numpy as np
 
-from lmm.orderbook import OrderBook
+from lmm.engine.orderbook import OrderBook
 
 __all__ = ["FlowReport", "random_orders", "run_orders"]
 

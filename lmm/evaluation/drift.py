@@ -3,7 +3,7 @@
 A model that feeds on its own output can drift away from the states it was trained on
 (exposure bias): the spread narrows, orders crowd the touch, the message rate climbs. This
 module measures that on LOBSTER-format sessions (real files, or generated ones from
-:mod:`lmm.sessions`, both holding what a level-L file holds), by minute since each
+:mod:`lmm.model.sessions`, both holding what a level-L file holds), by minute since each
 session's first message:
 
 * ``spread``: median spread in ticks over the books after the minute's messages;

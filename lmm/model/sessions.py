@@ -3,7 +3,7 @@
 :func:`generate_sessions` runs the LMM from real start states of a LOBSTER day at given
 times of day (or from the data-free synthetic start), several rollouts from each, for a
 given number of market minutes, recording every event as LOBSTER messages with the top-L
-book after each (:class:`lmm.recording.SessionRecorder`). By default a session then holds
+book after each (:class:`lmm.engine.recording.SessionRecorder`). By default a session then holds
 what LOBSTER's own level-L file would hold: only the events that touch the top L levels
 (:func:`lmm.data.levels.visible_at_levels`), so generated and real level-L flow compare like
 with like; ``all_events=True`` keeps every event. :func:`write_sessions` writes them with
@@ -22,13 +22,13 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from lmm.checkpoint import Checkpoint
 from lmm.data.export import write_lobster
 from lmm.data.levels import visible_at_levels
 from lmm.data.lobster import DEFAULT_TICK_SIZE, LobsterDay, read_lobster
-from lmm.dataset import build_dataset
-from lmm.generate import LMMMarkets, StartState, synthetic_start
-from lmm.recording import SessionRecorder
+from lmm.engine.recording import SessionRecorder
+from lmm.model.checkpoint import Checkpoint
+from lmm.model.dataset import build_dataset
+from lmm.model.generate import LMMMarkets, StartState, synthetic_start
 from lmm.units import NS_PER_SECOND, clock, time_of_day_ns
 
 __all__ = ["GeneratedSession", "generate_sessions", "write_sessions"]

@@ -1,6 +1,6 @@
 """What an order's size is measured in: shares, or for market orders the touch they meet.
 
-The tokenizer (:mod:`lmm.tokenizer`) puts an order's size into a bin, measured by one of two
+The tokenizer (:mod:`lmm.model.tokenizer`) puts an order's size into a bin, measured by one of two
 rules, chosen by :class:`SizeReference` and saved with the checkpoint:
 
 * ``SHARES``: quantile bins of shares, for every kind;
@@ -16,7 +16,7 @@ Checkpoints saved before the option existed load as ``SHARES``.
 
 Decoding a ratio bin (:func:`touch_shares`) gives exactly the touch's shares for the exact
 bin, or a ratio drawn from the bin's training ratios (stored quantiles,
-:mod:`lmm.quantiles`) times the touch, rounded to whole shares inside the bin (when no
+:mod:`lmm.model.quantiles`) times the touch, rounded to whole shares inside the bin (when no
 whole share falls inside it for a small touch, the nearest share on the bin's side of the
 touch; a touch of one share cannot be undercut and is taken whole).
 """
@@ -28,7 +28,7 @@ from enum import Enum
 import numpy as np
 
 from lmm.data.orderflow import OrderKind
-from lmm.quantiles import inverse_cdf, quantile_table
+from lmm.model.quantiles import inverse_cdf, quantile_table
 
 __all__ = ["SizeReference", "fit_touch_bins", "touch_bins", "touch_shares", "touch_size"]
 
@@ -62,7 +62,7 @@ def touch_size(
 def fit_touch_bins(size: np.ndarray, touch: np.ndarray, size_bins: int) -> dict:
     """``touch_edges`` and ``touch_quantiles`` from training market orders: up to
     ``(size_bins - 1) // 2`` quantile bins of the ratios size / touch on each side of 1, and
-    :data:`~lmm.quantiles.QUANTILES` quantiles of the ratios in each bin, for decoding."""
+    :data:`~lmm.model.quantiles.QUANTILES` quantiles of the ratios in each bin, for decoding."""
     size, touch = np.asarray(size, dtype=np.int64), np.asarray(touch, dtype=np.int64)
     if (touch < 1).any():
         raise ValueError(f"a market order needs a touch of >= 1 share, got {touch.min()}")

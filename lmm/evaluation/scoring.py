@@ -1,9 +1,9 @@
 """Scoring a checkpoint as LOB-Bench does, under an honest protocol.
 
 From real start states of a LOBSTER day at given times, :func:`score_checkpoint` generates
-sessions (:mod:`lmm.sessions`, cut to what a level-L file holds) and compares them, in
+sessions (:mod:`lmm.model.sessions`, cut to what a level-L file holds) and compares them, in
 500-message sequences, with the real flow that followed the same starts, by LOB-Bench's 21
-unconditional and 3 conditional scores (:mod:`lmm.lobbench`). Beside the model it reports
+unconditional and 3 conditional scores (:mod:`lmm.evaluation.lobbench`). Beside the model it reports
 the two real-against-real floors computed the same way on the same windows: even against
 odd sequences of the real windows (same times of day), and an earlier part of the day
 against them.
@@ -21,11 +21,11 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from lmm.checkpoint import Checkpoint
 from lmm.data.lobster import read_lobster
-from lmm.drift import STATISTICS, drift_table, real_sessions
-from lmm.lobbench import BenchReport, cut_sequences, lobbench, window_sequences
-from lmm.sessions import generate_sessions
+from lmm.evaluation.drift import STATISTICS, drift_table, real_sessions
+from lmm.evaluation.lobbench import BenchReport, cut_sequences, lobbench, window_sequences
+from lmm.model.checkpoint import Checkpoint
+from lmm.model.sessions import generate_sessions
 from lmm.units import NS_PER_SECOND, time_of_day_ns
 
 __all__ = [
@@ -58,7 +58,7 @@ class Scorecard:
         model: generated against real sequences.
         same_times: even against odd real sequences of the same windows.
         early: real sequences of :data:`EARLY_WINDOW` against the windows' real ones.
-        drift_real, drift_model: :mod:`lmm.drift` tables by minute (median over starts,
+        drift_real, drift_model: :mod:`lmm.evaluation.drift` tables by minute (median over starts,
             and over all rollouts).
         seed: the sessions' seed.
     """
@@ -114,7 +114,7 @@ def score_checkpoint(
         minutes: market minutes per session, real and generated.
         rollouts: generated sessions per start.
         levels: LOBSTER's L (default: the file's levels).
-        seed: the sessions' seed (:func:`lmm.sessions.generate_sessions`).
+        seed: the sessions' seed (:func:`lmm.model.sessions.generate_sessions`).
         temperature: the model's sampling temperature.
         progress: show the generation's progress bar.
     """

@@ -7,7 +7,7 @@ So when the simulator injects an agent's order, both the token and the book it m
 the context, and the next generated order can react to it.
 
 An order token combines four fields: kind, price bucket, size bin and time bin (see
-:mod:`lmm.tokenizer`; ``token = (kp * S + s) * T + t`` with ``kp = kind * P + price``).
+:mod:`lmm.model.tokenizer`; ``token = (kp * S + s) * T + t`` with ``kp = kind * P + price``).
 The model keeps one token per order but factorizes its distribution by the chain rule,
 
     p(token) = p(kp) * p(size | kp) * p(time | kp, size),
@@ -41,7 +41,7 @@ ROW_MULTIPLE = 16
 
 @dataclass(frozen=True)
 class LMMConfig:
-    """Model shape, defined here only: the training recipe (:class:`lmm.train.TrainConfig`)
+    """Model shape, defined here only: the training recipe (:class:`lmm.model.train.TrainConfig`)
     takes its shape defaults from these. A checkpoint stores this as JSON and rebuilds the
     model from it.
 

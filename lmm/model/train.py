@@ -17,11 +17,11 @@ from typing import TYPE_CHECKING
 import numpy as np
 import torch
 
-from lmm.dataset import DayData, OrderDataset
 from lmm.device import resolve_device
-from lmm.features import N_BOOK_FEATURES, mirror_features
-from lmm.model import LMM, LMMConfig
-from lmm.tokenizer import OrderTokenizer
+from lmm.model.dataset import DayData, OrderDataset
+from lmm.model.features import N_BOOK_FEATURES, mirror_features
+from lmm.model.tokenizer import OrderTokenizer
+from lmm.model.transformer import LMM, LMMConfig
 from lmm.units import NS_PER_SECOND
 
 if TYPE_CHECKING:
@@ -40,7 +40,7 @@ class TrainConfig:
     on 2 CPU cores.
 
     The shape fields (``context``, ``n_layer``, ``n_head``, ``n_embd``) default to
-    :class:`lmm.model.LMMConfig`'s, their one definition, which also checks them
+    :class:`lmm.model.transformer.LMMConfig`'s, their one definition, which also checks them
     (:meth:`model_config`); dropout is the recipe's own choice.
 
     Attributes:
@@ -377,7 +377,7 @@ def _window_starts(days: tuple[DayData, ...], context: int, subsample: int = 1) 
 
 def _mirrored(day: DayData, tokenizer: OrderTokenizer) -> DayData:
     """``day`` with buy and sell swapped in what training reads of it: its tokens
-    (:meth:`OrderTokenizer.mirror`) and book features (:func:`lmm.features.mirror_features`).
+    (:meth:`OrderTokenizer.mirror`) and book features (:func:`lmm.model.features.mirror_features`).
     Its flow and books stay the real day's; it is not meant for anything else."""
     return replace(
         day,
