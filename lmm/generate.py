@@ -577,6 +577,9 @@ class LMMMarkets:
     def proposal_time(self, i: int) -> int | None:
         """When market ``i``'s pending proposal would happen (None if it has none)."""
         m = self._market(i)
+        if self._arrays is not None:  # read the arrays, not a proposal made of them
+            pending, dt = self._arrays.proposals[i, [cg.P_PENDING, cg.P_DT]].tolist()
+            return m.time_ns + dt if pending else None
         return None if m.proposal is None else m.time_ns + m.proposal.dt
 
     @torch.inference_mode()
