@@ -681,7 +681,7 @@ class LMMMarkets:
             raise self._stall_error(i)
         if status == cg.E_PRICE:
             raise OrderBookError("price must be > 0 (a generated market order's worst price)")
-        self._market(i).book._raise(status, "add", 0, 0, 0)
+        raise self._arrays.books.full_error(i, status)
 
     def _check_stall(self, i: int, m: _Market) -> None:
         """Count market ``i``'s generated order in its current second of market time; raise
