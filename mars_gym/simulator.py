@@ -28,7 +28,14 @@ from lmm.engine.orderbook import Fill, OrderBook
 from lmm.engine.recording import SessionRecorder
 from lmm.model.checkpoint import Checkpoint, load_checkpoint
 from lmm.model.features import SESSION_CLOSE_NS
-from lmm.model.generate import GeneratedOrder, LMMMarkets, OutsideOrder, StartState, synthetic_start
+from lmm.model.generate import (
+    ENGINES,
+    GeneratedOrder,
+    LMMMarkets,
+    OutsideOrder,
+    StartState,
+    synthetic_start,
+)
 from lmm.units import NS_PER_SECOND, clock, time_of_day_ns
 
 __all__ = [
@@ -101,6 +108,10 @@ class SimulatorConfig:
             ``"auto"`` (:func:`lmm.device.resolve_device`). Seeded episodes are reproducible
             bit for bit, and the native vector env equals ``SyncVectorEnv``, on the CPU; on
             a GPU they are the same kind of market, not the same one.
+        engine: what runs the books and the per-order rules of generation: ``"python"``
+            (default, the readable reference) or ``"compiled"`` (:mod:`lmm.engine.compiled`, one
+            compiled call per round for all markets); both generate the same markets bit
+            for bit (:class:`lmm.model.generate.LMMMarkets`).
     """
 
     decision_interval_s: float = 1.0
@@ -115,9 +126,12 @@ class SimulatorConfig:
     max_orders_per_second: int = 100_000
     progress: bool | None = None
     device: str = "cpu"
+    engine: str = "python"
 
     def __post_init__(self) -> None:
         resolve_device(self.device, "device")
+        if self.engine not in ENGINES:
+            raise ValueError(f"engine must be one of {', '.join(ENGINES)}, got {self.engine!r}")
         check_at_least(0, decision_interval_s=self.decision_interval_s)
         if not self.decision_interval_s > 0:
             raise ValueError(f"decision_interval_s must be > 0, got {self.decision_interval_s}")
@@ -212,6 +226,7 @@ class MarketSimulator:
             temperature=config.temperature,
             device=resolve_device(config.device, "device"),
             max_orders_per_second=config.max_orders_per_second,
+            engine=config.engine,
         )
         self.accounts = [_Account() for _ in range(n)]
         self.decision_ns = [0] * n

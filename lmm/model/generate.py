@@ -28,18 +28,23 @@ import torch
 
 from lmm.data.orderflow import CANCEL_KINDS, MARKET_KINDS, OrderKind
 from lmm.device import available_memory
+from lmm.engine.compiled import generation as cg
+from lmm.engine.compiled import kernels as ck
+from lmm.engine.compiled.book import CompiledOrderBook
 from lmm.engine.market import Realized, apply_order, cancel_order, cancellable_levels
-from lmm.engine.orderbook import OrderBook
+from lmm.engine.orderbook import Fill, OrderBook, OrderBookError
 from lmm.engine.recording import SessionRecorder
 from lmm.engine.replay import seed_book
 from lmm.model.checkpoint import Checkpoint
 from lmm.model.features import FEATURE_LEVELS, NO_QUOTE, book_features, mid_x2
+from lmm.model.price_reference import PriceReference
 from lmm.model.size_reference import SizeReference
 from lmm.model.tokenizer import OrderTokenizer
 from lmm.model.transformer import KVCache, LMMConfig
 from lmm.units import NS_PER_SECOND
 
 __all__ = [
+    "ENGINES",
     "HOST_BYTES_PER_MARKET",
     "GeneratedOrder",
     "LMMMarkets",
@@ -52,6 +57,11 @@ __all__ = [
 
 # read once per generated order: a module name is cheaper than an enum class attribute
 _MARKET_BUY, _MARKET_SELL = MARKET_KINDS
+_KINDS = tuple(OrderKind)  # OrderKind by value, without the enum's call
+# the columns of a compiled round's output that make a GeneratedOrder
+_REALIZED = [cg.R_KIND, cg.R_PRICE, cg.R_SIZE, cg.R_ID, cg.R_BEFORE, cg.R_TIME, cg.R_FILLS]
+#: The engines :class:`LMMMarkets` can run its markets' books and per-order rules on.
+ENGINES = ("python", "compiled")
 
 #: Host memory of one market beyond the model's tensors: its book, context history (a
 #: feature array per order) and generators. About 210 KiB measured after a 200-order
@@ -227,6 +237,83 @@ class _Market:
     orders_in_second: int = 0  # generated orders since then
 
 
+def _state_column(column: int) -> property:
+    """A :class:`_ArrayMarket` attribute kept in column ``column`` of the engine's state."""
+
+    def get(self: _ArrayMarket) -> int:
+        return int(self._arrays.state[self._i, column])
+
+    def put(self: _ArrayMarket, value: int) -> None:
+        self._arrays.state[self._i, column] = value
+
+    return property(get, put)
+
+
+class _ArrayMarket:
+    """A market of the compiled engine: the attributes of :class:`_Market`, its book a view
+    of the engine's compiled books and its scalars and pending proposal read from and
+    written to the engine's arrays (:class:`lmm.engine.compiled.generation.RoundArrays`), so that
+    the rare per-order paths (outside orders, recording) run the same Python code on it."""
+
+    def __init__(
+        self,
+        arrays: cg.RoundArrays,
+        i: int,
+        torch_gen: torch.Generator,
+        np_gen: np.random.Generator,
+        history_tokens: list[int],
+        history_features: list[np.ndarray],
+    ) -> None:
+        self._arrays, self._i = arrays, i
+        self.book = CompiledOrderBook(arrays.books, i)
+        self.torch_gen, self.np_gen = torch_gen, np_gen
+        self.history_tokens, self.history_features = history_tokens, history_features
+        self._protected: set[int] = set()
+        arrays.rng_states[i] = cg.rng_state(np_gen)
+        arrays.set_protected(i, self._protected)
+        arrays.proposals[i, cg.P_PENDING] = 0
+
+    time_ns = _state_column(cg.TIME)
+    mid_x2 = _state_column(cg.MID2)
+    spread = _state_column(cg.SPREAD)
+    next_id = _state_column(cg.NEXT_ID)
+    second_ns = _state_column(cg.SECOND)
+    orders_in_second = _state_column(cg.IN_SECOND)
+
+    @property
+    def protected(self) -> set[int]:
+        """Ids of the agent orders that generated cancels leave alone (replace, never
+        mutate: the engine's arrays follow each assignment)."""
+        return self._protected
+
+    @protected.setter
+    def protected(self, ids: set[int]) -> None:
+        self._protected = ids
+        self._arrays.set_protected(self._i, ids)
+
+    @property
+    def proposal(self) -> _Proposal | None:
+        """The pending proposal, or None."""
+        p = self._arrays.proposals[self._i]
+        if not p[cg.P_PENDING]:
+            return None
+        return _Proposal(
+            _KINDS[p[cg.P_KIND]],
+            int(p[cg.P_PRICE]),
+            int(p[cg.P_SIZE]),
+            int(p[cg.P_DT]),
+            int(p[cg.P_BUCKET]),
+        )
+
+    @proposal.setter
+    def proposal(self, p: _Proposal | None) -> None:
+        row = self._arrays.proposals[self._i]
+        if p is None:
+            row[cg.P_PENDING] = 0
+        else:
+            row[:] = (int(p.kind), p.price, p.size, p.dt, p.bucket, 1)
+
+
 def _touch(book: OrderBook, kind: int) -> int:
     """Shares at the touch that an order of ``kind`` meets in ``book``
     (:func:`lmm.model.size_reference.touch_size` for one order, without numpy: the generation
@@ -238,7 +325,7 @@ def _touch(book: OrderBook, kind: int) -> int:
     return 0
 
 
-def _quotes(m: _Market) -> tuple[int, int]:
+def _quotes(m: _Market | _ArrayMarket) -> tuple[int, int]:
     """Best bid and best ask of market ``m``'s book, as price offsets are measured from.
 
     An empty side (a programme swept it) stands in at the last two-sided spread from the
@@ -265,6 +352,15 @@ class LMMMarkets:
         use_cache: keep a KV cache (the fast path); without it every step recomputes the
             whole context window (kept for measurements and as a reference).
         device: where the model runs.
+        engine: what runs the books and the per-order rules: ``"python"`` (the readable
+            reference, :class:`lmm.engine.orderbook.OrderBook` and :mod:`lmm.engine.market`) or
+            ``"compiled"`` (:mod:`lmm.engine.compiled`: one compiled call per round for all
+            markets' masks, decoding inputs and orders). Both generate the same markets
+            bit for bit; :meth:`book` returns an :class:`~lmm.engine.orderbook.OrderBook` or a
+            :class:`~lmm.engine.compiled.book.CompiledOrderBook`, with the same methods.
+        max_orders, max_levels: with the compiled engine, the resting orders and the
+            occupied price levels per side that each book can hold (a book that would
+            hold more raises :class:`~lmm.engine.orderbook.OrderBookError`).
         max_orders_per_second: a market that generates more orders than this within one
             second of its market time raises a RuntimeError naming it: a model whose clock
             stops advancing (orders at zero time, one after another) would otherwise never
@@ -292,7 +388,12 @@ class LMMMarkets:
         use_cache: bool = True,
         device: str | torch.device = "cpu",
         max_orders_per_second: int = 100_000,
+        engine: str = "python",
+        max_orders: int = 4096,
+        max_levels: int = 1024,
     ) -> None:
+        if engine not in ENGINES:
+            raise ValueError(f"engine must be one of {', '.join(ENGINES)}, got {engine!r}")
         if n < 1:
             raise ValueError(f"need at least one market, got n={n}")
         if max_orders_per_second < 1:
@@ -306,7 +407,8 @@ class LMMMarkets:
         self.device = torch.device(device)
         self.context = self.model.config.context
         self.cache = KVCache(self.model.config, n, device=self.device) if use_cache else None
-        self._markets: list[_Market | None] = [None] * n  # private: a market's state is ours
+        # private: a market's state is ours
+        self._markets: list[_Market | _ArrayMarket | None] = [None] * n
         self._h = torch.zeros(n, self.model.config.n_embd, device=self.device)
         self.masked_mass = 0.0  # summed probability mass removed by masking
         self._recorders: dict[int, SessionRecorder] = {}
@@ -320,29 +422,37 @@ class LMMMarkets:
         self._cancel_kinds = np.array([int(k) for k in CANCEL_KINDS])
         self._cancel_sides = tuple(k.side for k in CANCEL_KINDS)
         self._cancel_first = self._cancel_kinds * tok.n_price
+        self.engine = engine
+        self._arrays = cg.RoundArrays(n, max_orders, max_levels) if engine == "compiled" else None
+        self._touch_sized = tok.config.size_reference is SizeReference.TOUCH
+        self._mid_reference = tok.config.price_reference is PriceReference.MID
+        self._price_edges = np.asarray(tok.price_edges, dtype=np.int64)
 
     # ------------------------------------------------------------------ set-up
     def reset(self, i: int, start: StartState, seed: int) -> None:
         """(Re)start market ``i`` from ``start``; all its randomness comes from ``seed``."""
         self._recorders.pop(i, None)  # a recording ends with its session
-        book = OrderBook()
-        seed_book(book, np.asarray(start.book))
         m2 = int(mid_x2(np.asarray(start.book)))
-        spread = book.spread()
         tokens = [int(t) for t in start.tokens[-self.context :]]
         feats = [np.asarray(f, dtype=np.float32) for f in start.features[-self.context :]]
         if len(tokens) >= self.context:  # leave room, as when a full context is trimmed
             tokens, feats = tokens[-self.context // 2 :], feats[-self.context // 2 :]
-        self._markets[i] = _Market(
-            book=book,
-            time_ns=int(start.time_ns),
-            mid_x2=m2,
-            spread=2 if spread is None else spread,
-            torch_gen=torch.Generator().manual_seed(seed),
-            np_gen=np.random.default_rng(seed),
-            history_tokens=tokens,
-            history_features=feats,
-        )
+        torch_gen = torch.Generator().manual_seed(seed)
+        np_gen = np.random.default_rng(seed)
+        if self._arrays is None:
+            m: _Market | _ArrayMarket = _Market(
+                OrderBook(), 0, 0, 0, torch_gen, np_gen, tokens, feats
+            )
+        else:
+            self._arrays.books.reset(i)
+            self._arrays.state[i] = 0
+            m = _ArrayMarket(self._arrays, i, torch_gen, np_gen, tokens, feats)
+        seed_book(m.book, np.asarray(start.book))
+        spread = m.book.spread()
+        m.time_ns, m.mid_x2 = int(start.time_ns), m2
+        m.spread = 2 if spread is None else spread
+        m.next_id = 1
+        self._markets[i] = m
         self._prefill([i])
 
     def _prefill(self, rows: list[int]) -> None:
@@ -364,7 +474,7 @@ class LMMMarkets:
                     h = self.model(x, f)
             self._h[idx] = h[:, -1]
 
-    def _market(self, i: int) -> _Market:
+    def _market(self, i: int) -> _Market | _ArrayMarket:
         m = self._markets[i]
         if m is None:
             raise RuntimeError(f"market {i} has not been reset")
@@ -380,14 +490,28 @@ class LMMMarkets:
         deciding to apply it; an injected order discards it, since it was drawn from a
         context that no longer holds.
         """
-        rows = [
-            i for i in (range(self.n) if rows is None else rows) if self._market(i).proposal is None
-        ]
+        rows = [i for i in (range(self.n) if rows is None else rows) if not self._pending(i)]
         if not rows:
             return
         markets = [self._market(i) for i in rows]
         h = self._h[rows]
-        mask = torch.from_numpy(self._kp_masks(markets)).to(self.device)
+        index = np.asarray(rows, dtype=np.int64)
+        a = self._arrays
+        if a is None:
+            allowed = self._kp_masks(markets)
+        else:
+            allowed = np.empty((len(rows), self.model.config.n_kp), dtype=bool)
+            cg.kp_masks(
+                a.books.arrays,
+                index,
+                a.state,
+                a.protected,
+                a.n_protected,
+                self._price_edges,
+                self._mid_reference,
+                allowed,
+            )
+        mask = torch.from_numpy(allowed).to(self.device)
         kp_logits = self.model.kp_logits(h)
         probs = torch.softmax(kp_logits.float(), -1)
         self.masked_mass += float((probs * ~mask).sum())
@@ -397,8 +521,34 @@ class LMMMarkets:
             self.model.sample_next(h, generators, self.temperature, mask, kp_logits).cpu().numpy()
         )
         kinds, buckets, _, _ = self.tokenizer.fields(tokens)
+        if a is not None:
+            touch = np.empty(len(rows), dtype=np.int64)
+            uniforms = np.empty((len(rows), 3))
+            quotes = np.empty((len(rows), 3), dtype=np.int64)
+            cg.decode_inputs(
+                a.books.arrays,
+                index,
+                kinds,
+                a.state,
+                a.rng_states[index],
+                cg.RNG_FUNCTIONS,
+                touch,
+                uniforms,
+                quotes,
+            )
+            decoded = self.tokenizer.decode(tokens, uniforms, touch if self._touch_sized else None)
+            bid, ask, mids = quotes.T
+            prices = self.tokenizer.prices(decoded.kind, decoded.price_offset, bid, ask, mids)
+            p = a.proposals
+            p[index, cg.P_KIND] = decoded.kind
+            p[index, cg.P_PRICE] = prices
+            p[index, cg.P_SIZE] = decoded.size
+            p[index, cg.P_DT] = decoded.dt
+            p[index, cg.P_BUCKET] = buckets
+            p[index, cg.P_PENDING] = 1
+            return
         touch = None
-        if self.tokenizer.config.size_reference is SizeReference.TOUCH:
+        if self._touch_sized:
             # Python ints: comparing numpy scalars with the kind constants is far slower
             touch = np.array(
                 [_touch(m.book, k) for m, k in zip(markets, kinds.tolist(), strict=True)]
@@ -417,9 +567,19 @@ class LMMMarkets:
                 bucket=int(buckets[k]),
             )
 
+    def _pending(self, i: int) -> bool:
+        """Whether market ``i`` has a proposal waiting."""
+        if self._arrays is not None:
+            self._market(i)  # raises for a market never reset
+            return bool(self._arrays.proposals[i, cg.P_PENDING])
+        return self._market(i).proposal is not None
+
     def proposal_time(self, i: int) -> int | None:
         """When market ``i``'s pending proposal would happen (None if it has none)."""
         m = self._market(i)
+        if self._arrays is not None:  # read the arrays, not a proposal made of them
+            pending, dt = self._arrays.proposals[i, [cg.P_PENDING, cg.P_DT]].tolist()
+            return m.time_ns + dt if pending else None
         return None if m.proposal is None else m.time_ns + m.proposal.dt
 
     @torch.inference_mode()
@@ -428,6 +588,8 @@ class LMMMarkets:
         call for the new context; returns them in that order (None where the book could
         not take the order, which masking makes very rare)."""
         rows = list(range(self.n)) if rows is None else list(rows)
+        if self._arrays is not None:
+            return self._commit_compiled(rows)
         out: list[GeneratedOrder | None] = []
         happened: list[_Happened] = []
         for i in rows:
@@ -448,6 +610,79 @@ class LMMMarkets:
         self._advance_context(happened)
         return out
 
+    def _commit_compiled(self, rows: list[int]) -> list[GeneratedOrder | None]:
+        """:meth:`commit` on the compiled engine: every market's order in one kernel call
+        (:func:`lmm.engine.compiled.generation.apply_round`), then the same context update."""
+        a = self._arrays
+        for i in rows:
+            if not self._pending(i):
+                raise RuntimeError(f"market {i} has no proposal to commit; call propose first")
+        index = np.asarray(rows, dtype=np.int64)
+        out = np.empty((len(rows), cg.N_OUT), dtype=np.int64)
+        book_rows = np.zeros((len(rows), cg.BOOK_ROW), dtype=np.int64)
+        # an order's fills each empty a resting order, but for its last
+        resting = int(a.books.arrays.stats[index, ck.N_ORDERS].sum())
+        fills = np.empty((resting + len(rows), 4), dtype=np.int64)
+        status, at = cg.apply_round(
+            a.books.arrays,
+            index,
+            a.proposals,
+            a.state,
+            a.rng_states[index],
+            cg.RNG_FUNCTIONS,
+            a.protected,
+            a.n_protected,
+            self._price_edges,
+            self._mid_reference,
+            self.max_orders_per_second,
+            out,
+            book_rows,
+            fills,
+        )
+        if status != ck.OK:
+            self._raise_compiled(status, rows[at])
+        done = np.flatnonzero(out[:, cg.R_OK])
+        results: list[GeneratedOrder | None] = [None] * len(rows)
+        fill_rows = fills.tolist()
+        first = 0
+        for r, (kind, price, size, oid, before, time_ns, n_fills) in zip(
+            done.tolist(), out[done][:, _REALIZED].tolist(), strict=True
+        ):
+            realized = Realized(
+                _KINDS[kind],
+                price,
+                size,
+                tuple(Fill(*f) for f in fill_rows[first : first + n_fills]),
+                oid,
+            )
+            first += n_fills
+            results[r] = GeneratedOrder(time_ns, realized, before)
+            if rows[r] in self._recorders:
+                self._recorders[rows[r]].record(time_ns, realized, self._market(rows[r]).book)
+        o = out[done]
+        self._extend_contexts(
+            index[done].tolist(),
+            o[:, cg.R_KIND],
+            o[:, cg.R_OFFSET],
+            o[:, cg.R_SIZE],
+            o[:, cg.R_DT],
+            o[:, cg.R_TOUCH],
+            book_rows[done],
+            o[:, cg.R_BEFORE],
+            o[:, cg.R_TIME],
+            (o[:, cg.R_BID], o[:, cg.R_ASK]),
+        )
+        return results
+
+    def _raise_compiled(self, status: int, i: int) -> None:
+        """Raise what the Python engine raises where the compiled round stopped with
+        ``status`` at market ``i``."""
+        if status == cg.E_STALL:
+            raise self._stall_error(i)
+        if status == cg.E_PRICE:
+            raise OrderBookError("price must be > 0 (a generated market order's worst price)")
+        raise self._arrays.books.full_error(i, status)
+
     def _check_stall(self, i: int, m: _Market) -> None:
         """Count market ``i``'s generated order in its current second of market time; raise
         past ``max_orders_per_second``."""
@@ -455,12 +690,16 @@ class LMMMarkets:
             m.second_ns, m.orders_in_second = m.time_ns, 0
         m.orders_in_second += 1
         if m.orders_in_second > self.max_orders_per_second:
-            raise RuntimeError(
-                f"market {i} generated more than max_orders_per_second="
-                f"{self.max_orders_per_second:,} orders within one second of its market time: "
-                "its model's clock has nearly stopped; check the checkpoint (a sound one "
-                "makes a few hundred orders a second at most)"
-            )
+            raise self._stall_error(i)
+
+    def _stall_error(self, i: int) -> RuntimeError:
+        """The error of market ``i`` generating too many orders within one second."""
+        return RuntimeError(
+            f"market {i} generated more than max_orders_per_second="
+            f"{self.max_orders_per_second:,} orders within one second of its market time: "
+            "its model's clock has nearly stopped; check the checkpoint (a sound one "
+            "makes a few hundred orders a second at most)"
+        )
 
     def step(self, rows: list[int] | None = None) -> list[GeneratedOrder | None]:
         """Generate and apply one order in every market (or in ``rows`` only)."""
@@ -499,7 +738,7 @@ class LMMMarkets:
                         happened.append(event)
                     r = event.realized
                     if o.kind not in CANCEL_KINDS and r.order_id in m.book:
-                        m.protected.add(r.order_id)
+                        m.protected = m.protected | {r.order_id}  # the engine sees a new set
             self._advance_context(happened)
             remaining = later
         return [results[k] for k in range(len(orders))]
@@ -565,33 +804,50 @@ class LMMMarkets:
         """
         if not happened:
             return
-        before = np.array([e.mid_x2_before for e in happened], dtype=np.int64)
-        tokens = self.tokenizer.encode(
+        self._extend_contexts(
+            [e.market for e in happened],
             np.array([int(e.realized.kind) for e in happened]),
             np.array([e.price_offset for e in happened]),
             np.array([e.realized.size for e in happened]),
             np.array([e.dt for e in happened]),
             np.array([e.touch for e in happened]),
-        )
-        features = book_features(
-            np.array([e.book_row for e in happened], dtype=np.int64).reshape(
-                len(happened), FEATURE_LEVELS, 4
-            ),
-            before,
+            np.array([e.book_row for e in happened], dtype=np.int64),
+            np.array([e.mid_x2_before for e in happened], dtype=np.int64),
             np.array([e.time_ns for e in happened], dtype=np.int64),
             tuple(np.array([e.quotes for e in happened], dtype=np.int64).T),
         )
+
+    def _extend_contexts(
+        self,
+        markets: list[int],
+        kinds: np.ndarray,
+        offsets: np.ndarray,
+        sizes: np.ndarray,
+        dts: np.ndarray,
+        touches: np.ndarray,
+        book_rows: np.ndarray,
+        before: np.ndarray,
+        times: np.ndarray,
+        quotes: tuple[np.ndarray, np.ndarray],
+    ) -> None:
+        """Append one realised order to each of ``markets``' contexts (its token and the
+        features of the book it left, from the arrays' rows) and refresh their hidden
+        states, all at once; see :meth:`_advance_context`."""
+        tokens = self.tokenizer.encode(kinds, offsets, sizes, dts, touches)
+        features = book_features(
+            book_rows.reshape(len(markets), FEATURE_LEVELS, 4), before, times, quotes
+        )
         rows, trimmed = [], []
-        for e, token, feats in zip(happened, tokens.tolist(), features, strict=True):
-            m = self._market(e.market)
+        for i, token, feats in zip(markets, tokens.tolist(), features, strict=True):
+            m = self._market(i)
             m.history_tokens.append(token)
             m.history_features.append(feats)
             if len(m.history_tokens) > self.context:
                 m.history_tokens = m.history_tokens[-self.context // 2 :]
                 m.history_features = m.history_features[-self.context // 2 :]
-                trimmed.append(e.market)
+                trimmed.append(i)
             else:
-                rows.append(e.market)
+                rows.append(i)
         if self.cache is None:
             self._prefill(rows + trimmed)
             return

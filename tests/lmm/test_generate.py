@@ -8,7 +8,7 @@ import torch
 
 from lmm.data.orderflow import CANCEL_KINDS, OrderKind
 from lmm.model.checkpoint import Checkpoint
-from lmm.model.generate import LMMMarkets, OutsideOrder, synthetic_start
+from lmm.model.generate import ENGINES, LMMMarkets, OutsideOrder, synthetic_start
 
 
 def _run(markets: LMMMarkets, steps: int) -> list[list[tuple]]:
@@ -23,29 +23,37 @@ def _run(markets: LMMMarkets, steps: int) -> list[list[tuple]]:
     return paths
 
 
+@pytest.fixture(params=ENGINES)
+def engine(request: pytest.FixtureRequest) -> str:
+    """Each test taking it runs on both engines (:class:`LMMMarkets`' ``engine``)."""
+    return request.param
+
+
 @pytest.fixture
 def start(tiny_checkpoint: Checkpoint):
     return synthetic_start(tiny_checkpoint.tokenizer)
 
 
-def test_same_seed_same_market(tiny_checkpoint: Checkpoint, start) -> None:
+def test_same_seed_same_market(tiny_checkpoint: Checkpoint, engine: str, start) -> None:
     paths = []
     for _ in range(2):
         torch.manual_seed(99)  # the global RNG must not matter
-        m = LMMMarkets(tiny_checkpoint, 1)
+        m = LMMMarkets(tiny_checkpoint, 1, engine=engine)
         m.reset(0, start, seed=5)
         paths.append(_run(m, 40)[0])
     assert paths[0] == paths[1]
-    other = LMMMarkets(tiny_checkpoint, 1)
+    other = LMMMarkets(tiny_checkpoint, 1, engine=engine)
     other.reset(0, start, seed=6)
     assert _run(other, 40)[0] != paths[0]
 
 
-def test_a_market_does_not_depend_on_its_batch(tiny_checkpoint: Checkpoint, start) -> None:
-    batch = LMMMarkets(tiny_checkpoint, 3)
+def test_a_market_does_not_depend_on_its_batch(
+    tiny_checkpoint: Checkpoint, engine: str, start
+) -> None:
+    batch = LMMMarkets(tiny_checkpoint, 3, engine=engine)
     for i in range(3):
         batch.reset(i, start, seed=10 + i)
-    alone = LMMMarkets(tiny_checkpoint, 1)
+    alone = LMMMarkets(tiny_checkpoint, 1, engine=engine)
     alone.reset(0, start, seed=11)
     # long enough to trim the context (16) several times
     assert _run(batch, 60)[1] == _run(alone, 60)[0]
@@ -62,9 +70,9 @@ def test_kv_cache_changes_nothing_but_speed(tiny_checkpoint: Checkpoint, start) 
 
 
 def test_injected_order_enters_book_and_context_and_is_never_cancelled(
-    tiny_checkpoint: Checkpoint, start
+    tiny_checkpoint: Checkpoint, engine: str, start
 ) -> None:
-    m = LMMMarkets(tiny_checkpoint, 2)
+    m = LMMMarkets(tiny_checkpoint, 2, engine=engine)
     for i in range(2):
         m.reset(i, start, seed=3)
     length = int(m.cache.lengths[0])
@@ -91,8 +99,8 @@ def test_injected_order_enters_book_and_context_and_is_never_cancelled(
     assert paths[0] != paths[1]
 
 
-def test_generated_orders_are_valid(tiny_checkpoint: Checkpoint, start) -> None:
-    m = LMMMarkets(tiny_checkpoint, 4)
+def test_generated_orders_are_valid(tiny_checkpoint: Checkpoint, engine: str, start) -> None:
+    m = LMMMarkets(tiny_checkpoint, 4, engine=engine)
     for i in range(4):
         m.reset(i, start, seed=i)
     last_time = [start.time_ns] * 4
@@ -123,9 +131,9 @@ def test_errors_are_clear(tiny_checkpoint: Checkpoint) -> None:
 
 
 def test_a_market_whose_clock_stops_raises_instead_of_hanging(
-    tiny_checkpoint: Checkpoint, start
+    tiny_checkpoint: Checkpoint, engine: str, start
 ) -> None:
-    markets = LMMMarkets(tiny_checkpoint, 2, max_orders_per_second=50)
+    markets = LMMMarkets(tiny_checkpoint, 2, engine=engine, max_orders_per_second=50)
     for i in range(2):
         markets.reset(i, start, seed=i)
     made = 0
@@ -144,9 +152,9 @@ def test_a_market_whose_clock_stops_raises_instead_of_hanging(
 
 
 def test_stepping_a_subset_leaves_the_other_markets_alone(
-    tiny_checkpoint: Checkpoint, start
+    tiny_checkpoint: Checkpoint, engine: str, start
 ) -> None:
-    m = LMMMarkets(tiny_checkpoint, 3)
+    m = LMMMarkets(tiny_checkpoint, 3, engine=engine)
     for i in range(3):
         m.reset(i, start, seed=20 + i)
     times = [m.time_ns(i) for i in range(3)]
@@ -156,15 +164,15 @@ def test_stepping_a_subset_leaves_the_other_markets_alone(
             sub[k].append((o.time_ns, o.realized.kind, o.realized.price, o.realized.size))
     assert m.time_ns(1) == times[1] and int(m.cache.lengths[1]) == 1
     # market 2 followed the same path as if it had been stepped with everyone
-    alone = LMMMarkets(tiny_checkpoint, 1)
+    alone = LMMMarkets(tiny_checkpoint, 1, engine=engine)
     alone.reset(0, start, seed=22)
     assert sub[1] == _run(alone, 25)[0]
 
 
 def test_proposals_wait_for_commit_and_an_injection_discards_them(
-    tiny_checkpoint: Checkpoint, start
+    tiny_checkpoint: Checkpoint, engine: str, start
 ) -> None:
-    m = LMMMarkets(tiny_checkpoint, 2)
+    m = LMMMarkets(tiny_checkpoint, 2, engine=engine)
     for i in range(2):
         m.reset(i, start, seed=7)
     m.propose()
@@ -188,9 +196,9 @@ def test_proposals_wait_for_commit_and_an_injection_discards_them(
 
 
 def test_several_orders_for_one_market_enter_its_context_in_order(
-    tiny_checkpoint: Checkpoint, start
+    tiny_checkpoint: Checkpoint, engine: str, start
 ) -> None:
-    m = LMMMarkets(tiny_checkpoint, 1)
+    m = LMMMarkets(tiny_checkpoint, 1, engine=engine)
     m.reset(0, start, seed=1)
     t = m.time_ns(0)
     bid = m.book(0).best_bid
@@ -202,8 +210,9 @@ def test_several_orders_for_one_market_enter_its_context_in_order(
 
 def test_a_swept_side_leaves_the_mid_half_the_last_spread_beyond_the_other(
     tiny_checkpoint: Checkpoint,
+    engine: str,
 ) -> None:
-    m = LMMMarkets(tiny_checkpoint, 1)
+    m = LMMMarkets(tiny_checkpoint, 1, engine=engine)
     m.reset(0, synthetic_start(tiny_checkpoint.tokenizer, spread=4), seed=0)
     bid, ask = m.book(0).best_bid, m.book(0).best_ask
     assert (ask - bid, m.mid_x2(0)) == (4, bid + ask)
@@ -214,14 +223,16 @@ def test_a_swept_side_leaves_the_mid_half_the_last_spread_beyond_the_other(
     assert m.mid_x2(0) == 2 * bid + 4
 
 
-def test_the_model_sees_a_sweep_as_the_market_does(tiny_checkpoint: Checkpoint) -> None:
+def test_the_model_sees_a_sweep_as_the_market_does(
+    tiny_checkpoint: Checkpoint, engine: str
+) -> None:
     """The book features appended for an order that empties a side measure from where
     the market stands that side in (the last spread beyond the other side's best): the
     spread still reads 4 and the mid has not moved. Measured from the book alone, the
     spread would read 0 and the mid one tick beyond the surviving quote, a move of one tick
     against the sweep (down after buying up the asks)."""
     for kind, side in ((OrderKind.MARKET_BUY, -1), (OrderKind.MARKET_SELL, 1)):
-        m = LMMMarkets(tiny_checkpoint, 1)
+        m = LMMMarkets(tiny_checkpoint, 1, engine=engine)
         m.reset(0, synthetic_start(tiny_checkpoint.tokenizer, spread=4, levels=3), seed=0)
         shares = sum(size for _, size in m.book(0).levels(side, 100))
         price = 2**62 if kind is OrderKind.MARKET_BUY else 1
@@ -232,11 +243,13 @@ def test_the_model_sees_a_sweep_as_the_market_does(tiny_checkpoint: Checkpoint) 
         assert features[-1] == 0  # the mid's move (ticks / 10)
 
 
-def test_a_book_with_no_side_left_reads_as_an_unmoved_mid(tiny_checkpoint: Checkpoint) -> None:
+def test_a_book_with_no_side_left_reads_as_an_unmoved_mid(
+    tiny_checkpoint: Checkpoint, engine: str
+) -> None:
     """Sweeping the asks and then the bids leaves no quote at all: the market keeps its mid,
     and the features say it did not move (measured from a mid of 0 they would read a fall
     of ten ticks or more, the clip)."""
-    m = LMMMarkets(tiny_checkpoint, 1)
+    m = LMMMarkets(tiny_checkpoint, 1, engine=engine)
     m.reset(0, synthetic_start(tiny_checkpoint.tokenizer, spread=4, levels=3), seed=0)
     for kind, side, price in ((OrderKind.MARKET_BUY, -1, 2**62), (OrderKind.MARKET_SELL, 1, 1)):
         shares = sum(size for _, size in m.book(0).levels(side, 100))

@@ -68,6 +68,17 @@ class CompiledBooks:
         """Empty ``market``'s book and counters."""
         k.reset(self.arrays, market)
 
+    def full_error(self, market: int, status: int) -> OrderBookError:
+        """The error of ``market``'s book being full, for a kernel's status
+        :data:`~lmm.engine.compiled.kernels.E_ORDER_CAPACITY` or ``E_LEVEL_CAPACITY``."""
+        if status == k.E_ORDER_CAPACITY:
+            return OrderBookError(
+                f"market {market} is full: it holds max_orders={self.max_orders} resting orders"
+            )
+        return OrderBookError(
+            f"market {market} is full: a side holds max_levels={self.max_levels} price levels"
+        )
+
 
 class CompiledOrderBook:
     """One market of :class:`CompiledBooks`, with the API of
@@ -239,16 +250,8 @@ class CompiledOrderBook:
             )
         if status == k.E_DUPLICATE_ID:
             raise OrderBookError(f"order id {order_id} is already resting in the book")
-        if status == k.E_ORDER_CAPACITY:
-            raise OrderBookError(
-                f"market {self.market} is full: it holds max_orders={self.books.max_orders} "
-                "resting orders"
-            )
-        if status == k.E_LEVEL_CAPACITY:
-            raise OrderBookError(
-                f"market {self.market} is full: a side holds max_levels="
-                f"{self.books.max_levels} price levels"
-            )
+        if status in (k.E_ORDER_CAPACITY, k.E_LEVEL_CAPACITY):
+            raise self.books.full_error(self.market, status)
         raise AssertionError(f"unknown status {status}")  # pragma: no cover
 
     def add_limit(
