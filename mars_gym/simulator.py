@@ -29,6 +29,7 @@ from lmm.engine.recording import SessionRecorder
 from lmm.model.checkpoint import Checkpoint, load_checkpoint
 from lmm.model.features import SESSION_CLOSE_NS
 from lmm.model.generate import (
+    DECODERS,
     ENGINES,
     GeneratedOrder,
     LMMMarkets,
@@ -112,6 +113,11 @@ class SimulatorConfig:
             (default, the readable reference) or ``"compiled"`` (:mod:`lmm.engine.compiled`, one
             compiled call per round for all markets); both generate the same markets bit
             for bit (:class:`lmm.model.generate.LMMMarkets`).
+        decoder: what runs the model's decoding step: ``"torch"`` (default) or ``"numba"``
+            (:mod:`lmm.model.decode_numba`, CPU only, faster for small batches). Their
+            markets differ in the last bits of the model's numbers, so a seed gives another
+            (equally reproducible) episode under each; the native vector env equals
+            ``SyncVectorEnv`` under either.
     """
 
     decision_interval_s: float = 1.0
@@ -127,11 +133,14 @@ class SimulatorConfig:
     progress: bool | None = None
     device: str = "cpu"
     engine: str = "python"
+    decoder: str = "torch"
 
     def __post_init__(self) -> None:
         resolve_device(self.device, "device")
         if self.engine not in ENGINES:
             raise ValueError(f"engine must be one of {', '.join(ENGINES)}, got {self.engine!r}")
+        if self.decoder not in DECODERS:
+            raise ValueError(f"decoder must be one of {', '.join(DECODERS)}, got {self.decoder!r}")
         check_at_least(0, decision_interval_s=self.decision_interval_s)
         if not self.decision_interval_s > 0:
             raise ValueError(f"decision_interval_s must be > 0, got {self.decision_interval_s}")
@@ -227,6 +236,7 @@ class MarketSimulator:
             device=resolve_device(config.device, "device"),
             max_orders_per_second=config.max_orders_per_second,
             engine=config.engine,
+            decoder=config.decoder,
         )
         self.accounts = [_Account() for _ in range(n)]
         self.decision_ns = [0] * n

@@ -124,3 +124,13 @@ def tiny_checkpoint_dir(
     path = tmp_path_factory.mktemp("tiny_checkpoint")
     save_checkpoint(path, tiny_checkpoint.model, tiny_checkpoint.tokenizer)
     return path
+
+
+@pytest.fixture(scope="session")
+def numba_decoder(tiny_checkpoint: Checkpoint) -> str:
+    """``"numba"``, once :mod:`lmm.model.decode_numba`'s kernels are compiled (or loaded
+    from numba's cache): one tiny round, so that no test pays the compile time."""
+    markets = LMMMarkets(tiny_checkpoint, 1, decoder="numba")
+    markets.reset(0, synthetic_start(tiny_checkpoint.tokenizer), seed=0)
+    markets.step()
+    return "numba"

@@ -35,6 +35,7 @@ from lmm.engine.market import Realized, apply_order, cancel_order, cancellable_l
 from lmm.engine.orderbook import Fill, OrderBook, OrderBookError
 from lmm.engine.recording import SessionRecorder
 from lmm.engine.replay import seed_book
+from lmm.model import decode_numba
 from lmm.model.checkpoint import Checkpoint
 from lmm.model.features import FEATURE_LEVELS, NO_QUOTE, book_features, mid_x2
 from lmm.model.price_reference import PriceReference
@@ -44,6 +45,7 @@ from lmm.model.transformer import KVCache, LMMConfig
 from lmm.units import NS_PER_SECOND
 
 __all__ = [
+    "DECODERS",
     "ENGINES",
     "HOST_BYTES_PER_MARKET",
     "GeneratedOrder",
@@ -62,6 +64,8 @@ _KINDS = tuple(OrderKind)  # OrderKind by value, without the enum's call
 _REALIZED = [cg.R_KIND, cg.R_PRICE, cg.R_SIZE, cg.R_ID, cg.R_BEFORE, cg.R_TIME, cg.R_FILLS]
 #: The engines :class:`LMMMarkets` can run its markets' books and per-order rules on.
 ENGINES = ("python", "compiled")
+#: What can run :class:`LMMMarkets`' decoding step (one new position and the sampling heads).
+DECODERS = ("torch", "numba")
 
 #: Host memory of one market beyond the model's tensors: its book, context history (a
 #: feature array per order) and generators. About 210 KiB measured after a 200-order
@@ -361,6 +365,13 @@ class LMMMarkets:
         max_orders, max_levels: with the compiled engine, the resting orders and the
             occupied price levels per side that each book can hold (a book that would
             hold more raises :class:`~lmm.engine.orderbook.OrderBookError`).
+        decoder: what runs the decoding step, the model's forward for each new order and
+            the sampling heads: ``"torch"`` (default, the model itself) or ``"numba"``
+            (:mod:`lmm.model.decode_numba`, the same network compiled row by row, faster for
+            small batches; CPU and KV cache only). Their sums round differently, so their
+            markets are alike in distribution but not bit for bit; each is reproducible on
+            its own (a seed gives the same market in any batch, on any number of threads).
+            Prefills (resets, trimmed contexts) run in torch for both.
         max_orders_per_second: a market that generates more orders than this within one
             second of its market time raises a RuntimeError naming it: a model whose clock
             stops advancing (orders at zero time, one after another) would otherwise never
@@ -391,9 +402,17 @@ class LMMMarkets:
         engine: str = "python",
         max_orders: int = 4096,
         max_levels: int = 1024,
+        decoder: str = "torch",
     ) -> None:
         if engine not in ENGINES:
             raise ValueError(f"engine must be one of {', '.join(ENGINES)}, got {engine!r}")
+        if decoder not in DECODERS:
+            raise ValueError(f"decoder must be one of {', '.join(DECODERS)}, got {decoder!r}")
+        if decoder == "numba" and (not use_cache or torch.device(device).type != "cpu"):
+            raise ValueError(
+                "decoder='numba' runs on the CPU with the KV cache: it needs device='cpu' "
+                f"and use_cache=True, got device={str(device)!r}, use_cache={use_cache}"
+            )
         if n < 1:
             raise ValueError(f"need at least one market, got n={n}")
         if max_orders_per_second < 1:
@@ -427,6 +446,14 @@ class LMMMarkets:
         self._touch_sized = tok.config.size_reference is SizeReference.TOUCH
         self._mid_reference = tok.config.price_reference is PriceReference.MID
         self._price_edges = np.asarray(tok.price_edges, dtype=np.int64)
+        self.decoder = decoder
+        self._weights = None
+        if decoder == "numba":
+            # the kernels read and write the torch tensors' memory
+            self._weights = decode_numba.export_weights(self.model)
+            self._h_np = self._h.numpy()
+            self._k_np, self._v_np = self.cache.k.numpy(), self.cache.v.numpy()
+            self._lengths_np = self.cache.lengths.numpy()
 
     # ------------------------------------------------------------------ set-up
     def reset(self, i: int, start: StartState, seed: int) -> None:
@@ -494,7 +521,6 @@ class LMMMarkets:
         if not rows:
             return
         markets = [self._market(i) for i in rows]
-        h = self._h[rows]
         index = np.asarray(rows, dtype=np.int64)
         a = self._arrays
         if a is None:
@@ -511,15 +537,18 @@ class LMMMarkets:
                 self._mid_reference,
                 allowed,
             )
-        mask = torch.from_numpy(allowed).to(self.device)
-        kp_logits = self.model.kp_logits(h)
-        probs = torch.softmax(kp_logits.float(), -1)
-        self.masked_mass += float((probs * ~mask).sum())
         self.steps += len(rows)
         generators = [m.torch_gen for m in markets]
-        tokens = (
-            self.model.sample_next(h, generators, self.temperature, mask, kp_logits).cpu().numpy()
-        )
+        if self._weights is None:
+            h = self._h[rows]
+            mask = torch.from_numpy(allowed).to(self.device)
+            kp_logits = self.model.kp_logits(h)
+            probs = torch.softmax(kp_logits.float(), -1)
+            self.masked_mass += float((probs * ~mask).sum())
+            tokens = self.model.sample_next(h, generators, self.temperature, mask, kp_logits)
+            tokens = tokens.cpu().numpy()
+        else:
+            tokens = self._sample_numba(index, allowed, generators)
         kinds, buckets, _, _ = self.tokenizer.fields(tokens)
         if a is not None:
             touch = np.empty(len(rows), dtype=np.int64)
@@ -566,6 +595,35 @@ class LMMMarkets:
                 dt=int(decoded.dt[k]),
                 bucket=int(buckets[k]),
             )
+
+    def _sample_numba(
+        self, index: np.ndarray, allowed: np.ndarray, generators: list[torch.Generator]
+    ) -> np.ndarray:
+        """The tokens of markets ``index`` from their hidden states with the numba kernel,
+        each from three uniforms of its own generator, as the model's ``sample_next``
+        draws them."""
+        if not self.temperature >= 0:  # also rejects NaN
+            raise ValueError(f"temperature must be >= 0, got {self.temperature}")
+        if not allowed.any(axis=1).all():
+            raise ValueError("the mask leaves a row with no allowed class")
+        u = torch.stack([torch.rand(3, generator=g, dtype=torch.float64) for g in generators])
+        tokens = np.empty(len(index), dtype=np.int64)
+        masked = np.empty(len(index))
+        w = self._weights
+        decode_numba.sample_step(
+            w.buffer,
+            w.offsets,
+            w.dims,
+            self._h_np,
+            index,
+            allowed,
+            u.numpy(),
+            float(self.temperature),
+            tokens,
+            masked,
+        )
+        self.masked_mass += float(masked.sum())
+        return tokens
 
     def _pending(self, i: int) -> bool:
         """Whether market ``i`` has a proposal waiting."""
@@ -853,6 +911,24 @@ class LMMMarkets:
             return
         self._prefill(trimmed)
         if not rows:
+            return
+        if self._weights is not None:
+            # the rows' last orders, in the order of ``markets`` with the trimmed ones left out
+            keep = np.isin(markets, rows)
+            w = self._weights
+            decode_numba.forward_step(
+                w.buffer,
+                w.offsets,
+                w.dims,
+                w.eps,
+                np.ascontiguousarray(tokens[keep], dtype=np.int64),
+                np.ascontiguousarray(features[keep], dtype=np.float32),
+                np.asarray(rows, dtype=np.int64),
+                self._lengths_np,
+                self._k_np,
+                self._v_np,
+                self._h_np,
+            )
             return
         idx = torch.tensor(rows, device=self.device)
         x = torch.tensor([[self._market(i).history_tokens[-1]] for i in rows], device=self.device)

@@ -324,3 +324,19 @@ def test_a_large_reset_shows_its_progress(
     assert "starting 2 markets" in capsys.readouterr().err
     with pytest.raises(TypeError, match="progress must be None, True or False, got 'yes'"):
         gym.make_vec("MarS-v0", num_envs=2, progress="yes", **kwargs)
+
+
+def test_native_vector_env_equals_sync_vector_env_under_the_numba_decoder(
+    tiny_checkpoint_dir: Path, numba_decoder: str
+) -> None:
+    env_id = "MarS-Execution-v0"
+    kwargs = {**_kwargs(env_id, tiny_checkpoint_dir), "decoder": numba_decoder}
+    native = gym.make_vec(env_id, num_envs=3, vectorization_mode="vector_entry_point", **kwargs)
+    sync = SyncVectorEnv([lambda: gym.make(env_id, **kwargs) for _ in range(3)])
+    np.testing.assert_array_equal(native.reset(seed=11)[0], sync.reset(seed=11)[0])
+    native.action_space.seed(5)
+    for _ in range(8):
+        actions = native.action_space.sample()
+        r1, r2 = native.step(actions), sync.step(actions)
+        for x, y in zip(r1[:4], r2[:4], strict=True):
+            np.testing.assert_array_equal(x, y)
