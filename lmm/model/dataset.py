@@ -22,6 +22,7 @@ from lmm.engine.replay import replay
 from lmm.model.features import SESSION_CLOSE_NS, best_quotes, book_features, mid_x2
 from lmm.model.generate import StartState
 from lmm.model.price_reference import PriceReference, reference_price
+from lmm.model.profile import MIN_PROFILE_ORDERS, stock_profile
 from lmm.model.size_reference import touch_size
 from lmm.model.tokenizer import OrderTokenizer, TokenizerConfig
 from lmm.units import NS_PER_SECOND
@@ -48,6 +49,9 @@ class DayData:
         touch: int64 shares at the touch each order met (:func:`lmm.model.tokenizer.touch_size`:
             the opposite best for a market order, 0 for other kinds); None for days built
             without it, which a ``SizeReference.TOUCH`` tokenizer cannot encode.
+        profile: float32 the stock profile (:func:`lmm.model.profile.stock_profile`) of the
+            day's training part, which a model with profiles is trained on; None where that
+            part has too few orders (or for days built without it).
     """
 
     name: str
@@ -59,10 +63,12 @@ class DayData:
     is_validation: np.ndarray
     tokens: np.ndarray | None = None
     touch: np.ndarray | None = None
+    profile: np.ndarray | None = None
 
     def start_state(self, index: int, context: int) -> StartState:
-        """The market right after order ``index``: its book, clock and the last
-        ``context`` orders (needs tokens, i.e. a day from :func:`build_dataset`)."""
+        """The market right after order ``index``: its book, clock, the last ``context``
+        orders and the stock profile (:meth:`profile_at`) (needs tokens, i.e. a day from
+        :func:`build_dataset`)."""
         if self.tokens is None:
             raise ValueError("this day is not tokenized yet")
         if not 0 <= index < len(self.flow):
@@ -73,7 +79,20 @@ class DayData:
             time_ns=int(self.flow["time"][index]),
             tokens=self.tokens[first : index + 1],
             features=self.features[first : index + 1],
+            profile=self.profile_at(index),
         )
+
+    def profile_at(self, index: int) -> np.ndarray | None:
+        """The stock profile a session starting right after order ``index`` is given: over
+        the orders up to it, or over the training part (:attr:`profile`) when the start is
+        past it; None with fewer than :data:`lmm.model.profile.MIN_PROFILE_ORDERS` orders (the
+        model's default profile stands in)."""
+        n_train = int(np.argmax(self.is_validation)) if self.is_validation.any() else len(self.flow)
+        if index + 1 >= n_train:
+            return self.profile
+        if index + 1 < MIN_PROFILE_ORDERS:
+            return None
+        return stock_profile(self.flow[: index + 1], self.book_after[: index + 1])
 
     def index_at(self, time_ns: int) -> int:
         """Index of the last order at or before ``time_ns``."""
@@ -124,6 +143,10 @@ def day_orders(
     after = day.book[flow["last_row"]]
     dt = np.diff(flow["time"], prepend=flow["time"][:1])
     cut = SESSION_CLOSE_NS - validation_minutes * NS_PER_MINUTE
+    n_train = int(np.searchsorted(flow["time"], cut, side="left"))
+    profile = None
+    if n_train >= MIN_PROFILE_ORDERS:
+        profile = stock_profile(flow[:n_train], after[:n_train])
     return DayData(
         name=Path(day.source).name,
         flow=flow,
@@ -133,6 +156,7 @@ def day_orders(
         book_after=after,
         is_validation=flow["time"] >= cut,
         touch=touch_size(flow["kind"], met[:, 0, 3], met[:, 0, 1]),
+        profile=profile,
     )
 
 

@@ -121,12 +121,16 @@ class StartState:
         time_ns: the clock, ns after midnight.
         tokens: the most recent orders' tokens, oldest first (at least one).
         features: their book features, ``(len(tokens), N_BOOK_FEATURES)``.
+        profile: the stock profile (:mod:`lmm.model.profile`) the session is given, from the
+            start's own data before it; None gives a model with profiles its default (the
+            mean of its training days'), and a model without them reads none.
     """
 
     book: np.ndarray
     time_ns: int
     tokens: np.ndarray
     features: np.ndarray
+    profile: np.ndarray | None = None
 
     def __post_init__(self) -> None:
         if len(self.tokens) < 1 or len(self.tokens) != len(self.features):
@@ -413,6 +417,12 @@ class LMMMarkets:
                 "decoder='numba' runs on the CPU with the KV cache: it needs device='cpu' "
                 f"and use_cache=True, got device={str(device)!r}, use_cache={use_cache}"
             )
+        if decoder == "numba" and checkpoint.model.config.n_profile_features:
+            raise ValueError(
+                "decoder='numba' does not yet take a stock profile: use decoder='torch' with "
+                "this checkpoint (its config has n_profile_features="
+                f"{checkpoint.model.config.n_profile_features})"
+            )
         if n < 1:
             raise ValueError(f"need at least one market, got n={n}")
         if max_orders_per_second < 1:
@@ -429,6 +439,9 @@ class LMMMarkets:
         # private: a market's state is ours
         self._markets: list[_Market | _ArrayMarket | None] = [None] * n
         self._h = torch.zeros(n, self.model.config.n_embd, device=self.device)
+        # each market's stock profile, set at its reset, for a model conditioned on one
+        n_profile = self.model.config.n_profile_features
+        self._profiles = torch.zeros(n, n_profile, device=self.device) if n_profile else None
         self.masked_mass = 0.0  # summed probability mass removed by masking
         self._recorders: dict[int, SessionRecorder] = {}
         self.steps = 0
@@ -457,8 +470,23 @@ class LMMMarkets:
 
     # ------------------------------------------------------------------ set-up
     def reset(self, i: int, start: StartState, seed: int) -> None:
-        """(Re)start market ``i`` from ``start``; all its randomness comes from ``seed``."""
+        """(Re)start market ``i`` from ``start``; all its randomness comes from ``seed``.
+
+        A model conditioned on a stock profile is given the start's for the whole session
+        (its own default where the start has none); a model without one ignores it.
+        """
         self._recorders.pop(i, None)  # a recording ends with its session
+        if self._profiles is not None:
+            if start.profile is None:
+                self._profiles[i] = self.model.profile_center
+            else:
+                profile = torch.as_tensor(np.asarray(start.profile, dtype=np.float32))
+                if profile.shape != self._profiles.shape[1:]:
+                    raise ValueError(
+                        f"the start's profile has shape {tuple(profile.shape)}; the model "
+                        f"takes {tuple(self._profiles.shape[1:])}"
+                    )
+                self._profiles[i] = profile.to(self.device)
         m2 = int(mid_x2(np.asarray(start.book)))
         tokens = [int(t) for t in start.tokens[-self.context :]]
         feats = [np.asarray(f, dtype=np.float32) for f in start.features[-self.context :]]
@@ -494,12 +522,18 @@ class LMMMarkets:
             f = np.stack([np.stack(self._market(i).history_features) for i in group])
             f = torch.from_numpy(f).to(self.device)
             with torch.inference_mode():
+                profile = self._profile_rows(idx)
                 if self.cache is not None:
                     self.cache.reset(idx)
-                    h = self.model(x, f, self.cache, rows=idx)
+                    h = self.model(x, f, self.cache, rows=idx, profile=profile)
                 else:
-                    h = self.model(x, f)
+                    h = self.model(x, f, profile=profile)
             self._h[idx] = h[:, -1]
+
+    def _profile_rows(self, idx: torch.Tensor) -> torch.Tensor | None:
+        """The profiles of markets ``idx``, for the model's forward pass (None for a model
+        without profiles)."""
+        return None if self._profiles is None else self._profiles[idx]
 
     def _market(self, i: int) -> _Market | _ArrayMarket:
         m = self._markets[i]
@@ -933,7 +967,9 @@ class LMMMarkets:
         idx = torch.tensor(rows, device=self.device)
         x = torch.tensor([[self._market(i).history_tokens[-1]] for i in rows], device=self.device)
         f = torch.from_numpy(np.stack([self._market(i).history_features[-1] for i in rows]))
-        h = self.model(x, f[:, None].to(self.device), self.cache, rows=idx)
+        h = self.model(
+            x, f[:, None].to(self.device), self.cache, rows=idx, profile=self._profile_rows(idx)
+        )
         self._h[idx] = h[:, -1]
 
     def _kp_masks(self, markets: list[_Market]) -> np.ndarray:

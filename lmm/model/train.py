@@ -20,6 +20,7 @@ import torch
 from lmm.device import resolve_device
 from lmm.model.dataset import DayData, OrderDataset
 from lmm.model.features import N_BOOK_FEATURES, mirror_features
+from lmm.model.profile import N_PROFILE_FEATURES
 from lmm.model.tokenizer import OrderTokenizer
 from lmm.model.transformer import LMM, LMMConfig
 from lmm.units import NS_PER_SECOND
@@ -63,6 +64,9 @@ class TrainConfig:
         mirror: also train on every day mirrored (buy and sell swapped in the orders and
             the books, :func:`_mirrored`), twice the training windows; validation stays on
             the real days. Needs the same_side_best price reference.
+        profile: condition the model on each day's stock profile (:mod:`lmm.model.profile`),
+            computed over the day's training part; the model stores the mean over the days
+            as its default profile.
     """
 
     context: int = _SHAPE["context"]
@@ -83,6 +87,7 @@ class TrainConfig:
     device: str = "auto"
     subsample: int = 1
     mirror: bool = False
+    profile: bool = False
 
     def __post_init__(self) -> None:
         for name in (
@@ -115,6 +120,7 @@ class TrainConfig:
             n_head=self.n_head,
             n_embd=self.n_embd,
             dropout=self.dropout,
+            n_profile_features=N_PROFILE_FEATURES if self.profile else 0,
         )
 
 
@@ -169,6 +175,12 @@ def train(
     model_config = config.model_config(6 * tok.n_price, tok.n_size, tok.n_time)
     torch.manual_seed(config.seed)
     model = LMM(model_config).to(device)
+    if config.profile:
+        missing = [d.name for d in dataset.days if d.profile is None]
+        if missing:
+            raise ValueError(f"no stock profile (too few training orders): {', '.join(missing)}")
+        center = np.mean([d.profile for d in dataset.days], axis=0)
+        model.profile_center.copy_(torch.from_numpy(center))
     days = dataset.days
     if config.mirror:
         days += tuple(_mirrored(day, tok) for day in dataset.days)
@@ -205,8 +217,8 @@ def train(
         model.train()
         for group in opt.param_groups:
             group["lr"] = _lr(step, config)
-        x, f, y = _batch(days, starts, rng, config, device)
-        loss = -model.log_prob(model(x, f), y).mean()
+        x, f, y, p = _batch(days, starts, rng, config, device)
+        loss = -model.log_prob(model(x, f, profile=p), y).mean()
         opt.zero_grad(set_to_none=True)
         loss.backward()
         torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
@@ -304,8 +316,12 @@ def sequence_nll_bits(
     context: int,
     device: torch.device | str = "cpu",
     batch: int = 64,
+    profile: np.ndarray | None = None,
 ) -> np.ndarray:
     """Negative log-likelihood in bits of each order ``j`` in ``targets`` (indices >= 1).
+
+    ``profile`` is the sequence's stock profile, for a model conditioned on one (None: its
+    default).
 
     Targets are taken in chunks of ``context // 2``; each chunk is predicted from the
     ``context`` positions that end just before its last target, so every target is scored
@@ -332,7 +348,10 @@ def sequence_nll_bits(
             x[r, :n] = tokens[start : start + n]
             f[r, :n] = features[start : start + n]
             y[r, :n] = tokens[start + 1 : start + n + 1]
-        h = model(torch.from_numpy(x).to(device), torch.from_numpy(f).to(device))
+        p = None
+        if profile is not None and model.config.n_profile_features:
+            p = torch.from_numpy(np.tile(profile, (len(group), 1))).to(device)
+        h = model(torch.from_numpy(x).to(device), torch.from_numpy(f).to(device), profile=p)
         log_p = model.log_prob(h, torch.from_numpy(y).to(device)).cpu().numpy()
         for r, (c, start) in enumerate(zip(group, first, strict=True)):
             scores.append(-log_p[r, c - 1 - start] / LN2)
@@ -349,7 +368,9 @@ def validation_bits(
         targets = np.flatnonzero(day.is_validation)
         targets = targets[targets >= 1]
         if len(targets):
-            bits = sequence_nll_bits(model, day.tokens, day.features, targets, context, device)
+            bits = sequence_nll_bits(
+                model, day.tokens, day.features, targets, context, device, profile=day.profile
+            )
             total += bits.sum()
             count += len(bits)
     return float(total / count) if count else float("nan")
@@ -406,16 +427,22 @@ def _batch(
     rng: np.random.Generator,
     config: TrainConfig,
     device: torch.device,
-) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor | None]:
+    """A batch of training windows: tokens, features, next tokens and, for a recipe with
+    profiles, each window's day profile (None without)."""
     picks = starts[rng.integers(0, len(starts), config.batch_size)]
     ctx = config.context
     x = np.stack([days[d].tokens[s : s + ctx] for d, s in picks])
     f = np.stack([days[d].features[s : s + ctx] for d, s in picks])
     y = np.stack([days[d].tokens[s + 1 : s + ctx + 1] for d, s in picks])
+    p = None
+    if config.profile:
+        p = torch.from_numpy(np.stack([days[d].profile for d, _ in picks])).to(device)
     return (
         torch.from_numpy(x).to(device),
         torch.from_numpy(f).to(device),
         torch.from_numpy(y).to(device),
+        p,
     )
 
 

@@ -56,6 +56,9 @@ class LMMConfig:
         n_embd: width of the residual stream (divisible by n_head).
         dropout: dropout rate while the model trains (none while it generates); 0 unless
             the training recipe asks for it.
+        n_profile_features: length of the stock profile (:mod:`lmm.model.profile`) the model is
+            conditioned on at every position; 0 (a model without one, as every checkpoint
+            trained before profiles) takes none.
     """
 
     n_kp: int
@@ -67,6 +70,7 @@ class LMMConfig:
     n_head: int = 4
     n_embd: int = 128
     dropout: float = 0.0
+    n_profile_features: int = 0
 
     def __post_init__(self) -> None:
         for name in (
@@ -83,6 +87,10 @@ class LMMConfig:
                 raise ValueError(f"LMMConfig.{name} must be >= 1, got {getattr(self, name)}")
         if self.n_embd % self.n_head:
             raise ValueError(f"n_embd ({self.n_embd}) must be divisible by n_head ({self.n_head})")
+        if self.n_profile_features < 0:
+            raise ValueError(
+                f"LMMConfig.n_profile_features must be >= 0, got {self.n_profile_features}"
+            )
         if not 0.0 <= self.dropout < 1.0:
             raise ValueError(f"dropout must be in [0, 1), got {self.dropout}")
 
@@ -277,7 +285,13 @@ class Block(nn.Module):
 
 
 class LMM(nn.Module):
-    """Order-level generative model: next-order distribution from past orders and books."""
+    """Order-level generative model: next-order distribution from past orders and books.
+
+    With ``config.n_profile_features > 0`` the model is also conditioned on a stock profile
+    (:mod:`lmm.model.profile`), one per sequence: a linear projection of its difference from
+    ``profile_center`` (a buffer, saved with the weights: the mean profile of the training
+    days, and the profile used where none is given) is added at every position.
+    """
 
     def __init__(self, config: LMMConfig) -> None:
         super().__init__()
@@ -299,6 +313,9 @@ class LMM(nn.Module):
         self.size_head = nn.Sequential(nn.GELU(), RowInvariantLinear(C, config.n_size))
         self.size_out = nn.Embedding(config.n_size, C)
         self.time_head = nn.Sequential(nn.GELU(), RowInvariantLinear(C, config.n_time))
+        if config.n_profile_features:  # made last: the other weights start as without it
+            self.profile_proj = RowInvariantLinear(config.n_profile_features, C)
+            self.register_buffer("profile_center", torch.zeros(config.n_profile_features))
         self.apply(_init_weights)
 
     # ------------------------------------------------------------------ tokens
@@ -319,6 +336,7 @@ class LMM(nn.Module):
         book: torch.Tensor,
         cache: KVCache | None = None,
         rows: torch.Tensor | None = None,
+        profile: torch.Tensor | None = None,
     ) -> torch.Tensor:
         """Hidden states that score the next order at every position.
 
@@ -329,6 +347,9 @@ class LMM(nn.Module):
             rows: with a cache, the (B,) indices of the cached sequences these inputs
                 continue (default: all of them, in order). Other sequences are untouched,
                 so sequences can grow at different paces.
+            profile: (B, n_profile_features) the stock profile of each sequence, for a model
+                conditioned on one (None: ``profile_center``); a model without one takes
+                none.
 
         Returns:
             (B, T, n_embd) hidden states; feed them to :meth:`log_prob`,
@@ -361,12 +382,26 @@ class LMM(nn.Module):
             )
         kp, size, time = self.split(tokens)
         x = self.kp_emb(kp) + self.size_emb(size) + self.time_emb(time)  # (B, T, C)
-        x = self.drop(x + self.book_proj(book) + self.pos_emb(pos))
+        x = x + self.book_proj(book)
+        if self.config.n_profile_features:
+            x = x + self._profile_embedding(profile, B)[:, None, :]
+        elif profile is not None:
+            raise ValueError("this model is not conditioned on a stock profile")
+        x = self.drop(x + self.pos_emb(pos))
         for layer, block in enumerate(self.blocks):
             x = block(x, cache, layer, step)
         if cache is not None:
             cache.lengths[rows] += T
         return self.ln_f(x)
+
+    def _profile_embedding(self, profile: torch.Tensor | None, B: int) -> torch.Tensor:
+        """(B, C) projections of the sequences' profiles (the centre's where None)."""
+        P = self.config.n_profile_features
+        if profile is None:
+            profile = self.profile_center.expand(B, P)
+        elif profile.shape != (B, P):
+            raise ValueError(f"profile must have shape {(B, P)}, got {tuple(profile.shape)}")
+        return self.profile_proj(profile.to(self.profile_center.dtype) - self.profile_center)
 
     def kp_logits(self, h: torch.Tensor) -> torch.Tensor:
         """(..., n_kp) logits of the next order's kind and price bucket."""
