@@ -50,9 +50,10 @@ def test_python_block_runs_as_a_script(index: int, tmp_path: Path) -> None:
 @pytest.mark.slow
 @pytest.mark.parametrize("index", range(len(_blocks("bash"))))
 def test_shell_block_runs_as_pasted(index: int, tmp_path: Path) -> None:
+    commands = _blocks("bash")[index].replace("\\\n", " ").splitlines()  # join continued lines
     lines = [
         line
-        for line in _blocks("bash")[index].splitlines()
+        for line in commands
         if line.strip() and not line.lstrip().startswith(("#", *NOT_RUN_HERE))
     ]
     bin_dir = Path(sys.executable).parent  # where `mars-gym` is installed
