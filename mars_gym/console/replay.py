@@ -10,9 +10,13 @@ from pathlib import Path
 from tqdm import tqdm
 
 from lmm.data.lobster import DEFAULT_TICK_SIZE, read_lobster
+from lmm.engine.compiled.replay import replay_compiled
 from lmm.engine.replay import replay
 from mars_gym.console.command import CommandFailed
 from mars_gym.console.flags import common_flags
+
+#: The engines a day can be replayed through.
+ENGINES = {"python": replay, "compiled": replay_compiled}
 
 __all__ = ["HELP", "NAME", "configure_parser", "print_verify", "run", "verify_failure"]
 
@@ -52,6 +56,13 @@ def configure_parser(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--limit", type=int, help="replay only the first N messages")
     parser.add_argument(
+        "--engine",
+        choices=sorted(ENGINES),
+        default="python",
+        help="the Python reference book, or its compiled twin (numba; the same report, the "
+        "first run compiles or loads the kernels, so time several; default: %(default)s)",
+    )
+    parser.add_argument(
         "--repeat",
         type=int,
         default=5,
@@ -64,7 +75,10 @@ def run(args: argparse.Namespace) -> dict:
     """Verify the day (raising :class:`CommandFailed` unless every row matches) or time it."""
     day = read_lobster(args.file, args.orderbook, levels=args.levels, tick_size=args.tick_size)
     if args.verify:
-        _, report = replay(day, verify=True, limit=args.limit, progress=not args.quiet)
+        if args.engine == "python":
+            _, report = replay(day, verify=True, limit=args.limit, progress=not args.quiet)
+        else:
+            _, report = replay_compiled(day, verify=True, limit=args.limit)
         result = report.to_dict()
         print_verify(result)
         failure = verify_failure(result)
@@ -75,14 +89,15 @@ def run(args: argparse.Namespace) -> dict:
         raise ValueError(f"--repeat must be >= 1, got {args.repeat}")
     runs = []
     for _ in _progress(range(args.repeat), not args.quiet, "timing runs"):
-        _, report = replay(day, limit=args.limit)
+        _, report = ENGINES[args.engine](day, limit=args.limit)
         runs.append(report.messages_per_second)
     result = report.to_dict()
     result["messages_per_second"] = statistics.median(runs)
     result["messages_per_second_runs"] = runs
     print(
         f"{Path(day.source).name}: {result['messages']:,} messages, "
-        f"{result['messages_per_second']:,.0f} messages/s (median of {len(runs)} runs; "
+        f"{result['messages_per_second']:,.0f} messages/s through the {args.engine} engine "
+        f"(median of {len(runs)} runs; "
         f"min {min(runs):,.0f}, max {max(runs):,.0f})"
     )
     return result

@@ -290,3 +290,19 @@ def test_score_prints_the_table_and_draws_the_scorecard(
     assert png.stat().st_size > 10_000
     result = json.loads(out.read_text())
     assert result["times"] == ["15:15"] and len(result["model"]["unconditional"]) == 21
+
+
+def test_replay_through_the_compiled_engine_reports_as_the_python_one(
+    lobster_dir: Path, tmp_path: Path
+) -> None:
+    day = str(lobster_dir / "LOBSTER_SampleFile_AMZN_2012-06-21_1.zip")
+    reports = {}
+    for engine in ("python", "compiled"):
+        out = tmp_path / f"{engine}.json"
+        argv = ["replay", day, "--verify", "--limit", "20000", "--engine", engine]
+        assert main([*argv, "--quiet", "--out", str(out)]) == 0
+        reports[engine] = json.loads(out.read_text())
+    timing = {"seconds", "messages_per_second"}
+    assert {k: v for k, v in reports["compiled"].items() if k not in timing} == {
+        k: v for k, v in reports["python"].items() if k not in timing
+    }
