@@ -2,6 +2,9 @@
 # Each creates the virtual environment it needs in .venv on first use.
 
 PYTHON ?= python3
+# one torch thread unless the caller says otherwise: a second one does not help the
+# environments, and on a busy machine the two fight over the cores (README, "Set-up")
+export OMP_NUM_THREADS ?= 1
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
