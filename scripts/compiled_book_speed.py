@@ -15,7 +15,6 @@ code. Numba's first call (compiling, or loading numba's cache) is timed apart:
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import time
 from pathlib import Path
@@ -27,6 +26,7 @@ from lmm.engine.compiled.book import CompiledBooks, CompiledOrderBook
 from lmm.engine.compiled.replay import replay_compiled
 from lmm.engine.orderbook import OrderBook, Side
 from lmm.engine.replay import replay
+from lmm.results import write_json
 
 #: as in tests/conftest.py: the samples sit beside the checkout; MARS_GYM_DATA overrides
 DEFAULT_DATA = (
@@ -201,7 +201,7 @@ def main() -> None:
     )
     figures["per_call_api"] = api
     if args.out:
-        args.out.write_text(json.dumps(figures, indent=2))
+        write_json(args.out, figures, indent=2)
 
 
 if __name__ == "__main__":
