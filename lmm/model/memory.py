@@ -41,8 +41,8 @@ __all__ = [
     "MEMORY_FEATURES",
     "MEMORY_HORIZON_NS",
     "N_MEMORY_FEATURES",
-    "carried_mid2",
     "MemoryTracker",
+    "carried_mid2",
     "memory_features",
     "signed_market_volume",
 ]
