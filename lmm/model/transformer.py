@@ -321,7 +321,9 @@ class LMM(nn.Module):
         if config.n_profile_features:  # made last: the other weights start as without it
             self.profile_proj = RowInvariantLinear(config.n_profile_features, C)
             self.register_buffer("profile_center", torch.zeros(config.n_profile_features))
-        if config.n_memory_features:  # made last, for the same reason
+        # constructing it draws from the seed, so the other weights start as a different
+        # seed's would (not as without it)
+        if config.n_memory_features:
             self.memory_proj = nn.Sequential(
                 RowInvariantLinear(config.n_memory_features, C),
                 nn.GELU(),
