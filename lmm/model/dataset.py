@@ -21,6 +21,12 @@ from lmm.data.orderflow import order_flow
 from lmm.engine.replay import replay
 from lmm.model.features import SESSION_CLOSE_NS, best_quotes, book_features, mid_x2
 from lmm.model.generate import StartState
+from lmm.model.memory import (
+    MEMORY_HORIZON_NS,
+    carried_mid2,
+    memory_features,
+    signed_market_volume,
+)
 from lmm.model.price_reference import PriceReference, reference_price
 from lmm.model.profile import MIN_PROFILE_ORDERS, stock_profile
 from lmm.model.size_reference import touch_size
@@ -52,6 +58,9 @@ class DayData:
         profile: float32 the stock profile (:func:`lmm.model.profile.stock_profile`) of the
             day's training part, which a model with profiles is trained on; None where that
             part has too few orders (or for days built without it).
+        memory: float32 ``(n, N_MEMORY_FEATURES)`` the memory features
+            (:mod:`lmm.model.memory`) at each order, which a model with memory features
+            reads after the book features (:meth:`inputs`); None for days built without them.
     """
 
     name: str
@@ -64,11 +73,25 @@ class DayData:
     tokens: np.ndarray | None = None
     touch: np.ndarray | None = None
     profile: np.ndarray | None = None
+    memory: np.ndarray | None = None
+
+    def inputs(self, n_memory_features: int) -> np.ndarray:
+        """The per-order inputs of a model with ``n_memory_features`` memory features: the
+        book features, followed by the memory features where it has them."""
+        if not n_memory_features:
+            return self.features
+        if self.memory is None or self.memory.shape[1] != n_memory_features:
+            raise ValueError(
+                f"{self.name}: the model reads {n_memory_features} memory features; this day "
+                f"has {None if self.memory is None else self.memory.shape[1]}"
+            )
+        return np.concatenate([self.features, self.memory], axis=1)
 
     def start_state(self, index: int, context: int) -> StartState:
         """The market right after order ``index``: its book, clock, the last ``context``
-        orders and the stock profile (:meth:`profile_at`) (needs tokens, i.e. a day from
-        :func:`build_dataset`)."""
+        orders, the stock profile (:meth:`profile_at`) and, for the memory features, their
+        rows of the context and the orders the memory still reaches (:meth:`memory_history`)
+        (needs tokens, i.e. a day from :func:`build_dataset`)."""
         if self.tokens is None:
             raise ValueError("this day is not tokenized yet")
         if not 0 <= index < len(self.flow):
@@ -80,7 +103,22 @@ class DayData:
             tokens=self.tokens[first : index + 1],
             features=self.features[first : index + 1],
             profile=self.profile_at(index),
+            memory=None if self.memory is None else self.memory[first : index + 1],
+            memory_history=self.memory_history(index),
         )
+
+    def memory_history(self, index: int) -> np.ndarray:
+        """int64 ``(k, 3)`` (time ns, twice the mid after, signed market volume) of the orders
+        up to ``index`` that the memory features after it still reach: from the last one at
+        or before ``MEMORY_HORIZON_NS`` before it (:class:`lmm.model.memory.MemoryTracker`)."""
+        t = self.flow["time"]
+        first = max(int(np.searchsorted(t, t[index] - MEMORY_HORIZON_NS, side="right")) - 1, 0)
+        before = 0 if first == 0 else int(carried_mid2(self.book_after[: first + 1], 0)[-1])
+        mid2 = carried_mid2(self.book_after[first : index + 1], before)
+        volume = signed_market_volume(
+            self.flow["kind"][first : index + 1], self.flow["size"][first : index + 1]
+        )
+        return np.stack([t[first : index + 1].astype(np.int64), mid2, volume], axis=1)
 
     def profile_at(self, index: int) -> np.ndarray | None:
         """The stock profile a session starting right after order ``index`` is given: over
@@ -144,6 +182,8 @@ def day_orders(
     dt = np.diff(flow["time"], prepend=flow["time"][:1])
     cut = SESSION_CLOSE_NS - validation_minutes * NS_PER_MINUTE
     n_train = int(np.searchsorted(flow["time"], cut, side="left"))
+    mid2 = carried_mid2(after, int(before[0]))
+    volume = signed_market_volume(flow["kind"], flow["size"])
     profile = None
     if n_train >= MIN_PROFILE_ORDERS:
         profile = stock_profile(flow[:n_train], after[:n_train])
@@ -157,6 +197,7 @@ def day_orders(
         is_validation=flow["time"] >= cut,
         touch=touch_size(flow["kind"], met[:, 0, 3], met[:, 0, 1]),
         profile=profile,
+        memory=memory_features(flow["time"], mid2, volume),
     )
 
 

@@ -38,6 +38,7 @@ from lmm.engine.replay import seed_book
 from lmm.model import decode_numba
 from lmm.model.checkpoint import Checkpoint
 from lmm.model.features import FEATURE_LEVELS, NO_QUOTE, book_features, mid_x2
+from lmm.model.memory import MemoryTracker, signed_market_volume
 from lmm.model.price_reference import PriceReference
 from lmm.model.size_reference import SizeReference
 from lmm.model.tokenizer import OrderTokenizer
@@ -124,6 +125,13 @@ class StartState:
         profile: the stock profile (:mod:`lmm.model.profile`) the session is given, from the
             start's own data before it; None gives a model with profiles its default (the
             mean of its training days'), and a model without them reads none.
+        memory: the memory features (:mod:`lmm.model.memory`) of the context orders,
+            ``(len(tokens), N_MEMORY_FEATURES)``, for a model that reads them; None for a
+            start without data (a model with memory features then reads zeros there).
+        memory_history: int64 ``(k, 3)`` (time ns, twice the mid after, signed market
+            volume) of the orders up to the start that the memory still reaches
+            (:meth:`lmm.model.dataset.DayData.memory_history`); None: the memory starts at the
+            start, as if the mid had stood still before it.
     """
 
     book: np.ndarray
@@ -131,12 +139,19 @@ class StartState:
     tokens: np.ndarray
     features: np.ndarray
     profile: np.ndarray | None = None
+    memory: np.ndarray | None = None
+    memory_history: np.ndarray | None = None
 
     def __post_init__(self) -> None:
         if len(self.tokens) < 1 or len(self.tokens) != len(self.features):
             raise ValueError(
                 f"a start state needs >= 1 context order with features; got {len(self.tokens)} "
                 f"tokens and {len(self.features)} feature rows"
+            )
+        if self.memory is not None and len(self.memory) != len(self.tokens):
+            raise ValueError(
+                f"a start state with {len(self.tokens)} context orders has "
+                f"{len(self.memory)} rows of memory features"
             )
 
 
@@ -423,6 +438,12 @@ class LMMMarkets:
                 "this checkpoint (its config has n_profile_features="
                 f"{checkpoint.model.config.n_profile_features})"
             )
+        if decoder == "numba" and checkpoint.model.config.n_memory_features:
+            raise ValueError(
+                "decoder='numba' does not yet take memory features: use decoder='torch' with "
+                "this checkpoint (its config has n_memory_features="
+                f"{checkpoint.model.config.n_memory_features})"
+            )
         if n < 1:
             raise ValueError(f"need at least one market, got n={n}")
         if max_orders_per_second < 1:
@@ -442,6 +463,8 @@ class LMMMarkets:
         # each market's stock profile, set at its reset, for a model conditioned on one
         n_profile = self.model.config.n_profile_features
         self._profiles = torch.zeros(n, n_profile, device=self.device) if n_profile else None
+        # each market's memory features (lmm.model.memory), for a model that reads them
+        self._memory: list[MemoryTracker | None] = [None] * n
         self.masked_mass = 0.0  # summed probability mass removed by masking
         self._recorders: dict[int, SessionRecorder] = {}
         self.steps = 0
@@ -489,7 +512,7 @@ class LMMMarkets:
                 self._profiles[i] = profile.to(self.device)
         m2 = int(mid_x2(np.asarray(start.book)))
         tokens = [int(t) for t in start.tokens[-self.context :]]
-        feats = [np.asarray(f, dtype=np.float32) for f in start.features[-self.context :]]
+        feats = [np.asarray(f, dtype=np.float32) for f in self._start_inputs(i, start, m2)]
         if len(tokens) >= self.context:  # leave room, as when a full context is trimmed
             tokens, feats = tokens[-self.context // 2 :], feats[-self.context // 2 :]
         torch_gen = torch.Generator().manual_seed(seed)
@@ -509,6 +532,24 @@ class LMMMarkets:
         m.next_id = 1
         self._markets[i] = m
         self._prefill([i])
+
+    def _start_inputs(self, i: int, start: StartState, mid2: int) -> np.ndarray:
+        """The per-order inputs of ``start``'s last ``context`` orders: their book features,
+        followed, for a model with memory features, by theirs (zeros where the start has
+        none); sets market ``i``'s memory from the start's history (or from its book)."""
+        features = np.asarray(start.features[-self.context :], dtype=np.float32)
+        n_memory = self.model.config.n_memory_features
+        if not n_memory:
+            return features
+        if start.memory_history is None:
+            tracker = MemoryTracker.from_history(*np.array([[start.time_ns], [mid2], [0]]))
+        else:
+            tracker = MemoryTracker.from_history(*np.asarray(start.memory_history).T)
+        self._memory[i] = tracker
+        memory = np.zeros((len(features), n_memory), dtype=np.float32)
+        if start.memory is not None:
+            memory = np.asarray(start.memory[-self.context :], dtype=np.float32)
+        return np.concatenate([features, memory], axis=1)
 
     def _prefill(self, rows: list[int]) -> None:
         """Recompute the hidden state of ``rows`` from their whole history (and, with a
@@ -929,6 +970,10 @@ class LMMMarkets:
         features = book_features(
             book_rows.reshape(len(markets), FEATURE_LEVELS, 4), before, times, quotes
         )
+        if self.model.config.n_memory_features:
+            features = np.concatenate(
+                [features, self._memory_rows(markets, kinds, sizes, book_rows, times)], axis=1
+            )
         rows, trimmed = [], []
         for i, token, feats in zip(markets, tokens.tolist(), features, strict=True):
             m = self._market(i)
@@ -971,6 +1016,25 @@ class LMMMarkets:
             x, f[:, None].to(self.device), self.cache, rows=idx, profile=self._profile_rows(idx)
         )
         self._h[idx] = h[:, -1]
+
+    def _memory_rows(
+        self,
+        markets: list[int],
+        kinds: np.ndarray,
+        sizes: np.ndarray,
+        book_rows: np.ndarray,
+        times: np.ndarray,
+    ) -> np.ndarray:
+        """The memory features after one realised order in each of ``markets`` (kinds,
+        sizes, the books they left, times), as training computes them
+        (:func:`lmm.model.memory.memory_features`)."""
+        volumes = signed_market_volume(kinds, sizes).tolist()
+        mids = mid_x2(book_rows.reshape(len(markets), FEATURE_LEVELS, 4)).tolist()
+        rows = []
+        for i, t, mid2, volume in zip(markets, times.tolist(), mids, volumes, strict=True):
+            tracker = self._memory[i]
+            rows.append(tracker.update(t, mid2 or tracker.last_mid2, volume))
+        return np.stack(rows)
 
     def _kp_masks(self, markets: list[_Market]) -> np.ndarray:
         """(len(markets), n_kp) allowed kind x price-bucket classes, all markets at once.

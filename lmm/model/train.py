@@ -20,6 +20,7 @@ import torch
 from lmm.device import resolve_device
 from lmm.model.dataset import DayData, OrderDataset
 from lmm.model.features import N_BOOK_FEATURES, mirror_features
+from lmm.model.memory import N_MEMORY_FEATURES
 from lmm.model.profile import N_PROFILE_FEATURES
 from lmm.model.tokenizer import OrderTokenizer
 from lmm.model.transformer import LMM, LMMConfig
@@ -67,6 +68,8 @@ class TrainConfig:
         profile: condition the model on each day's stock profile (:mod:`lmm.model.profile`),
             computed over the day's training part; the model stores the mean over the days
             as its default profile.
+        memory: give the model the memory features (:mod:`lmm.model.memory`) of every
+            order after its book features.
     """
 
     context: int = _SHAPE["context"]
@@ -88,6 +91,7 @@ class TrainConfig:
     subsample: int = 1
     mirror: bool = False
     profile: bool = False
+    memory: bool = False
 
     def __post_init__(self) -> None:
         for name in (
@@ -121,6 +125,7 @@ class TrainConfig:
             n_embd=self.n_embd,
             dropout=self.dropout,
             n_profile_features=N_PROFILE_FEATURES if self.profile else 0,
+            n_memory_features=N_MEMORY_FEATURES if self.memory else 0,
         )
 
 
@@ -184,6 +189,8 @@ def train(
     days = dataset.days
     if config.mirror:
         days += tuple(_mirrored(day, tok) for day in dataset.days)
+    if config.memory:  # what the model reads at each order
+        days = tuple(replace(d, features=d.inputs(N_MEMORY_FEATURES)) for d in days)
     starts = _window_starts(days, config.context, config.subsample)
     if not len(starts):
         raise ValueError(f"no training day has more than {config.context + 1} training orders")
@@ -369,7 +376,13 @@ def validation_bits(
         targets = targets[targets >= 1]
         if len(targets):
             bits = sequence_nll_bits(
-                model, day.tokens, day.features, targets, context, device, profile=day.profile
+                model,
+                day.tokens,
+                day.inputs(model.config.n_memory_features),
+                targets,
+                context,
+                device,
+                profile=day.profile,
             )
             total += bits.sum()
             count += len(bits)
@@ -398,13 +411,15 @@ def _window_starts(days: tuple[DayData, ...], context: int, subsample: int = 1) 
 
 def _mirrored(day: DayData, tokenizer: OrderTokenizer) -> DayData:
     """``day`` with buy and sell swapped in what training reads of it: its tokens
-    (:meth:`OrderTokenizer.mirror`) and book features (:func:`lmm.model.features.mirror_features`).
+    (:meth:`OrderTokenizer.mirror`), book features (:func:`lmm.model.features.mirror_features`)
+    and memory features (all signed: they change sign).
     Its flow and books stay the real day's; it is not meant for anything else."""
     return replace(
         day,
         name=f"{day.name} (mirrored)",
         tokens=tokenizer.mirror(day.tokens),
         features=mirror_features(day.features),
+        memory=None if day.memory is None else -day.memory,
     )
 
 

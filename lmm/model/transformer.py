@@ -59,6 +59,9 @@ class LMMConfig:
         n_profile_features: length of the stock profile (:mod:`lmm.model.profile`) the model is
             conditioned on at every position; 0 (a model without one, as every checkpoint
             trained before profiles) takes none.
+        n_memory_features: length of the memory features (:mod:`lmm.model.memory`) the
+            model reads after the book features at every position; 0 (every checkpoint
+            trained before them) reads none.
     """
 
     n_kp: int
@@ -71,6 +74,7 @@ class LMMConfig:
     n_embd: int = 128
     dropout: float = 0.0
     n_profile_features: int = 0
+    n_memory_features: int = 0
 
     def __post_init__(self) -> None:
         for name in (
@@ -87,10 +91,9 @@ class LMMConfig:
                 raise ValueError(f"LMMConfig.{name} must be >= 1, got {getattr(self, name)}")
         if self.n_embd % self.n_head:
             raise ValueError(f"n_embd ({self.n_embd}) must be divisible by n_head ({self.n_head})")
-        if self.n_profile_features < 0:
-            raise ValueError(
-                f"LMMConfig.n_profile_features must be >= 0, got {self.n_profile_features}"
-            )
+        for name in ("n_profile_features", "n_memory_features"):
+            if getattr(self, name) < 0:
+                raise ValueError(f"LMMConfig.{name} must be >= 0, got {getattr(self, name)}")
         if not 0.0 <= self.dropout < 1.0:
             raise ValueError(f"dropout must be in [0, 1), got {self.dropout}")
 
@@ -290,7 +293,9 @@ class LMM(nn.Module):
     With ``config.n_profile_features > 0`` the model is also conditioned on a stock profile
     (:mod:`lmm.model.profile`), one per sequence: a linear projection of its difference from
     ``profile_center`` (a buffer, saved with the weights: the mean profile of the training
-    days, and the profile used where none is given) is added at every position.
+    days, and the profile used where none is given) is added at every position. With
+    ``config.n_memory_features > 0`` it also reads memory features (:mod:`lmm.model.memory`)
+    after the book features at every position, through a projection of their own.
     """
 
     def __init__(self, config: LMMConfig) -> None:
@@ -316,6 +321,14 @@ class LMM(nn.Module):
         if config.n_profile_features:  # made last: the other weights start as without it
             self.profile_proj = RowInvariantLinear(config.n_profile_features, C)
             self.register_buffer("profile_center", torch.zeros(config.n_profile_features))
+        # constructing it draws from the seed, so the other weights start as a different
+        # seed's would (not as without it)
+        if config.n_memory_features:
+            self.memory_proj = nn.Sequential(
+                RowInvariantLinear(config.n_memory_features, C),
+                nn.GELU(),
+                RowInvariantLinear(C, C),
+            )
         self.apply(_init_weights)
 
     # ------------------------------------------------------------------ tokens
@@ -342,7 +355,9 @@ class LMM(nn.Module):
 
         Args:
             tokens: (B, T) order tokens.
-            book: (B, T, F) book features after each order.
+            book: (B, T, F) book features after each order, followed by its memory
+                features for a model that reads them (F = n_book_features +
+                n_memory_features).
             cache: continue the cached sequences (and append these positions to them).
             rows: with a cache, the (B,) indices of the cached sequences these inputs
                 continue (default: all of them, in order). Other sequences are untouched,
@@ -356,11 +371,9 @@ class LMM(nn.Module):
             :meth:`kp_logits` or :meth:`sample_next`. Position t scores order t + 1.
         """
         B, T = tokens.shape
-        if book.shape != (B, T, self.config.n_book_features):
-            raise ValueError(
-                f"book features must have shape {(B, T, self.config.n_book_features)}, "
-                f"got {tuple(book.shape)}"
-            )
+        F = self.config.n_book_features + self.config.n_memory_features
+        if book.shape != (B, T, F):
+            raise ValueError(f"book features must have shape {(B, T, F)}, got {tuple(book.shape)}")
         if tokens.numel() and (
             int(tokens.min()) < 0 or int(tokens.max()) >= self.config.vocab_size
         ):
@@ -382,7 +395,10 @@ class LMM(nn.Module):
             )
         kp, size, time = self.split(tokens)
         x = self.kp_emb(kp) + self.size_emb(size) + self.time_emb(time)  # (B, T, C)
-        x = x + self.book_proj(book)
+        n_book = self.config.n_book_features
+        x = x + self.book_proj(book[..., :n_book])
+        if self.config.n_memory_features:
+            x = x + self.memory_proj(book[..., n_book:])
         if self.config.n_profile_features:
             x = x + self._profile_embedding(profile, B)[:, None, :]
         elif profile is not None:
