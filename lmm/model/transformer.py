@@ -318,11 +318,12 @@ class LMM(nn.Module):
         self.size_head = nn.Sequential(nn.GELU(), RowInvariantLinear(C, config.n_size))
         self.size_out = nn.Embedding(config.n_size, C)
         self.time_head = nn.Sequential(nn.GELU(), RowInvariantLinear(C, config.n_time))
-        if config.n_profile_features:  # made last: the other weights start as without it
+        # the optional inputs: constructing them draws from the seed before the
+        # initialisation pass below, so a model with one starts as another seed's would
+        # (not as the same model without it)
+        if config.n_profile_features:
             self.profile_proj = RowInvariantLinear(config.n_profile_features, C)
             self.register_buffer("profile_center", torch.zeros(config.n_profile_features))
-        # constructing it draws from the seed, so the other weights start as a different
-        # seed's would (not as without it)
         if config.n_memory_features:
             self.memory_proj = nn.Sequential(
                 RowInvariantLinear(config.n_memory_features, C),
