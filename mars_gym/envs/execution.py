@@ -114,16 +114,23 @@ class ExecutionTask(Task):
     def _charge(self, state: dict, shares: int, price: int) -> float:
         """Charge ``shares`` the book could not fill at ``price``: they count as done, at
         that price; their shortfall in bp of the parent."""
-        state["remaining"] -= shares
-        cost = self.side * (price - state["arrival_mid"]) * shares
-        return 1e4 * cost / (self.quantity * state["arrival_mid"])
+        return self._bp(state, self._book_trade(state, self.side, price, shares))
 
     def _settle(self, state: dict, fills: list[AgentFill]) -> float:
         """Book ``fills``; their shortfall against the arrival mid in bp of the parent."""
-        cost = 0.0
-        for f in fills:
-            state["remaining"] -= f.size * f.side * self.side
-            cost += self.side * (f.price - state["arrival_mid"]) * f.size * f.side * self.side
+        cost = sum(self._book_trade(state, f.side, f.price, f.size) for f in fills)
+        return self._bp(state, cost)
+
+    def _book_trade(self, state: dict, side: int, price: int, shares: int) -> float:
+        """Book ``shares`` traded on ``side`` (+1 bought) at ``price`` against the parent's
+        remaining shares; the trade's shortfall against the arrival mid in ticks x shares
+        (exact: ticks and half ticks times whole shares)."""
+        done = shares * side * self.side
+        state["remaining"] -= done
+        return self.side * (price - state["arrival_mid"]) * done
+
+    def _bp(self, state: dict, cost: float) -> float:
+        """A shortfall in ticks x shares, in bp of the parent's notional at arrival."""
         return 1e4 * cost / (self.quantity * state["arrival_mid"])
 
     def describe(self, sim: MarketSimulator, i: int, state: dict) -> str:
