@@ -17,6 +17,7 @@ used for no choice. The same rule holds for a stock kept apart from the reposito
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -124,7 +125,7 @@ def score_checkpoint(
     real = real_sessions(day, starts, minutes)
     sessions = generate_sessions(
         checkpoint,
-        start_file=day_file,
+        start_file=day,
         times=times,
         minutes=minutes,
         rollouts=rollouts,
@@ -137,7 +138,7 @@ def score_checkpoint(
     generated = [q for s in sessions for q in cut_sequences(s.day.messages, s.day.book)]
     early_from, early_to = (time_of_day_ns(t) / NS_PER_SECOND for t in EARLY_WINDOW)
     early = window_sequences(day, early_from, early_to)
-    whole = int(minutes) + (minutes % 1 > 0)
+    whole = math.ceil(minutes)
     return Scorecard(
         model=lobbench(real_sequences, generated, levels),
         same_times=lobbench(real_sequences[0::2], real_sequences[1::2], levels),

@@ -11,6 +11,7 @@ validation data. They are never used for training or for fitting the tokenizer's
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -202,13 +203,13 @@ def day_orders(
 
 
 def build_dataset(
-    paths: list[Path],
+    paths: Sequence[Path | LobsterDay],
     tokenizer_config: TokenizerConfig | None = None,
     validation_minutes: int = 90,
     progress: bool = False,
     tokenizer: OrderTokenizer | None = None,
 ) -> OrderDataset:
-    """Read, verify and tokenize LOBSTER days.
+    """Read, verify and tokenize LOBSTER days (files, or days already read).
 
     The tokenizer is fitted on the training orders only, unless one is given (a trained
     model's, to evaluate it on the same tokens it was trained with); prices are measured
@@ -224,7 +225,12 @@ def build_dataset(
     reference = (
         tokenizer.config if tokenizer else tokenizer_config or TokenizerConfig()
     ).price_reference
-    days = [day_orders(read_lobster(p), validation_minutes, reference) for p in iterator]
+    days = [
+        day_orders(
+            p if isinstance(p, LobsterDay) else read_lobster(p), validation_minutes, reference
+        )
+        for p in iterator
+    ]
     if tokenizer is None:
         train = [~d.is_validation for d in days]
         tokenizer = OrderTokenizer.fit(

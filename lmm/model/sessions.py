@@ -58,7 +58,7 @@ class GeneratedSession:
 def generate_sessions(
     checkpoint: Checkpoint,
     *,
-    start_file: str | Path | None = None,
+    start_file: str | Path | LobsterDay | None = None,
     times: Sequence[str] | None = None,
     minutes: float = 14.0,
     rollouts: int = 4,
@@ -72,7 +72,8 @@ def generate_sessions(
 
     Args:
         checkpoint: the LMM.
-        start_file: a LOBSTER day whose books at ``times`` are the starts; None for the
+        start_file: a LOBSTER day (a file, or one already read) whose books at ``times``
+            are the starts; None for the
             data-free synthetic start (``times`` is then ignored).
         times: times of day (``HH:MM``) of the starts in ``start_file`` (default: 14:30);
             none may be given without a start file.
@@ -129,7 +130,10 @@ def write_sessions(sessions: Sequence[GeneratedSession], folder: str | Path) -> 
 
 
 def _starts(
-    checkpoint: Checkpoint, start_file: str | Path | None, times: Sequence[str] | None, levels: int
+    checkpoint: Checkpoint,
+    start_file: str | Path | LobsterDay | None,
+    times: Sequence[str] | None,
+    levels: int,
 ) -> tuple[list[tuple[str, StartState]], str, str]:
     """The labelled start states, and the ticker and date the sessions carry."""
     if start_file is None:
@@ -141,21 +145,21 @@ def _starts(
     if not times:
         raise ValueError("times: give at least one time of day for the starts")
     when = [time_of_day_ns(t, "start time") for t in times]
-    day = build_dataset([Path(start_file)], tokenizer=checkpoint.tokenizer).days[0]
+    named = start_file if isinstance(start_file, LobsterDay) else read_lobster(start_file)
+    source = named.source or "the start day"
+    day = build_dataset([named], tokenizer=checkpoint.tokenizer).days[0]
     file_levels = day.book_after.shape[1]
     if levels > file_levels:
-        raise ValueError(f"levels={levels}, but {start_file} holds {file_levels} levels")
+        raise ValueError(f"levels={levels}, but {source} holds {file_levels} levels")
     first, last = int(day.flow["time"][0]), int(day.flow["time"][-1])
     starts = []
     for text, t in zip(times, when, strict=True):
         if not first <= t <= last:
             raise ValueError(
-                f"start time {text} is outside {start_file}'s session "
-                f"({clock(first)} to {clock(last)})"
+                f"start time {text} is outside {source}'s session ({clock(first)} to {clock(last)})"
             )
         state = day.start_state(day.index_at(t), checkpoint.model.config.context)
         starts.append((text.replace(":", ""), state))
-    named = read_lobster(start_file)  # the ticker and date, as the reader finds them
     return starts, named.ticker or SYNTHETIC_TICKER, named.date or SYNTHETIC_DATE
 
 
