@@ -1089,6 +1089,12 @@ class LMMMarkets:
         """Market ``i``'s order book."""
         return self._market(i).book
 
+    def history(self, i: int) -> tuple[np.ndarray, np.ndarray]:
+        """Market ``i``'s context, oldest first: the tokens ``(T,)`` and per-order inputs
+        ``(T, F)`` the model reads before its next order (copies)."""
+        m = self._market(i)
+        return np.array(m.history_tokens, dtype=np.int64), np.stack(m.history_features)
+
     def time_ns(self, i: int) -> int:
         """Market ``i``'s clock in ns after midnight."""
         return self._market(i).time_ns

@@ -26,6 +26,7 @@ from mars_gym.console import (
     replay,
     score,
     train_lmm,
+    tune_lmm,
 )
 from mars_gym.console.command import Command, CommandFailed
 
@@ -36,6 +37,7 @@ COMMANDS: tuple[Command, ...] = (
     check,
     replay,
     train_lmm,
+    tune_lmm,
     evaluate_lmm,
     generate,
     score,

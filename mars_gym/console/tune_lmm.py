@@ -1,0 +1,79 @@
+"""``mars-gym tune-lmm``: fine-tune a trained LMM on its own rollouts (Data as Demonstrator)."""
+
+from __future__ import annotations
+
+import argparse
+from dataclasses import asdict
+from pathlib import Path
+
+from lmm.model.checkpoint import load_checkpoint, save_checkpoint
+from lmm.model.dad import DaDConfig, fine_tune
+from lmm.model.dataset import build_dataset
+from mars_gym.console.flags import (
+    checkpoint_flag,
+    common_flags,
+    config_from_args,
+    dataclass_flags,
+    days_flags,
+    days_from_args,
+)
+
+__all__ = ["HELP", "NAME", "configure_parser", "run"]
+
+NAME = "tune-lmm"
+HELP = "fine-tune a trained LMM on its own rollouts, with the real orders as targets (DaD)"
+
+
+def configure_parser(parser: argparse.ArgumentParser) -> None:
+    """Add the ``tune-lmm`` command's description and flags to ``parser``."""
+    parser.description = (
+        "Data as Demonstrator (lmm.model.dad): roll the model out from real states of the "
+        "training part, pair each state it reaches with the order that really came at that "
+        "position, and fine-tune on those windows mixed with ordinary ones; repeat for "
+        "--rounds. The days are tokenized with the checkpoint's tokenizer; validation "
+        "(teacher-forced, the held-out minutes) is printed after every round."
+    )
+    checkpoint_flag(parser)
+    days_flags(parser)
+    parser.add_argument(
+        "--to",
+        type=Path,
+        required=True,
+        metavar="DIR",
+        help="folder to write the fine-tuned checkpoint to",
+    )
+    dataclass_flags(parser, DaDConfig)
+    common_flags(parser)
+
+
+def run(args: argparse.Namespace) -> dict:
+    """Fine-tune the checkpoint ``args`` name and write it to ``args.to``; returns the
+    summary."""
+    checkpoint = load_checkpoint(args.checkpoint)
+    config = config_from_args(DaDConfig(), args)
+    files = days_from_args(args)
+    print(f"building the dataset from {len(files)} file(s) with the checkpoint's tokenizer")
+    dataset = build_dataset(
+        files,
+        validation_minutes=args.validation_minutes,
+        progress=not args.quiet,
+        tokenizer=checkpoint.tokenizer,
+    )
+    result = fine_tune(checkpoint, dataset, config, progress=not args.quiet)
+    summary = {
+        "from": str(checkpoint.path),
+        "config": asdict(config),
+        "files": [str(f) for f in files],
+        "validation_minutes": args.validation_minutes,
+        "history": result.history,
+        "seconds": result.seconds,
+    }
+    metadata = dict(checkpoint.metadata)
+    metadata["dad"] = summary
+    save_checkpoint(args.to, checkpoint.model, checkpoint.tokenizer, metadata=metadata)
+    print(
+        f"fine-tuned in {result.seconds / 60:.1f} min; validation "
+        f"{result.history[0]['validation_bits']:.3f} -> "
+        f"{result.history[-1]['validation_bits']:.3f} bits/order; checkpoint {args.to}"
+    )
+    return summary

@@ -1,0 +1,113 @@
+"""DaD: rollout windows pair the model's own states with the real orders, and fine-tuning
+on them is seeded and moves the weights."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from lmm.model.checkpoint import Checkpoint
+from lmm.model.dad import DaDConfig, fine_tune, rollout_windows
+from lmm.model.dataset import DayData, OrderDataset, build_dataset
+from lmm.model.price_reference import PriceReference
+from lmm.model.size_reference import SizeReference
+from lmm.model.tokenizer import OrderTokenizer, TokenizerConfig
+from tests.conftest import untrained_checkpoint
+
+MID = PriceReference.MID
+
+
+@pytest.fixture(scope="module")
+def goog_day(lobster_dir: Path, tiny_checkpoint: Checkpoint) -> DayData:
+    """A real day tokenized with the tiny checkpoint's tokenizer (its last 10 minutes held
+    out, to keep validation passes short)."""
+    path = lobster_dir / "LOBSTER_SampleFile_GOOG_2012-06-21_1.zip"
+    return build_dataset([path], 10, tokenizer=tiny_checkpoint.tokenizer).days[0]
+
+
+def _fresh(tiny_checkpoint: Checkpoint) -> Checkpoint:
+    return untrained_checkpoint(tiny_checkpoint.tokenizer)
+
+
+def test_windows_hold_the_real_prefix_then_the_models_orders(
+    goog_day: DayData, tiny_checkpoint: Checkpoint
+) -> None:
+    ctx = tiny_checkpoint.model.config.context
+    generated = 6
+    w = rollout_windows(
+        _fresh(tiny_checkpoint), (goog_day,), 5, generated, np.random.default_rng(3)
+    )
+    prefix = ctx - generated
+    assert w.tokens.shape == w.targets.shape == (5, ctx)
+    assert w.features.shape == (5, ctx, tiny_checkpoint.model.config.n_book_features)
+    assert w.profiles is None
+    # each window's targets are ctx consecutive real orders of the training part
+    tokens = goog_day.tokens
+    n_train = int(np.argmax(goog_day.is_validation))
+    for row in range(5):
+        candidates = np.flatnonzero(tokens[1 : n_train - ctx + 1] == w.targets[row, 0]) + 1
+        hits = [s for s in candidates if np.array_equal(tokens[s : s + ctx], w.targets[row])]
+        assert hits, "the targets are not a run of the day's training orders"
+        first = hits[0] - 1  # the window's first input
+        # the real prefix is the day's, orders and book features alike (teacher forcing)
+        assert np.array_equal(w.tokens[row, :prefix], tokens[first : first + prefix])
+        assert np.array_equal(w.features[row, :prefix], goog_day.features[first : first + prefix])
+    # the generated part is the model's: an untrained model does not reproduce the day
+    assert not np.array_equal(w.tokens[:, prefix:], w.targets[:, prefix - 1 : -1])
+
+
+def test_windows_are_seeded(goog_day: DayData, tiny_checkpoint: Checkpoint) -> None:
+    a = rollout_windows(_fresh(tiny_checkpoint), (goog_day,), 4, 5, np.random.default_rng(9))
+    b = rollout_windows(_fresh(tiny_checkpoint), (goog_day,), 4, 5, np.random.default_rng(9))
+    c = rollout_windows(_fresh(tiny_checkpoint), (goog_day,), 4, 5, np.random.default_rng(10))
+    assert np.array_equal(a.tokens, b.tokens) and np.array_equal(a.features, b.features)
+    assert not np.array_equal(a.tokens, c.tokens)
+
+
+def test_rollout_windows_reject_what_they_cannot_build(
+    goog_day: DayData, tiny_checkpoint: Checkpoint
+) -> None:
+    ctx = tiny_checkpoint.model.config.context
+    with pytest.raises(ValueError, match="generated must be in"):
+        rollout_windows(tiny_checkpoint, (goog_day,), 2, ctx, np.random.default_rng(0))
+
+
+def test_fine_tuning_is_seeded_and_moves_the_weights(
+    goog_day: DayData, tiny_checkpoint: Checkpoint
+) -> None:
+    dataset = OrderDataset((goog_day,), tiny_checkpoint.tokenizer, 10)
+    config = DaDConfig(rounds=2, starts_per_round=4, generated=4, steps_per_round=3, batch_size=4)
+    runs = []
+    for _ in range(2):
+        checkpoint = _fresh(tiny_checkpoint)
+        before = {k: v.clone() for k, v in checkpoint.model.state_dict().items()}
+        result = fine_tune(checkpoint, dataset, config, progress=False)
+        runs.append(checkpoint.model.state_dict())
+        assert [h["round"] for h in result.history] == [0, 1, 2]
+        assert all(np.isfinite(h["validation_bits"]) for h in result.history)
+    assert any(not torch.equal(before[k], runs[0][k]) for k in before)
+    assert all(torch.equal(runs[0][k], runs[1][k]) for k in runs[0])
+
+
+def test_fine_tuning_needs_the_checkpoints_tokenizer(
+    goog_day: DayData, tiny_checkpoint: Checkpoint, make_orders
+) -> None:
+    _, offset, size, dt = make_orders(seed=5)
+    config = TokenizerConfig(
+        price_bins=4, size_bins=3, price_reference=MID, size_reference=SizeReference.SHARES
+    )
+    other = OrderTokenizer.fit(offset, size, dt, config)
+    dataset = OrderDataset((goog_day,), other, 10)
+    with pytest.raises(ValueError, match="another tokenizer"):
+        fine_tune(_fresh(tiny_checkpoint), dataset, DaDConfig(rounds=1), progress=False)
+
+
+@pytest.mark.parametrize(
+    ("field", "value"), [("rounds", 0), ("rollout_fraction", 1.5), ("lr", 0.0)]
+)
+def test_config_names_a_bad_field(field: str, value: float) -> None:
+    with pytest.raises(ValueError, match=f"DaDConfig.{field}"):
+        DaDConfig(**{field: value})
