@@ -31,6 +31,7 @@ import numpy as np
 import torch
 from numba import njit
 
+from lmm.compilation import announce_compiles
 from lmm.model.transformer import LMM
 
 __all__ = ["DecoderWeights", "export_weights", "forward_step", "sample_step"]
@@ -127,6 +128,7 @@ class DecoderWeights(NamedTuple):
 def export_weights(model: LMM) -> DecoderWeights:
     """Copy ``model``'s parameters into a :class:`DecoderWeights` (once per model; later
     changes to the model are not seen)."""
+    announce_compiles()  # the kernels compile on first use
     cfg = model.config
     blocks = list(model.blocks)
     norms = [m for b in blocks for m in (b.ln1, b.ln2)] + [model.ln_f]

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from lmm.compilation import announce_compiles
 from lmm.engine.compiled import kernels as k
 from lmm.engine.orderbook import (
     Fill,
@@ -50,6 +51,7 @@ class CompiledBooks:
         ):
             if value < 1:
                 raise ValueError(f"{name} must be >= 1, got {value}")
+        announce_compiles()  # the kernels compile on first use
         self.arrays = k.allocate(markets, max_orders, max_levels)
         self.max_orders = max_orders
         self.max_levels = max_levels
