@@ -55,6 +55,7 @@ __all__ = [
     "TradingEnv",
     "TradingVectorEnv",
     "batched_actions",
+    "market_seed",
     "observation",
     "observation_space",
     "split_kwargs",
@@ -262,7 +263,9 @@ class TaskRunner:
         return obs
 
 
-def _market_seed(rng: np.random.Generator) -> int:
+def market_seed(rng: np.random.Generator) -> int:
+    """The seed of a market's generators, drawn from its environment's ``rng`` (the first
+    draw after the environment is seeded: every environment draws it alike)."""
     return int(rng.integers(0, 2**62))
 
 
@@ -296,7 +299,7 @@ class TradingEnv(gym.Env):
         self, *, seed: int | None = None, options: dict | None = None
     ) -> tuple[np.ndarray, dict]:
         super().reset(seed=seed)
-        (obs,) = self.runner.reset([0], [_market_seed(self.np_random)])
+        (obs,) = self.runner.reset([0], [market_seed(self.np_random)])
         if self.render_mode is not None:
             self._path = [(self.runner.sim.decision_ns[0], self.runner.sim.mid(0))]
         if self.render_mode == "human":
@@ -408,7 +411,7 @@ class TradingVectorEnv(VectorEnv):
             for rng, s in zip(self._rngs, seeds, strict=True)
         ]
         rows = list(range(self.num_envs))
-        obs = self.runner.reset(rows, [_market_seed(r) for r in self._rngs])
+        obs = self.runner.reset(rows, [market_seed(r) for r in self._rngs])
         self._obs = np.stack(obs)
         self._needs_reset[:] = False
         self._started = True
@@ -428,7 +431,7 @@ class TradingVectorEnv(VectorEnv):
             if resets:
                 for i, o in zip(
                     resets,
-                    self.runner.reset(resets, [_market_seed(self._rngs[i]) for i in resets]),
+                    self.runner.reset(resets, [market_seed(self._rngs[i]) for i in resets]),
                     strict=True,
                 ):
                     self._obs[i] = o
@@ -445,7 +448,7 @@ class TradingVectorEnv(VectorEnv):
                 info = {}  # the info of the reset that follows, as SyncVectorEnv reports it
             infos = self._add_info(infos, info, i)
         if done_rows:
-            fresh = self.runner.reset(done_rows, [_market_seed(self._rngs[i]) for i in done_rows])
+            fresh = self.runner.reset(done_rows, [market_seed(self._rngs[i]) for i in done_rows])
             for i, o in zip(done_rows, fresh, strict=True):
                 self._obs[i] = o
         self._needs_reset = terminated | truncated
