@@ -360,7 +360,7 @@ class MarketParallelEnv(ParallelEnv):
         self.possible_agents = list(self.runner.names)
         self.agents: list[str] = []
         self.render_mode = None
-        self._index = {name: a for a, name in enumerate(self.possible_agents)}
+        self._index = {name: a for a, name in enumerate(self.runner.names)}
         self.observation_spaces = self.runner.observation_spaces
         self.action_spaces = self.runner.action_spaces
         self._np_random: np.random.Generator | None = None
@@ -375,7 +375,7 @@ class MarketParallelEnv(ParallelEnv):
 
     def _name(self, agent: str) -> str:
         if agent not in self._index:
-            raise ValueError(f"agent must be one of {self.possible_agents}, got {agent!r}")
+            raise ValueError(f"agent must be one of {self.runner.names}, got {agent!r}")
         return agent
 
     @property
@@ -391,7 +391,7 @@ class MarketParallelEnv(ParallelEnv):
         if seed is not None:
             self._np_random, _ = seeding.np_random(seed)
         (obs,) = self.runner.reset([0], [market_seed(self.np_random)])
-        self.agents = list(self.possible_agents)
+        self.agents = list(self.runner.names)
         return dict(zip(self.agents, obs, strict=True)), {name: {} for name in self.agents}
 
     def step(
@@ -410,8 +410,8 @@ class MarketParallelEnv(ParallelEnv):
         out: tuple[dict, dict, dict, dict, dict] = ({}, {}, {}, {}, {})
         for a, result in results.items():
             for d, value in zip(out, result, strict=True):
-                d[self.possible_agents[a]] = value
-        self.agents = [self.possible_agents[a] for a in self.runner.live[0]]
+                d[self.runner.names[a]] = value
+        self.agents = [self.runner.names[a] for a in self.runner.live[0]]
         return out
 
     def close(self) -> None:
@@ -466,7 +466,7 @@ class MarketParallelVectorEnv:
         self.possible_agents = list(self.runner.names)
         self.observation_spaces = self.runner.observation_spaces
         self.action_spaces = self.runner.action_spaces
-        self.active = {name: np.zeros(self.num_envs, dtype=bool) for name in self.possible_agents}
+        self.active = {name: np.zeros(self.num_envs, dtype=bool) for name in self.runner.names}
         self._rngs = [seeding.np_random()[0] for _ in range(self.num_envs)]
         self._started = False
 
@@ -482,13 +482,13 @@ class MarketParallelVectorEnv:
         obs = self._blank_obs()
         for k, first in zip(rows, self._reset_rows(rows), strict=True):
             for a, o in enumerate(first):
-                obs[self.possible_agents[a]][k] = o
+                obs[self.runner.names[a]][k] = o
         self._started = True
-        return obs, {name: [{} for _ in rows] for name in self.possible_agents}
+        return obs, {name: [{} for _ in rows] for name in self.runner.names}
 
     def _reset_rows(self, rows: list[int]) -> list[list[np.ndarray]]:
         first = self.runner.reset(rows, [market_seed(self._rngs[k]) for k in rows])
-        for name in self.possible_agents:
+        for name in self.runner.names:
             self.active[name][rows] = True
         return first
 
@@ -509,13 +509,13 @@ class MarketParallelVectorEnv:
     ]:
         if not self._started:
             raise RuntimeError("call reset() before step()")
-        batched = _batched(actions, self.possible_agents, self.num_envs)
+        batched = _batched(actions, self.runner.names, self.num_envs)
         obs = self._blank_obs()
-        rewards = {name: np.zeros(self.num_envs) for name in self.possible_agents}
-        terminated = {name: np.zeros(self.num_envs, dtype=bool) for name in self.possible_agents}
-        truncated = {name: np.zeros(self.num_envs, dtype=bool) for name in self.possible_agents}
+        rewards = {name: np.zeros(self.num_envs) for name in self.runner.names}
+        terminated = {name: np.zeros(self.num_envs, dtype=bool) for name in self.runner.names}
+        truncated = {name: np.zeros(self.num_envs, dtype=bool) for name in self.runner.names}
         infos: dict[str, list[dict]] = {
-            name: [{} for _ in range(self.num_envs)] for name in self.possible_agents
+            name: [{} for _ in range(self.num_envs)] for name in self.runner.names
         }
         live = self.runner.live
         resets = [k for k in range(self.num_envs) if not live[k]]
@@ -523,13 +523,13 @@ class MarketParallelVectorEnv:
         if resets:
             for k, first in zip(resets, self._reset_rows(resets), strict=True):
                 for a, o in enumerate(first):
-                    obs[self.possible_agents[a]][k] = o
+                    obs[self.runner.names[a]][k] = o
         if stepping:
-            acts = [{a: batched[self.possible_agents[a]][k] for a in live[k]} for k in stepping]
+            acts = [{a: batched[self.runner.names[a]][k] for a in live[k]} for k in stepping]
             results = self.runner.step(stepping, acts, [self._rngs[k] for k in stepping])
             for k, result in zip(stepping, results, strict=True):
                 for a, (o, r, term, trunc, info) in result.items():
-                    name = self.possible_agents[a]
+                    name = self.runner.names[a]
                     obs[name][k], rewards[name][k] = o, r
                     terminated[name][k], truncated[name][k], infos[name][k] = term, trunc, info
                     self.active[name][k] = not (term or trunc)
