@@ -2,18 +2,25 @@
 
 Importing ``mars_gym`` registers ``MarS-v0``, ``MarS-Execution-v0`` and
 ``MarS-MarketMaking-v0``, each with a native vector environment for ``gym.make_vec``.
+:func:`parallel_env` makes the multi-agent market (PettingZoo, the optional extra
+``mars-lmm-gym[multi]``), :func:`parallel_vector_env` many of them batched.
 Nothing is loaded at import time: the model is read when an environment is made.
 """
 
+from __future__ import annotations
+
 from functools import partial
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from gymnasium.envs.registration import load_env_creator, register
 from gymnasium.vector import VectorEnv
 
 from mars_gym.simulator import SimulatorConfig, check_integer
 
-__all__ = ["ENV_IDS", "SimulatorConfig", "make_vector_env"]
+if TYPE_CHECKING:
+    from mars_gym.envs.multi_agent import MarketParallelEnv, MarketParallelVectorEnv
+
+__all__ = ["ENV_IDS", "SimulatorConfig", "make_vector_env", "parallel_env", "parallel_vector_env"]
 
 ENV_IDS = ("MarS-v0", "MarS-Execution-v0", "MarS-MarketMaking-v0")
 
@@ -36,6 +43,31 @@ def make_vector_env(
     from mars_gym.envs.sharded import ShardedVectorEnv
 
     return ShardedVectorEnv(class_path, num_envs, workers, **kwargs)
+
+
+def parallel_env(**kwargs: Any) -> MarketParallelEnv:
+    """Several agents in one generated market, a PettingZoo ``ParallelEnv``:
+    :class:`mars_gym.envs.multi_agent.MarketParallelEnv` with these keyword arguments
+    (``agents``, and the :class:`SimulatorConfig` fields).
+
+    Raises:
+        ImportError: PettingZoo is not installed (``pip install 'mars-lmm-gym[multi]'``).
+    """
+    from mars_gym.envs.multi_agent import MarketParallelEnv
+
+    return MarketParallelEnv(**kwargs)
+
+
+def parallel_vector_env(num_envs: int = 1, **kwargs: Any) -> MarketParallelVectorEnv:
+    """``num_envs`` multi-agent markets in one process, the model batched over them:
+    :class:`mars_gym.envs.multi_agent.MarketParallelVectorEnv`.
+
+    Raises:
+        ImportError: PettingZoo is not installed (``pip install 'mars-lmm-gym[multi]'``).
+    """
+    from mars_gym.envs.multi_agent import MarketParallelVectorEnv
+
+    return MarketParallelVectorEnv(num_envs, **kwargs)
 
 
 for _id, _name in zip(ENV_IDS, ("MarS", "Execution", "MarketMaking"), strict=True):

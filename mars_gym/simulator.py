@@ -9,22 +9,29 @@ decision; they go into the same book as the generated flow *and* into the model'
 (unless ``agent_in_context`` is off), so the generated market reacts to them. Generated
 cancels never touch an agent's orders.
 
-The agent's side is kept exactly: inventory in shares, cash in ticks x shares (integers), its
-resting orders with queue positions, and every fill.
+A market holds ``agents`` agents (one by default), numbered from 0, each with its own
+account: inventory in shares, cash in ticks x shares (integers), its resting orders with
+queue positions, and every fill, all kept exactly. Their orders wait in one queue per
+market, ordered by arrival time and, at the same nanosecond, by the order in which they
+were submitted; a fill between two agents is booked to both. :class:`AgentView` is the
+simulator as one agent sees it (what the tasks of :mod:`mars_gym.envs` act through).
 """
 
 from __future__ import annotations
 
 import numbers
+from bisect import insort
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import NamedTuple
 
 from tqdm import tqdm
 
 from lmm.data.lobster import PRICE_UNITS_PER_DOLLAR
 from lmm.data.orderflow import CANCEL_KINDS, MARKET_KINDS, OrderKind
 from lmm.device import resolve_device
-from lmm.engine.orderbook import Fill, OrderBook
+from lmm.engine.market import Realized
+from lmm.engine.orderbook import Fill, OrderBook, OrderState
 from lmm.engine.recording import SessionRecorder
 from lmm.model.checkpoint import Checkpoint, load_checkpoint
 from lmm.model.features import SESSION_CLOSE_NS
@@ -40,15 +47,19 @@ from lmm.model.generate import (
 from lmm.units import NS_PER_SECOND, clock, time_of_day_ns
 
 __all__ = [
+    "GENERATED",
     "AgentFill",
     "AgentOrder",
+    "AgentView",
+    "FlowEvent",
     "MarketSimulator",
     "SimulatorConfig",
     "check_at_least",
     "check_integer",
 ]
 
-_AGENT = 1  # owner tag of agent orders
+#: The owner of a generated order in a market's flow (:meth:`MarketSimulator.flow`).
+GENERATED = -1
 # warm-up orders from which a reset shows its progress by default (about 6,000 orders a
 # second on one core: a few seconds)
 _PROGRESS_ORDERS = 20_000
@@ -186,13 +197,22 @@ class AgentOrder:
 
 @dataclass(frozen=True)
 class AgentFill:
-    """One trade of the agent: ``side`` +1 bought, -1 sold."""
+    """One trade of an agent: ``side`` +1 bought, -1 sold; ``agent`` is whose it is."""
 
     time_ns: int
     order_id: int
     side: int
     price: int
     size: int
+    agent: int = 0
+
+
+class FlowEvent(NamedTuple):
+    """An order as it happened in a market: ``owner`` is the agent that sent it, or
+    :data:`GENERATED` for the model's."""
+
+    owner: int
+    realized: Realized
 
 
 @dataclass
@@ -202,32 +222,46 @@ class _Account:
     open_orders: set[int] = field(default_factory=set)
     sides: dict[int, int] = field(default_factory=dict)  # order id -> side, for fills
     fills: list[AgentFill] = field(default_factory=list)
-    pending: list[tuple[int, AgentOrder]] = field(default_factory=list)  # (arrival, order)
 
 
 @dataclass
 class StepActivity:
-    """What happened in one market between two decisions."""
+    """What happened in one market between two decisions (or in one
+    :meth:`~MarketSimulator.execute_now`): the generated orders, and the agents' fills."""
 
     orders: list[GeneratedOrder] = field(default_factory=list)
     agent_fills: list[AgentFill] = field(default_factory=list)
 
+    def of_agent(self, agent: int) -> StepActivity:
+        """The same activity with only ``agent``'s fills."""
+        return StepActivity(self.orders, [f for f in self.agent_fills if f.agent == agent])
+
 
 class MarketSimulator:
-    """``n`` simulated markets with an agent in each, advanced together.
+    """``n`` simulated markets with ``agents`` agents in each, advanced together.
+
+    Every method that concerns an agent takes ``agent`` (default 0, the only one of a
+    single-agent simulator).
 
     Attributes:
+        agents: agents per market.
         session_end_ns: when the start's session ends, ns after midnight: the close (16:00)
             for the synthetic start, the start file's last order for a LOBSTER day; an
             episode must end by then (:meth:`check_horizon`).
     """
 
     def __init__(
-        self, n: int, config: SimulatorConfig, checkpoint: Checkpoint | None = None
+        self,
+        n: int,
+        config: SimulatorConfig,
+        checkpoint: Checkpoint | None = None,
+        agents: int = 1,
     ) -> None:
+        check_integer(1, agents=agents)
         self.config = config
         self.checkpoint = checkpoint or load_checkpoint(config.checkpoint)
         self.n = n
+        self.agents = int(agents)
         self._start, self.session_end_ns = self._start_state()
         self.markets = LMMMarkets(
             self.checkpoint,
@@ -238,7 +272,11 @@ class MarketSimulator:
             engine=config.engine,
             decoder=config.decoder,
         )
-        self.accounts = [_Account() for _ in range(n)]
+        self._accounts = [self._new_accounts() for _ in range(n)]
+        # per market: (arrival ns, submission number, agent, order), in the order they apply
+        self._pending: list[list[tuple[int, int, int, AgentOrder]]] = [[] for _ in range(n)]
+        self._submitted = [0] * n  # submissions so far, the tie-break at one arrival time
+        self._flow: list[list[FlowEvent]] = [[] for _ in range(n)]
         self.decision_ns = [0] * n
         self.orders_generated = 0  # generated orders applied between decisions, all markets
 
@@ -292,7 +330,8 @@ class MarketSimulator:
         ) as bar:
             for i, seed in zip(rows, seeds, strict=True):
                 self.markets.reset(i, self._start, seed)
-                self.accounts[i] = _Account()
+                self._accounts[i] = self._new_accounts()
+                self._pending[i], self._submitted[i], self._flow[i] = [], 0, []
                 bar.update()
             for _ in range(self.config.warmup_orders):
                 self.markets.step(rows)
@@ -300,6 +339,14 @@ class MarketSimulator:
         # every warm-up step commits what it proposed: no market starts with one pending
         for i in rows:
             self.decision_ns[i] = self.markets.time_ns(i)
+
+    def _new_accounts(self) -> list[_Account]:
+        return [_Account() for _ in range(self.agents)]
+
+    def view(self, agent: int, latency_ns: int | None = None) -> AgentView:
+        """The simulator as agent ``agent`` sees it, its orders delayed by ``latency_ns``
+        (None: the configured latency)."""
+        return AgentView(self, agent, latency_ns)
 
     # ------------------------------------------------------------------ queries
     def book(self, i: int) -> OrderBook:
@@ -314,20 +361,29 @@ class MarketSimulator:
         """Market ``i``'s mid price in ticks."""
         return self.mid_x2(i) / 2
 
-    def inventory(self, i: int) -> int:
+    def _account(self, i: int, agent: int) -> _Account:
+        accounts = self._accounts[i]
+        if isinstance(agent, bool) or not isinstance(agent, numbers.Integral):
+            raise TypeError(f"agent must be an integer, got {agent!r}")
+        if not 0 <= agent < len(accounts):
+            raise ValueError(f"agent must be in 0..{len(accounts) - 1}, got {agent}")
+        return accounts[agent]
+
+    def inventory(self, i: int, agent: int = 0) -> int:
         """The agent's position in shares."""
-        return self.accounts[i].inventory
+        return self._account(i, agent).inventory
 
-    def cash_ticks(self, i: int) -> int:
+    def cash_ticks(self, i: int, agent: int = 0) -> int:
         """The agent's cash in ticks x shares (exact)."""
-        return self.accounts[i].cash_ticks
+        return self._account(i, agent).cash_ticks
 
-    def open_orders(self, i: int) -> list:
-        """The agent's resting orders (:class:`lmm.engine.orderbook.OrderState`), oldest first."""
+    def open_orders(self, i: int, agent: int = 0) -> list[OrderState]:
+        """The agent's resting orders, oldest first."""
         book = self.book(i)
-        return [book.order(oid) for oid in sorted(self.accounts[i].open_orders) if oid in book]
+        ids = self._account(i, agent).open_orders
+        return [book.order(oid) for oid in sorted(ids) if oid in book]
 
-    def cancel_all(self, i: int) -> list[AgentOrder]:
+    def cancel_all(self, i: int, agent: int = 0) -> list[AgentOrder]:
         """Orders cancelling every resting order of the agent in market ``i``."""
         return [
             AgentOrder(
@@ -336,16 +392,29 @@ class MarketSimulator:
                 o.size,
                 o.order_id,
             )
-            for o in self.open_orders(i)
+            for o in self.open_orders(i, agent)
         ]
 
-    def fills(self, i: int) -> list[AgentFill]:
-        """Every fill of the agent in this episode, in order."""
-        return list(self.accounts[i].fills)
+    def fills(self, i: int, agent: int = 0, start: int = 0) -> list[AgentFill]:
+        """The agent's fills in this episode, in order, from its ``start``-th on."""
+        return self._account(i, agent).fills[start:]
 
-    def average_fill_price(self, i: int, side: int) -> float | None:
+    def fill_count(self, i: int, agent: int = 0) -> int:
+        """How many fills the agent has had in this episode."""
+        return len(self._account(i, agent).fills)
+
+    def flow(self, i: int) -> list[FlowEvent]:
+        """Every order applied in market ``i`` since the last :meth:`clear_flow` (or reset),
+        generated and the agents', in the order they happened (a copy)."""
+        return list(self._flow[i])
+
+    def clear_flow(self, i: int) -> None:
+        """Start market ``i``'s :meth:`flow` afresh (at a decision, after observing it)."""
+        self._flow[i] = []
+
+    def average_fill_price(self, i: int, side: int, agent: int = 0) -> float | None:
         """Volume-weighted average price (ticks) of the agent's buys (+1) or sells (-1)."""
-        fills = [f for f in self.accounts[i].fills if f.side == side]
+        fills = [f for f in self._account(i, agent).fills if f.side == side]
         shares = sum(f.size for f in fills)
         return sum(f.price * f.size for f in fills) / shares if shares else None
 
@@ -368,19 +437,46 @@ class MarketSimulator:
         return recorder
 
     # ------------------------------------------------------------------ acting
-    def submit(self, i: int, orders: list[AgentOrder]) -> None:
-        """Queue the agent's orders; they reach the book after the latency."""
-        arrival = self.decision_ns[i] + self.config.latency_ns
-        self.accounts[i].pending.extend((arrival, o) for o in orders)
+    def submit(
+        self, i: int, orders: list[AgentOrder], agent: int = 0, latency_ns: int | None = None
+    ) -> None:
+        """Queue the agent's orders; they reach the book ``latency_ns`` after the decision
+        (None: the configured latency). Orders that arrive at the same nanosecond apply in
+        the order they were submitted, over all agents of the market."""
+        self._check_targets(i, agent, orders)
+        latency = self.config.latency_ns if latency_ns is None else latency_ns
+        check_integer(0, latency_ns=latency)
+        arrival = self.decision_ns[i] + latency
+        for o in orders:
+            insort(self._pending[i], (arrival, self._submitted[i], agent, o))
+            self._submitted[i] += 1
 
-    def execute_now(self, i: int, orders: list[AgentOrder]) -> StepActivity:
+    def execute_now(self, i: int, orders: list[AgentOrder], agent: int = 0) -> StepActivity:
         """Apply the agent's orders at its current decision time, without latency and
-        without advancing the market (for a forced execution at an episode's end)."""
+        without advancing the market (for a forced execution at an episode's end). The
+        activity holds every agent's fills they caused (another agent's, as the maker)."""
+        self._check_targets(i, agent, orders)
         activity = {i: StepActivity()}
-        self._inject(
-            [(i, o, max(self.decision_ns[i], self.markets.time_ns(i))) for o in orders], activity
-        )
+        when = max(self.decision_ns[i], self.markets.time_ns(i))
+        self._inject([(i, agent, o, when) for o in orders], activity)
         return activity[i]
+
+    def _check_targets(self, i: int, agent: int, orders: list[AgentOrder]) -> None:
+        """Raise a ValueError naming a cancel's ``target`` that is not one of the agent's
+        resting orders (an agent cancels only its own)."""
+        mine = self._account(i, agent).open_orders
+        for o in orders:
+            if o.target is not None and o.target not in mine:
+                raise ValueError(
+                    f"target {o.target} is not a resting order of agent {agent} in market {i}"
+                )
+
+    def withdraw(self, i: int, agent: int) -> None:
+        """Take the agent out of market ``i``: drop its orders still on their way and
+        cancel its resting ones now (an agent whose episode ended while the market goes
+        on for others)."""
+        self._pending[i] = [p for p in self._pending[i] if p[2] != agent]
+        self.execute_now(i, self.cancel_all(i, agent), agent)
 
     def advance(self, rows: list[int]) -> list[StepActivity]:
         """Advance ``rows`` to their next decision time; what happened in each."""
@@ -392,16 +488,16 @@ class MarketSimulator:
             markets.propose([i for i in active if not self._agent_due_first(i, until[i])])
             inject, commit, still = [], [], []
             for i in active:
-                account = self.accounts[i]
+                pending = self._pending[i]
                 proposal = markets.proposal_time(i)
-                arrival = account.pending[0][0] if account.pending else None
+                arrival = pending[0][0] if pending else None
                 if (
                     arrival is not None
                     and arrival <= until[i]
                     and (proposal is None or arrival <= proposal)
                 ):
-                    _, order = account.pending.pop(0)
-                    inject.append((i, order, max(arrival, markets.time_ns(i))))
+                    _, _, agent, order = pending.pop(0)
+                    inject.append((i, agent, order, max(arrival, markets.time_ns(i))))
                     still.append(i)
                 elif proposal is not None and proposal <= until[i]:
                     commit.append(i)
@@ -413,19 +509,21 @@ class MarketSimulator:
                     if o is not None:
                         self.orders_generated += 1
                         activity[i].orders.append(o)
-                        self._settle_passive(i, o, activity[i])
+                        self._flow[i].append(FlowEvent(GENERATED, o.realized))
+                        self._settle_makers(i, o.realized.fills, o.time_ns, activity[i])
             active = still
         for i in rows:
             self.decision_ns[i] = until[i]
         return [activity[i] for i in rows]
 
     def _agent_due_first(self, i: int, until: int) -> bool:
-        pending = self.accounts[i].pending
+        pending = self._pending[i]
         return bool(pending) and pending[0][0] <= until and self.markets.proposal_time(i) is None
 
-    def _inject(self, items: list[tuple[int, AgentOrder, int]], activity: dict) -> None:
+    def _inject(self, items: list[tuple[int, int, AgentOrder, int]], activity: dict) -> None:
+        """Apply agent orders, ``(market, agent, order, time ns)``, in the order given."""
         outside = []
-        for i, order, when in items:
+        for i, agent, order, when in items:
             price = order.price
             if order.kind in MARKET_KINDS and price <= 0:
                 # no limit given: as far as the book goes
@@ -437,48 +535,126 @@ class MarketSimulator:
                     price=price,
                     size=order.size,
                     time_ns=when,
-                    owner=_AGENT,
+                    owner=1 + agent,  # > 0: an agent's
                     target=order.target,
                     in_context=self.config.agent_in_context,
                 )
             )
-        for (i, order, when), realized in zip(items, self.markets.inject(outside), strict=True):
+        for (i, agent, order, when), realized in zip(
+            items, self.markets.inject(outside), strict=True
+        ):
             if realized is None:
                 continue
-            account = self.accounts[i]
+            self._flow[i].append(FlowEvent(agent, realized))
+            account = self._accounts[i][agent]
             if order.kind in CANCEL_KINDS:
                 if realized.order_id not in self.book(i):
                     account.open_orders.discard(realized.order_id)
                 continue
             side = order.kind.side
             for f in realized.fills:  # the agent was the taker
-                fill = AgentFill(when, realized.order_id, side, f.price, f.size)
+                fill = AgentFill(when, realized.order_id, side, f.price, f.size, agent)
                 self._book_fill(account, fill)
                 activity[i].agent_fills.append(fill)
-                if f.maker_id in account.open_orders:  # it traded with itself: net zero
-                    self._settle_own_maker(i, f, when, activity[i])
+                # the maker may be an agent's order (its own included: a net zero)
+                self._settle_makers(i, (f,), when, activity[i])
             if realized.order_id in self.book(i):
                 account.open_orders.add(realized.order_id)
                 account.sides[realized.order_id] = side
 
-    def _settle_passive(self, i: int, order: GeneratedOrder, activity: StepActivity) -> None:
-        account = self.accounts[i]
-        if not account.open_orders:
-            return
-        for f in order.realized.fills:
-            if f.maker_id in account.open_orders:
-                self._settle_own_maker(i, f, order.time_ns, activity)
-
-    def _settle_own_maker(self, i: int, f: Fill, when: int, activity: StepActivity) -> None:
-        account = self.accounts[i]
-        fill = AgentFill(when, f.maker_id, account.sides[f.maker_id], f.price, f.size)
-        self._book_fill(account, fill)
-        activity.agent_fills.append(fill)
-        if f.maker_id not in self.book(i):
-            account.open_orders.discard(f.maker_id)
+    def _settle_makers(
+        self, i: int, fills: tuple[Fill, ...], when: int, activity: StepActivity
+    ) -> None:
+        """Book the maker side of those of ``fills`` whose resting order was an agent's."""
+        for agent, account in enumerate(self._accounts[i]):
+            if not account.open_orders:
+                continue
+            for f in fills:
+                if f.maker_id in account.open_orders:
+                    fill = AgentFill(
+                        when, f.maker_id, account.sides[f.maker_id], f.price, f.size, agent
+                    )
+                    self._book_fill(account, fill)
+                    activity.agent_fills.append(fill)
+                    if f.maker_id not in self.book(i):
+                        account.open_orders.discard(f.maker_id)
 
     @staticmethod
     def _book_fill(account: _Account, fill: AgentFill) -> None:
         account.inventory += fill.side * fill.size
         account.cash_ticks -= fill.side * fill.size * fill.price
         account.fills.append(fill)
+
+
+class AgentView:
+    """The simulator as one of its agents sees it: the markets' queries, and the account
+    queries and actions of :class:`MarketSimulator` bound to ``agent`` (with its own
+    latency). What a task (:class:`mars_gym.envs.core.Task`) reads and acts through.
+
+    Attributes:
+        sim: the simulator.
+        agent: which agent.
+        latency_ns: its orders' latency; None for the configured one.
+    """
+
+    def __init__(self, sim: MarketSimulator, agent: int, latency_ns: int | None = None) -> None:
+        check_integer(0, agent=agent)
+        if agent >= sim.agents:
+            raise ValueError(f"agent must be in 0..{sim.agents - 1}, got {agent}")
+        if latency_ns is not None:
+            check_integer(0, latency_ns=latency_ns)
+        self.sim, self.agent, self.latency_ns = sim, int(agent), latency_ns
+
+    @property
+    def config(self) -> SimulatorConfig:
+        """The simulator's settings."""
+        return self.sim.config
+
+    def book(self, i: int) -> OrderBook:
+        """Market ``i``'s book."""
+        return self.sim.book(i)
+
+    def mid_x2(self, i: int) -> int:
+        """Twice market ``i``'s mid price in ticks (exact)."""
+        return self.sim.mid_x2(i)
+
+    def mid(self, i: int) -> float:
+        """Market ``i``'s mid price in ticks."""
+        return self.sim.mid(i)
+
+    def inventory(self, i: int) -> int:
+        """The agent's position in shares."""
+        return self.sim.inventory(i, self.agent)
+
+    def cash_ticks(self, i: int) -> int:
+        """The agent's cash in ticks x shares (exact)."""
+        return self.sim.cash_ticks(i, self.agent)
+
+    def open_orders(self, i: int) -> list[OrderState]:
+        """The agent's resting orders, oldest first."""
+        return self.sim.open_orders(i, self.agent)
+
+    def cancel_all(self, i: int) -> list[AgentOrder]:
+        """Orders cancelling every resting order of the agent in market ``i``."""
+        return self.sim.cancel_all(i, self.agent)
+
+    def fills(self, i: int) -> list[AgentFill]:
+        """Every fill of the agent in this episode, in order."""
+        return self.sim.fills(i, self.agent)
+
+    def average_fill_price(self, i: int, side: int) -> float | None:
+        """Volume-weighted average price (ticks) of the agent's buys (+1) or sells (-1)."""
+        return self.sim.average_fill_price(i, side, self.agent)
+
+    def queue_ahead(self, i: int, order_id: int) -> int:
+        """Shares resting ahead of the agent's order ``order_id``."""
+        return self.sim.queue_ahead(i, order_id)
+
+    def submit(self, i: int, orders: list[AgentOrder]) -> None:
+        """Queue the agent's orders; they reach the book after its latency."""
+        self.sim.submit(i, orders, self.agent, self.latency_ns)
+
+    def execute_now(self, i: int, orders: list[AgentOrder]) -> StepActivity:
+        """Apply the agent's orders now (:meth:`MarketSimulator.execute_now`); the activity
+        holds the agent's own fills."""
+        return self.sim.execute_now(i, orders, self.agent).of_agent(self.agent)

@@ -1,7 +1,9 @@
 """What every MarS environment shares: the simulator loop, observations, seeding, autoreset.
 
 An environment is a :class:`Task` (its actions, rewards, episode end and extra observations)
-run by :class:`TaskRunner` over a :class:`~mars_gym.simulator.MarketSimulator`. The single
+run by :class:`TaskRunner` over a :class:`~mars_gym.simulator.MarketSimulator`; a task acts
+through the agent's :class:`~mars_gym.simulator.AgentView` (its account, its orders), so that
+the same task also plays one agent among several (:mod:`mars_gym.envs.multi_agent`). The single
 environment (:class:`TradingEnv`) is a runner of one market; the native vector environment
 (:class:`TradingVectorEnv`) is a runner of ``num_envs`` markets whose model calls are batched.
 Both derive every market's seed the same way from their own ``np_random`` (sub-environment i
@@ -12,9 +14,10 @@ Observation (float32, the same for every task, then the task's extras):
 
 * the top ``K`` levels: for each level, ask distance from the mid (ticks), ask size (shares),
   bid distance from the mid (ticks, positive below it), bid size; empty levels are 0;
-* the order flow since the last decision: counts of limit buys, limit sells, market buys,
-  market sells, cancels on the bid, cancels on the ask; buyer- and seller-initiated traded
-  shares; the last trade's distance from the mid (ticks, 0 if none);
+* the order flow since the last decision, the agent's own orders left out (the generated
+  orders, and other agents' where there are several): counts of limit buys, limit sells,
+  market buys, market sells, cancels on the bid, cancels on the ask; buyer- and
+  seller-initiated traded shares; the last trade's distance from the mid (ticks, 0 if none);
 * the agent: inventory (shares), shares in resting buy and sell orders, cash (dollars),
   elapsed fraction of the episode.
 """
@@ -35,6 +38,8 @@ from gymnasium.vector.utils import batch_space
 from lmm.units import NS_PER_SECOND
 from mars_gym.simulator import (
     AgentOrder,
+    AgentView,
+    FlowEvent,
     MarketSimulator,
     SimulatorConfig,
     StepActivity,
@@ -50,6 +55,9 @@ __all__ = [
     "TradingEnv",
     "TradingVectorEnv",
     "batched_actions",
+    "market_seed",
+    "observation",
+    "observation_space",
     "split_kwargs",
     "sub_env_info",
     "sub_env_seeds",
@@ -98,7 +106,9 @@ class Outcome:
 
 
 class Task(ABC):
-    """What an environment asks of the agent. Subclasses document their units."""
+    """What an environment asks of the agent. Subclasses document their units.
+
+    Every method gets the agent's view of the simulator (``sim``) and the market ``i``."""
 
     #: the action space of one environment
     action_space: spaces.Space
@@ -108,24 +118,24 @@ class Task(ABC):
     horizon: int
 
     @abstractmethod
-    def start(self, sim: MarketSimulator, i: int) -> dict:
+    def start(self, sim: AgentView, i: int) -> dict:
         """Per-episode state of market ``i`` (called after the market is reset)."""
 
     @abstractmethod
-    def orders(self, sim: MarketSimulator, i: int, state: dict, action: Any) -> list[AgentOrder]:
+    def orders(self, sim: AgentView, i: int, state: dict, action: Any) -> list[AgentOrder]:
         """The agent orders an action stands for (the action is already validated)."""
 
     @abstractmethod
     def outcome(
-        self, sim: MarketSimulator, i: int, state: dict, activity: StepActivity, step: int
+        self, sim: AgentView, i: int, state: dict, activity: StepActivity, step: int
     ) -> Outcome:
         """Reward and episode end after decision number ``step`` (from 1) played out."""
 
-    def extra_observation(self, sim: MarketSimulator, i: int, state: dict, step: int) -> np.ndarray:
+    def extra_observation(self, sim: AgentView, i: int, state: dict, step: int) -> np.ndarray:
         """Task-specific observation entries (float32, one per ``extra_fields`` name)."""
         return np.zeros(0, dtype=np.float32)
 
-    def describe(self, sim: MarketSimulator, i: int, state: dict) -> str:
+    def describe(self, sim: AgentView, i: int, state: dict) -> str:
         """A short line on the agent's state in market ``i``, for rendering."""
         value = (sim.cash_ticks(i) + sim.inventory(i) * sim.mid(i)) * sim.config.tick_size
         return f"inventory {sim.inventory(i):,} sh, PnL ${value:,.2f}"
@@ -150,6 +160,55 @@ class Task(ABC):
         return arr
 
 
+def observation_space(task: Task) -> spaces.Box:
+    """The observation space of an agent playing ``task`` (see the module docstring)."""
+    return spaces.Box(
+        -np.inf, np.inf, shape=(_N_BASE_OBS + len(task.extra_fields),), dtype=np.float32
+    )
+
+
+def observation(
+    sim: AgentView, i: int, task: Task, state: dict, step: int, flow: list[FlowEvent]
+) -> np.ndarray:
+    """What the agent of ``sim`` playing ``task`` sees of market ``i`` after decision
+    number ``step``, ``flow`` being the market's orders since its last observation (see the
+    module docstring)."""
+    mid = sim.mid(i)
+    levels = np.zeros((BOOK_LEVELS, 4), dtype=np.float64)
+    snap = sim.book(i).snapshot(BOOK_LEVELS).astype(np.float64)
+    has_ask, has_bid = snap[:, 1] > 0, snap[:, 3] > 0
+    levels[:, 0] = np.where(has_ask, snap[:, 0] - mid, 0.0)
+    levels[:, 1] = snap[:, 1]
+    levels[:, 2] = np.where(has_bid, mid - snap[:, 2], 0.0)
+    levels[:, 3] = snap[:, 3]
+    counts = np.zeros(6)
+    bought = sold = 0.0
+    last_trade = 0.0
+    for owner, r in flow:
+        if owner == sim.agent:
+            continue
+        counts[int(r.kind)] += 1
+        for f in r.fills:
+            if r.kind.side == 1:
+                bought += f.size
+            else:
+                sold += f.size
+            last_trade = f.price - mid
+    resting = sim.open_orders(i)
+    resting_buy = sum(s.size for s in resting if s.side == 1)
+    resting_sell = sum(s.size for s in resting if s.side == -1)
+    agent = [
+        sim.inventory(i),
+        resting_buy,
+        resting_sell,
+        sim.cash_ticks(i) * sim.config.tick_size,
+        step / task.horizon,
+    ]
+    base = np.concatenate([levels.ravel(), counts, [bought, sold, last_trade], agent])
+    extra = task.extra_observation(sim, i, state, step)
+    return np.concatenate([base, extra]).astype(np.float32)
+
+
 class TaskRunner:
     """``n`` episodes of a task, one per simulated market, advanced together."""
 
@@ -157,20 +216,19 @@ class TaskRunner:
         self.task = task
         self.sim = MarketSimulator(n, config)
         self.sim.check_horizon(task.horizon)
+        self.view = self.sim.view(0)  # what the task acts through
         self.n = n
         self.states: list[dict] = [{} for _ in range(n)]
         self.steps = np.zeros(n, dtype=np.int64)
-        self.observation_space = spaces.Box(
-            -np.inf, np.inf, shape=(_N_BASE_OBS + len(task.extra_fields),), dtype=np.float32
-        )
+        self.observation_space = observation_space(task)
 
     def reset(self, rows: list[int], seeds: list[int]) -> list[np.ndarray]:
         """Start new episodes in ``rows`` with the given market seeds."""
         self.sim.reset(rows, seeds)
         for i in rows:
-            self.states[i] = self.task.start(self.sim, i)
+            self.states[i] = self.task.start(self.view, i)
             self.steps[i] = 0
-        return [self.observe(i, StepActivity()) for i in rows]
+        return [self.observe(i) for i in rows]
 
     def step(
         self, rows: list[int], actions: list[Any]
@@ -178,15 +236,15 @@ class TaskRunner:
         """Apply one action per row and advance those markets to their next decision."""
         checked = [self.task.check_action(a) for a in actions]
         for i, a in zip(rows, checked, strict=True):
-            self.sim.submit(i, self.task.orders(self.sim, i, self.states[i], a))
+            self.view.submit(i, self.task.orders(self.view, i, self.states[i], a))
         activity = self.sim.advance(rows)
         out = []
         for i, act in zip(rows, activity, strict=True):
             self.steps[i] += 1
-            result = self.task.outcome(self.sim, i, self.states[i], act, int(self.steps[i]))
+            result = self.task.outcome(self.view, i, self.states[i], act, int(self.steps[i]))
             out.append(
                 (
-                    self.observe(i, act),
+                    self.observe(i),
                     result.reward,
                     result.terminated,
                     result.truncated,
@@ -195,44 +253,19 @@ class TaskRunner:
             )
         return out
 
-    def observe(self, i: int, activity: StepActivity) -> np.ndarray:
-        """The observation of market ``i`` (see the module docstring)."""
-        sim = self.sim
-        mid = sim.mid(i)
-        levels = np.zeros((BOOK_LEVELS, 4), dtype=np.float64)
-        snap = sim.book(i).snapshot(BOOK_LEVELS).astype(np.float64)
-        has_ask, has_bid = snap[:, 1] > 0, snap[:, 3] > 0
-        levels[:, 0] = np.where(has_ask, snap[:, 0] - mid, 0.0)
-        levels[:, 1] = snap[:, 1]
-        levels[:, 2] = np.where(has_bid, mid - snap[:, 2], 0.0)
-        levels[:, 3] = snap[:, 3]
-        counts = np.zeros(6)
-        bought = sold = 0.0
-        last_trade = 0.0
-        for o in activity.orders:
-            r = o.realized
-            counts[int(r.kind)] += 1
-            for f in r.fills:
-                if r.kind.side == 1:
-                    bought += f.size
-                else:
-                    sold += f.size
-                last_trade = f.price - mid
-        resting_buy = sum(s.size for s in sim.open_orders(i) if s.side == 1)
-        resting_sell = sum(s.size for s in sim.open_orders(i) if s.side == -1)
-        agent = [
-            sim.inventory(i),
-            resting_buy,
-            resting_sell,
-            sim.cash_ticks(i) * sim.config.tick_size,
-            self.steps[i] / self.task.horizon,
-        ]
-        base = np.concatenate([levels.ravel(), counts, [bought, sold, last_trade], agent])
-        extra = self.task.extra_observation(sim, i, self.states[i], int(self.steps[i]))
-        return np.concatenate([base, extra]).astype(np.float32)
+    def observe(self, i: int) -> np.ndarray:
+        """The observation of market ``i`` (see the module docstring); the flow it counts
+        starts afresh."""
+        obs = observation(
+            self.view, i, self.task, self.states[i], int(self.steps[i]), self.sim.flow(i)
+        )
+        self.sim.clear_flow(i)
+        return obs
 
 
-def _market_seed(rng: np.random.Generator) -> int:
+def market_seed(rng: np.random.Generator) -> int:
+    """The seed of a market's generators, drawn from its environment's ``rng`` (the first
+    draw after the environment is seeded: every environment draws it alike)."""
     return int(rng.integers(0, 2**62))
 
 
@@ -266,7 +299,7 @@ class TradingEnv(gym.Env):
         self, *, seed: int | None = None, options: dict | None = None
     ) -> tuple[np.ndarray, dict]:
         super().reset(seed=seed)
-        (obs,) = self.runner.reset([0], [_market_seed(self.np_random)])
+        (obs,) = self.runner.reset([0], [market_seed(self.np_random)])
         if self.render_mode is not None:
             self._path = [(self.runner.sim.decision_ns[0], self.runner.sim.mid(0))]
         if self.render_mode == "human":
@@ -294,7 +327,7 @@ class TradingEnv(gym.Env):
         seconds = (self._path[-1][0] - self._path[0][0]) / NS_PER_SECOND
         title = (
             f"step {step}/{self.runner.task.horizon}, t = {seconds:.1f} s: "
-            f"{self.runner.task.describe(sim, 0, self.runner.states[0])}"
+            f"{self.runner.task.describe(self.runner.view, 0, self.runner.states[0])}"
         )
         if self.render_mode == "rgb_array":
             return render.market_frame(sim, 0, self._path, title)
@@ -378,7 +411,7 @@ class TradingVectorEnv(VectorEnv):
             for rng, s in zip(self._rngs, seeds, strict=True)
         ]
         rows = list(range(self.num_envs))
-        obs = self.runner.reset(rows, [_market_seed(r) for r in self._rngs])
+        obs = self.runner.reset(rows, [market_seed(r) for r in self._rngs])
         self._obs = np.stack(obs)
         self._needs_reset[:] = False
         self._started = True
@@ -398,7 +431,7 @@ class TradingVectorEnv(VectorEnv):
             if resets:
                 for i, o in zip(
                     resets,
-                    self.runner.reset(resets, [_market_seed(self._rngs[i]) for i in resets]),
+                    self.runner.reset(resets, [market_seed(self._rngs[i]) for i in resets]),
                     strict=True,
                 ):
                     self._obs[i] = o
@@ -415,7 +448,7 @@ class TradingVectorEnv(VectorEnv):
                 info = {}  # the info of the reset that follows, as SyncVectorEnv reports it
             infos = self._add_info(infos, info, i)
         if done_rows:
-            fresh = self.runner.reset(done_rows, [_market_seed(self._rngs[i]) for i in done_rows])
+            fresh = self.runner.reset(done_rows, [market_seed(self._rngs[i]) for i in done_rows])
             for i, o in zip(done_rows, fresh, strict=True):
                 self._obs[i] = o
         self._needs_reset = terminated | truncated

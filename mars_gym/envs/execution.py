@@ -12,7 +12,7 @@ from mars_gym.envs.core import Outcome, Task, TradingEnv, TradingVectorEnv
 from mars_gym.simulator import (
     AgentFill,
     AgentOrder,
-    MarketSimulator,
+    AgentView,
     StepActivity,
     check_at_least,
     check_integer,
@@ -53,10 +53,10 @@ class ExecutionTask(Task):
         """Shares of a child order of ``quarters`` quarter TWAP slices (Q / T / 4 each)."""
         return round(quarters * self.quantity / self.horizon / 4)
 
-    def start(self, sim: MarketSimulator, i: int) -> dict:
+    def start(self, sim: AgentView, i: int) -> dict:
         return {"arrival_mid": sim.mid(i), "remaining": self.quantity, "shortfall_bp": 0.0}
 
-    def orders(self, sim: MarketSimulator, i: int, state: dict, action: Any) -> list[AgentOrder]:
+    def orders(self, sim: AgentView, i: int, state: dict, action: Any) -> list[AgentOrder]:
         quarters, aggressiveness = (int(a) for a in action)
         buy = self.side == 1
         # children live one interval: what did not fill is cancelled at the next decision
@@ -76,7 +76,7 @@ class ExecutionTask(Task):
         return [*out, AgentOrder(OrderKind.LIMIT_BUY if buy else OrderKind.LIMIT_SELL, price, size)]
 
     def outcome(
-        self, sim: MarketSimulator, i: int, state: dict, activity: StepActivity, step: int
+        self, sim: AgentView, i: int, state: dict, activity: StepActivity, step: int
     ) -> Outcome:
         cost = self._settle(state, activity.agent_fills)
         forced = unfilled = 0
@@ -101,7 +101,7 @@ class ExecutionTask(Task):
         terminated = state["remaining"] <= 0 or forced > 0
         return Outcome(-cost, bool(terminated), False, info)
 
-    def _sweep_price(self, sim: MarketSimulator, i: int, fills: list[AgentFill]) -> int:
+    def _sweep_price(self, sim: AgentView, i: int, fills: list[AgentFill]) -> int:
         """The worst price (ticks) the forced market order reached: its dearest fill for a
         buy, its cheapest for a sell; with no fill at all (the other side was empty), the
         quote implied by the mid on that side."""
@@ -133,14 +133,14 @@ class ExecutionTask(Task):
         """A shortfall in ticks x shares, in bp of the parent's notional at arrival."""
         return 1e4 * cost / (self.quantity * state["arrival_mid"])
 
-    def describe(self, sim: MarketSimulator, i: int, state: dict) -> str:
+    def describe(self, sim: AgentView, i: int, state: dict) -> str:
         word = "bought" if self.side == 1 else "sold"
         return (
             f"{word} {self.quantity - state['remaining']:,} of {self.quantity:,} sh, "
             f"shortfall {state['shortfall_bp']:.1f} bp"
         )
 
-    def extra_observation(self, sim: MarketSimulator, i: int, state: dict, step: int) -> np.ndarray:
+    def extra_observation(self, sim: AgentView, i: int, state: dict, step: int) -> np.ndarray:
         return np.array(
             [
                 state["remaining"] / self.quantity,

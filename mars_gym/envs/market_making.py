@@ -10,7 +10,7 @@ from lmm.data.orderflow import OrderKind
 from mars_gym.envs.core import Outcome, Task, TradingEnv, TradingVectorEnv
 from mars_gym.simulator import (
     AgentOrder,
-    MarketSimulator,
+    AgentView,
     StepActivity,
     check_at_least,
     check_integer,
@@ -43,10 +43,10 @@ class MarketMakingTask(Task):
             [max_offset, max_offset, max_lots + 1, max_lots + 1]
         )
 
-    def start(self, sim: MarketSimulator, i: int) -> dict:
+    def start(self, sim: AgentView, i: int) -> dict:
         return {"value": 0.0}
 
-    def orders(self, sim: MarketSimulator, i: int, state: dict, action: Any) -> list[AgentOrder]:
+    def orders(self, sim: AgentView, i: int, state: dict, action: Any) -> list[AgentOrder]:
         bid_offset, ask_offset, bid_lots, ask_lots = (int(a) for a in action)
         # requote: cancel every resting quote, then post the new ones
         out = sim.cancel_all(i)
@@ -60,7 +60,7 @@ class MarketMakingTask(Task):
         return out
 
     def outcome(
-        self, sim: MarketSimulator, i: int, state: dict, activity: StepActivity, step: int
+        self, sim: AgentView, i: int, state: dict, activity: StepActivity, step: int
     ) -> Outcome:
         tick = sim.config.tick_size
         value = (sim.cash_ticks(i) + sim.inventory(i) * sim.mid(i)) * tick

@@ -10,7 +10,7 @@ from lmm.data.orderflow import OrderKind
 from mars_gym.envs.core import Outcome, Task, TradingEnv, TradingVectorEnv
 from mars_gym.simulator import (
     AgentOrder,
-    MarketSimulator,
+    AgentView,
     StepActivity,
     check_at_least,
     check_integer,
@@ -43,10 +43,10 @@ class TradingTask(Task):
         self.cash_limit = cash_limit
         self.action_space = spaces.MultiDiscrete([4, 2, 2 * max_offset + 1, max_lots])
 
-    def start(self, sim: MarketSimulator, i: int) -> dict:
+    def start(self, sim: AgentView, i: int) -> dict:
         return {"value": 0.0}
 
-    def orders(self, sim: MarketSimulator, i: int, state: dict, action: Any) -> list[AgentOrder]:
+    def orders(self, sim: AgentView, i: int, state: dict, action: Any) -> list[AgentOrder]:
         what, side_index, offset_index, lots = (int(a) for a in action)
         side = 1 if side_index == 0 else -1
         if what == NOTHING:
@@ -65,7 +65,7 @@ class TradingTask(Task):
         return [AgentOrder(kind, price, size)] if price > 0 else []
 
     def outcome(
-        self, sim: MarketSimulator, i: int, state: dict, activity: StepActivity, step: int
+        self, sim: AgentView, i: int, state: dict, activity: StepActivity, step: int
     ) -> Outcome:
         tick = sim.config.tick_size
         value = (sim.cash_ticks(i) + sim.inventory(i) * sim.mid(i)) * tick
