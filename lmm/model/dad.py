@@ -14,13 +14,17 @@ its price is an offset from the same-side best quote (or the mid), its size is i
 (:mod:`lmm.model.tokenizer`). "The real trader's next order" therefore reads as "place a
 limit order 12 ticks behind your best", wherever that best has gone in the rollout.
 
-A rollout window is ``context`` positions: the ``context - generated`` real orders up to
-a start ``s`` in a day's training part, then the ``generated`` orders the model made from
-there in the simulator (:class:`lmm.model.generate.LMMMarkets`), each with the features
-of the book it left. Position ``p`` is trained toward real order ``s - (context -
-generated) + p + 1``, exactly the target it would have under teacher forcing.
-Fine-tuning alternates rounds: generate windows with the current weights, then train on
-batches that mix them with ordinary teacher-forced windows.
+A rollout starts from the last ``context // 2`` real orders up to a point of a day's
+training part and generates ``orders`` orders from there in the simulator
+(:class:`lmm.model.generate.LMMMarkets`), each with the features of the book it left.
+Each time its context is full it gives a window (a full context is then cut to its last
+half, so that is after ``context // 2`` orders and every ``context // 2 + 1`` after): the
+first half real and half generated, then wholly generated ones from ever further into the
+rollout, where drift has had time to act. Position ``p`` of a window is trained toward
+the real order at the next index of the real sequence, counted from the rollout's start,
+which is the target it would have under teacher forcing. Fine-tuning alternates rounds:
+generate windows with the current weights, then train on batches that mix them with
+ordinary teacher-forced windows.
 """
 
 from __future__ import annotations
@@ -47,7 +51,8 @@ class DaDConfig:
         rounds: generate-then-train rounds.
         starts_per_round: rollouts per round (one window each), from starts drawn uniformly
             over the training parts' orders.
-        generated: orders each rollout generates (the rest of the window is real context).
+        orders: orders each rollout generates; it gives a window each time its context
+            is full (after ``context // 2`` orders, then every ``context // 2 + 1``).
         steps_per_round: optimisation steps per round.
         batch_size: windows per step.
         rollout_fraction: share of each batch drawn from the round's rollout windows (the
@@ -61,7 +66,7 @@ class DaDConfig:
 
     rounds: int = 4
     starts_per_round: int = 512
-    generated: int = 64
+    orders: int = 64
     steps_per_round: int = 250
     batch_size: int = 32
     rollout_fraction: float = 0.5
@@ -71,7 +76,7 @@ class DaDConfig:
     seed: int = 0
 
     def __post_init__(self) -> None:
-        for name in ("rounds", "starts_per_round", "generated", "steps_per_round", "batch_size"):
+        for name in ("rounds", "starts_per_round", "orders", "steps_per_round", "batch_size"):
             if getattr(self, name) < 1:
                 raise ValueError(f"DaDConfig.{name} must be >= 1, got {getattr(self, name)}")
         if not 0.0 <= self.rollout_fraction <= 1.0:
@@ -100,58 +105,60 @@ class RolloutWindows:
     profiles: np.ndarray | None
 
 
-def _rollout_starts(
-    days: tuple[DayData, ...], context: int, generated: int, n: int, rng: np.random.Generator
-) -> np.ndarray:
-    """``n`` (day, s) pairs: order ``s`` ends a real prefix of ``context - generated``
-    orders, and the targets (up to ``s + generated + 1``) lie in the training part."""
-    windows = _window_starts(days, context)  # (day, first) with targets inside training
-    picks = windows[rng.integers(0, len(windows), n)]
-    picks[:, 1] += context - generated - 1  # the prefix's last order
-    return picks
-
-
 @torch.no_grad()
 def rollout_windows(
     checkpoint: Checkpoint,
     days: tuple[DayData, ...],
     n: int,
-    generated: int,
+    orders: int,
     rng: np.random.Generator,
     temperature: float = 1.0,
 ) -> RolloutWindows:
     """Roll ``checkpoint``'s model out from ``n`` real starts in ``days``' training parts,
-    ``generated`` orders each, and pair the states it reached with the real orders.
+    ``orders`` orders each, and pair every full context it reached with the real orders
+    (``1 + (orders - context // 2) // (context // 2 + 1)`` windows per rollout).
 
     Raises:
-        ValueError: ``generated`` leaves no real context, or the model reads memory
-            features (their rollout values are not recorded here).
+        ValueError: ``orders`` fills no window, or the model reads memory features (their
+            rollout values are not recorded here).
     """
-    context = checkpoint.model.config.context
-    if not 1 <= generated < context:
-        raise ValueError(f"generated must be in 1..{context - 1}, got {generated}")
-    if checkpoint.model.config.n_memory_features:
+    cfg = checkpoint.model.config
+    context, prefix = cfg.context, cfg.context // 2
+    if orders < context - prefix:
+        raise ValueError(f"orders must be >= {context - prefix} (half a context), got {orders}")
+    if cfg.n_memory_features:
         raise ValueError("rollout windows do not carry memory features")
-    prefix = context - generated
-    picks = _rollout_starts(days, context, generated, n, rng)
+    # (day, first real order): the real sequence must reach past the last target
+    picks = _window_starts(days, prefix + orders)
+    picks = picks[rng.integers(0, len(picks), n)]
     markets = LMMMarkets(checkpoint, n, temperature=temperature)
-    for i, (d, s) in enumerate(picks):
-        markets.reset(i, days[d].start_state(int(s), prefix), int(rng.integers(2**63)))
+    for i, (d, first) in enumerate(picks):
+        start = days[d].start_state(int(first) + prefix - 1, prefix)
+        markets.reset(i, start, int(rng.integers(2**63)))
+    made = np.zeros(n, dtype=np.int64)
+    windows: list[tuple[np.ndarray, np.ndarray, np.ndarray, int]] = []
     todo = list(range(n))
     while todo:
-        markets.step(todo)
-        todo = [i for i in todo if len(markets.history(i)[0]) < context]
-    tokens = np.empty((n, context), dtype=np.int64)
-    features = np.empty((n, context, checkpoint.model.config.n_book_features), np.float32)
-    targets = np.empty((n, context), dtype=np.int64)
-    for i, (d, s) in enumerate(picks):
-        tokens[i], features[i] = markets.history(i)
-        first = s - prefix + 2  # the real order after the prefix's first
-        targets[i] = days[d].tokens[first : first + context]
+        done = markets.step(todo)
+        for i, order in zip(todo, done, strict=True):
+            if order is None:
+                continue
+            made[i] += 1
+            tokens, features = markets.history(i)
+            if len(tokens) == context:
+                d, first = picks[i]
+                target = first + prefix + made[i] - context + 1  # position 0's target
+                windows.append((tokens, features, days[d].tokens[target : target + context], d))
+        todo = [i for i in todo if made[i] < orders]
     profiles = None
-    if checkpoint.model.config.n_profile_features:
-        profiles = np.stack([days[d].profile for d, _ in picks]).astype(np.float32)
-    return RolloutWindows(tokens, features, targets, profiles)
+    if cfg.n_profile_features:
+        profiles = np.stack([days[d].profile for *_, d in windows]).astype(np.float32)
+    return RolloutWindows(
+        np.stack([w[0] for w in windows]),
+        np.stack([w[1] for w in windows]),
+        np.stack([w[2] for w in windows]),
+        profiles,
+    )
 
 
 @dataclass
@@ -206,7 +213,7 @@ def fine_tune(
     for r in range(1, config.rounds + 1):
         t0 = time.perf_counter()
         windows = rollout_windows(
-            checkpoint, days, config.starts_per_round, config.generated, rng, config.temperature
+            checkpoint, days, config.starts_per_round, config.orders, rng, config.temperature
         )
         t_gen = time.perf_counter() - t0
         model.train()

@@ -3,6 +3,7 @@ on them is seeded and moves the weights."""
 
 from __future__ import annotations
 
+import itertools
 from pathlib import Path
 
 import numpy as np
@@ -32,37 +33,57 @@ def _fresh(tiny_checkpoint: Checkpoint) -> Checkpoint:
     return untrained_checkpoint(tiny_checkpoint.tokenizer)
 
 
-def test_windows_hold_the_real_prefix_then_the_models_orders(
+def _run_of_real_orders(day: DayData, targets: np.ndarray) -> int:
+    """Where ``targets`` occur as consecutive training orders of ``day`` (the first such
+    index), failing the test if they do not."""
+    n_train = int(np.argmax(day.is_validation))
+    ctx = len(targets)
+    candidates = np.flatnonzero(day.tokens[1 : n_train - ctx + 1] == targets[0]) + 1
+    hits = [s for s in candidates if np.array_equal(day.tokens[s : s + ctx], targets)]
+    assert hits, "the targets are not a run of the day's training orders"
+    return int(hits[0])
+
+
+def test_a_window_holds_the_real_prefix_then_the_models_orders(
     goog_day: DayData, tiny_checkpoint: Checkpoint
 ) -> None:
     ctx = tiny_checkpoint.model.config.context
-    generated = 6
-    w = rollout_windows(
-        _fresh(tiny_checkpoint), (goog_day,), 5, generated, np.random.default_rng(3)
-    )
-    prefix = ctx - generated
+    half = ctx // 2
+    w = rollout_windows(_fresh(tiny_checkpoint), (goog_day,), 5, half, np.random.default_rng(3))
     assert w.tokens.shape == w.targets.shape == (5, ctx)
     assert w.features.shape == (5, ctx, tiny_checkpoint.model.config.n_book_features)
     assert w.profiles is None
-    # each window's targets are ctx consecutive real orders of the training part
-    tokens = goog_day.tokens
-    n_train = int(np.argmax(goog_day.is_validation))
     for row in range(5):
-        candidates = np.flatnonzero(tokens[1 : n_train - ctx + 1] == w.targets[row, 0]) + 1
-        hits = [s for s in candidates if np.array_equal(tokens[s : s + ctx], w.targets[row])]
-        assert hits, "the targets are not a run of the day's training orders"
-        first = hits[0] - 1  # the window's first input
-        # the real prefix is the day's, orders and book features alike (teacher forcing)
-        assert np.array_equal(w.tokens[row, :prefix], tokens[first : first + prefix])
-        assert np.array_equal(w.features[row, :prefix], goog_day.features[first : first + prefix])
-    # the generated part is the model's: an untrained model does not reproduce the day
-    assert not np.array_equal(w.tokens[:, prefix:], w.targets[:, prefix - 1 : -1])
+        first = _run_of_real_orders(goog_day, w.targets[row]) - 1  # the window's first input
+        # the real half is the day's, orders and book features alike (teacher forcing)
+        assert np.array_equal(w.tokens[row, :half], goog_day.tokens[first : first + half])
+        assert np.array_equal(w.features[row, :half], goog_day.features[first : first + half])
+    # the generated half is the model's: an untrained model does not reproduce the day
+    assert not np.array_equal(w.tokens[:, half:], w.targets[:, half - 1 : -1])
+
+
+def test_long_rollouts_give_a_window_each_time_the_context_fills(
+    goog_day: DayData, tiny_checkpoint: Checkpoint
+) -> None:
+    ctx = tiny_checkpoint.model.config.context
+    half = ctx // 2
+    w = rollout_windows(_fresh(tiny_checkpoint), (goog_day,), 2, 4 * half, np.random.default_rng(4))
+    # a full context at half + 1 orders, then every half + 1 (a full one is cut to its half)
+    assert w.tokens.shape == (6, ctx)
+    starts = [_run_of_real_orders(goog_day, w.targets[row]) for row in range(6)]
+    # rows in the order the windows filled: both rollouts' first, their second, ...
+    for rollout in (0, 1):
+        rows = [rollout, rollout + 2, rollout + 4]
+        assert np.diff([starts[r] for r in rows]).tolist() == [half + 1] * 2
+        # one window's last half - 1 orders are the next one's first: the model's own
+        for a, b in itertools.pairwise(rows):
+            assert np.array_equal(w.tokens[a, half + 1 :], w.tokens[b, : half - 1])
 
 
 def test_windows_are_seeded(goog_day: DayData, tiny_checkpoint: Checkpoint) -> None:
-    a = rollout_windows(_fresh(tiny_checkpoint), (goog_day,), 4, 5, np.random.default_rng(9))
-    b = rollout_windows(_fresh(tiny_checkpoint), (goog_day,), 4, 5, np.random.default_rng(9))
-    c = rollout_windows(_fresh(tiny_checkpoint), (goog_day,), 4, 5, np.random.default_rng(10))
+    a = rollout_windows(_fresh(tiny_checkpoint), (goog_day,), 4, 8, np.random.default_rng(9))
+    b = rollout_windows(_fresh(tiny_checkpoint), (goog_day,), 4, 8, np.random.default_rng(9))
+    c = rollout_windows(_fresh(tiny_checkpoint), (goog_day,), 4, 8, np.random.default_rng(10))
     assert np.array_equal(a.tokens, b.tokens) and np.array_equal(a.features, b.features)
     assert not np.array_equal(a.tokens, c.tokens)
 
@@ -71,15 +92,15 @@ def test_rollout_windows_reject_what_they_cannot_build(
     goog_day: DayData, tiny_checkpoint: Checkpoint
 ) -> None:
     ctx = tiny_checkpoint.model.config.context
-    with pytest.raises(ValueError, match="generated must be in"):
-        rollout_windows(tiny_checkpoint, (goog_day,), 2, ctx, np.random.default_rng(0))
+    with pytest.raises(ValueError, match="orders must be >="):
+        rollout_windows(tiny_checkpoint, (goog_day,), 2, ctx // 2 - 1, np.random.default_rng(0))
 
 
 def test_fine_tuning_is_seeded_and_moves_the_weights(
     goog_day: DayData, tiny_checkpoint: Checkpoint
 ) -> None:
     dataset = OrderDataset((goog_day,), tiny_checkpoint.tokenizer, 10)
-    config = DaDConfig(rounds=2, starts_per_round=4, generated=4, steps_per_round=3, batch_size=4)
+    config = DaDConfig(rounds=2, starts_per_round=4, orders=8, steps_per_round=3, batch_size=4)
     runs = []
     for _ in range(2):
         checkpoint = _fresh(tiny_checkpoint)
