@@ -102,5 +102,5 @@ def test_resume_refuses_another_recipe_other_data_and_missing_folders(
     with pytest.raises(RunStateError, match="not a training run state"):
         train(dataset, CONFIG, progress=False, resume=tmp_path / "nowhere")
     (state / "optimizer.pt").write_bytes(b"not a tensor file")
-    with pytest.raises(RunStateError, match="optimizer.pt"):
+    with pytest.raises(RunStateError, match=r"optimizer\.pt"):
         load_run_state(state)
