@@ -139,6 +139,7 @@ def build_cached_dataset(
         fitted = _fit(days, tokenizer_config, fit_orders).to_dict() if run.is_main else None
         tokenizer = OrderTokenizer.from_dict(run.broadcast(fitted))
     fingerprint = tokenizer_fingerprint(tokenizer)
+    _check_tokenizer(root, tokenizer, fingerprint, missing_ok=True)
     if run.is_main:
         for key, day in zip(keys, days, strict=True):
             _write_tokens(root / "days" / key, day, tokenizer, fingerprint)
@@ -296,18 +297,26 @@ def _read_index(root: Path) -> dict:
 def _load_tokens(
     root: Path, folder: Path, tokenizer: OrderTokenizer, fingerprint: str
 ) -> np.ndarray:
-    """A cached day's tokens for ``tokenizer``, refused when the cache's tokenizer of that
-    fingerprint is another one."""
+    """A cached day's tokens for ``tokenizer``."""
+    _check_tokenizer(root, tokenizer, fingerprint, missing_ok=False)
+    file = folder / f"tokens-{fingerprint}.npy"
+    if not file.is_file():
+        raise CacheError(f"{file}: missing (the day was not encoded with this tokenizer)")
+    return np.load(file, mmap_mode="r")
+
+
+def _check_tokenizer(
+    root: Path, tokenizer: OrderTokenizer, fingerprint: str, missing_ok: bool
+) -> None:
+    """Refuse a cache whose tokens of this fingerprint were encoded by another tokenizer."""
     saved = _read_index(root)["tokenizers"].get(fingerprint)
+    if saved is None and missing_ok:
+        return
     if saved != json.loads(json.dumps(tokenizer.to_dict())):
         raise CacheError(
             f"{root / 'index.json'}: the tokens {fingerprint} were encoded by another "
             "tokenizer than this one (or are missing); use another --cache folder"
         )
-    file = folder / f"tokens-{fingerprint}.npy"
-    if not file.is_file():
-        raise CacheError(f"{file}: missing (the day was not encoded with this tokenizer)")
-    return np.load(file, mmap_mode="r")
 
 
 def _write_json(path: Path, value: dict) -> None:
