@@ -8,26 +8,28 @@ with the best validation loss are the ones saved.
 
 from __future__ import annotations
 
+import json
 import math
 import time
-from dataclasses import dataclass, fields, replace
+from dataclasses import asdict, dataclass, fields, replace
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 import numpy as np
 import torch
+from torch import nn
 
 from lmm.device import resolve_device
 from lmm.model.dataset import DayData, OrderDataset
+from lmm.model.distributed import Distributed
 from lmm.model.features import N_BOOK_FEATURES, mirror_features
 from lmm.model.memory import N_MEMORY_FEATURES
 from lmm.model.profile import N_PROFILE_FEATURES
+from lmm.model.run_state import RunState, load_run_state, save_run_state
+from lmm.model.sizes import flops_per_token
 from lmm.model.tokenizer import OrderTokenizer
+from lmm.model.training_log import TrainingLog
 from lmm.model.transformer import LMM, LMMConfig
-from lmm.units import NS_PER_SECOND
-
-if TYPE_CHECKING:
-    from tqdm import tqdm
+from lmm.model.windows import WindowSampler
 
 __all__ = ["TrainConfig", "TrainResult", "sequence_nll_bits", "train"]
 
@@ -70,6 +72,8 @@ class TrainConfig:
             as its default profile.
         memory: give the model the memory features (:mod:`lmm.model.memory`) of every
             order after its book features.
+        bf16: on a CUDA GPU, run the training steps in bfloat16 autocast (mixed
+            precision; validation stays in float32); the CPU always trains in float32.
     """
 
     context: int = _SHAPE["context"]
@@ -92,6 +96,7 @@ class TrainConfig:
     mirror: bool = False
     profile: bool = False
     memory: bool = False
+    bf16: bool = True
 
     def __post_init__(self) -> None:
         for name in (
@@ -149,6 +154,8 @@ class TrainResult:
     device: str
     n_train_orders: int
     n_validation_orders: int
+    flops_per_token: int = 0
+    processes: int = 1
 
     def summary(self) -> dict:
         """JSON-serialisable figures (without the model)."""
@@ -160,26 +167,58 @@ def train(
     config: TrainConfig,
     progress: bool = True,
     tensorboard_dir: str | Path | None = None,
+    *,
+    distributed: Distributed | None = None,
+    state_dir: str | Path | None = None,
+    save_every: int = 0,
+    resume: str | Path | RunState | None = None,
+    stop_after: int | None = None,
+    run_info: dict | None = None,
 ) -> TrainResult:
-    """Train a fresh LMM on ``dataset`` and return it with its validation history.
+    """Train a fresh LMM on ``dataset`` (or go on with a saved run) and return it with its
+    validation history.
 
-    Every ``config.log_every`` steps a line reports the step, the mean training loss since
-    the last line (bits per order), the learning rate and the training tokens per second;
+    At the start a line reports the model's parameters and FLOPs per token. Every
+    ``config.log_every`` steps a line reports the step, the mean training loss since the
+    last line (bits per order), the learning rate and the training tokens per second;
     every validation pass a line reports its loss. With ``tensorboard_dir`` the same
     figures are written there as TensorBoard scalars (``train/loss_bits``, ``train/lr``,
     ``train/tokens_per_second``, ``validation/loss_bits``), by step.
+
+    Under torchrun (``distributed`` with several processes) each process trains the model
+    wrapped in ``DistributedDataParallel`` on its slice of every global batch of
+    ``config.batch_size x world`` windows (:class:`lmm.model.windows.WindowSampler`),
+    validation is shared out between the processes, and only rank 0 prints, writes
+    TensorBoard events and saves run states. Alone, a run is what it always was, bit for bit.
 
     Args:
         dataset: the days to train and validate on, with their tokenizer.
         config: the hyper-parameters.
         progress: show a progress bar (the lines are printed either way).
         tensorboard_dir: folder for TensorBoard event files; None writes none.
+        distributed: this process's place in the run (default: alone, on ``config.device``).
+        state_dir: folder for the run's state (:mod:`lmm.model.run_state`), written every
+            ``save_every`` steps and at the end; None writes none.
+        save_every: steps between run states (0: none).
+        resume: a run state (or its folder) of this run to go on from: the result equals
+            an uninterrupted run's bit for bit on the CPU.
+        stop_after: stop after this step (saving the run state there), to go on later
+            with ``resume``: for a run split over jobs of limited length. The result holds
+            the best weights so far.
+        run_info: the caller's description of the run, saved with each run state.
+
+    Raises:
+        RunStateError: ``resume`` is unreadable or belongs to another recipe, data or number
+            of processes.
     """
-    device = resolve_device(config.device, "TrainConfig.device")
+    run = distributed or Distributed(device=resolve_device(config.device, "TrainConfig.device"))
+    device = run.device
     tok = dataset.tokenizer
     model_config = config.model_config(6 * tok.n_price, tok.n_size, tok.n_time)
     torch.manual_seed(config.seed)
     model = LMM(model_config).to(device)
+    if run.rank:  # its own dropout masks (rank 0 keeps the seed's stream, as when alone)
+        torch.manual_seed(int(np.random.SeedSequence([config.seed, run.rank]).generate_state(1)[0]))
     if config.profile:
         missing = [d.name for d in dataset.days if d.profile is None]
         if missing:
@@ -191,10 +230,7 @@ def train(
         days += tuple(_mirrored(day, tok) for day in dataset.days)
     if config.memory:  # what the model reads at each order
         days = tuple(replace(d, features=d.inputs(N_MEMORY_FEATURES)) for d in days)
-    starts = _window_starts(days, config.context, config.subsample)
-    if not len(starts):
-        raise ValueError(f"no training day has more than {config.context + 1} training orders")
-    rng = np.random.default_rng(config.seed)
+    sampler = WindowSampler(days, config.context, config.subsample, config.seed)
     decay = [p for p in model.parameters() if p.dim() >= 2]
     no_decay = [p for p in model.parameters() if p.dim() < 2]
     opt = torch.optim.AdamW(
@@ -205,113 +241,200 @@ def train(
         lr=config.lr,
         betas=(0.9, 0.95),
     )
-    history: list[dict] = []
-    best = (float("inf"), 0, None)
-    steps = range(1, config.steps + 1)
+    data = _data_signature(dataset)
+    loop = _Loop([], (float("inf"), 0, None), torch.zeros((), device=device))
+    first = 1
+    if resume is not None:
+        state = resume if isinstance(resume, RunState) else load_run_state(resume)
+        state.check(asdict(config), run.world, data)
+        model.load_state_dict(state.model)
+        opt.load_state_dict(state.optimizer)
+        sampler.state = state.sampler
+        torch.set_rng_state(state.rng[run.rank]["cpu"])
+        if device.type == "cuda" and "cuda" in state.rng[run.rank]:
+            torch.cuda.set_rng_state(state.rng[run.rank]["cuda"], device)
+        loop = _Loop.resumed(state, device)
+        first = state.step + 1
+    net: nn.Module = _StepLoss(model)
+    if run.world > 1:
+        net = nn.parallel.DistributedDataParallel(
+            net, device_ids=[device.index] if device.type == "cuda" else None
+        )
+    flops = flops_per_token(model)
+    last = config.steps if stop_after is None else min(max(stop_after, first), config.steps)
+    steps = range(first, last + 1)
     bar = None
-    if progress:
+    if progress and run.is_main:
         from tqdm import tqdm
 
-        bar = tqdm(steps, desc="train-lmm", unit="step")
+        bar = tqdm(steps, desc="train-lmm", unit="step", initial=first - 1, total=config.steps)
         steps = bar
-    log = _TrainingLog(config.steps, bar, tensorboard_dir)
-    start = time.perf_counter()
-    train_time = 0.0
-    running_loss = torch.zeros((), device=device)  # summed on the device: no sync per step
-    interval = (0, 0.0)  # (steps, seconds) since the last line
+    log = TrainingLog(config.steps, bar, tensorboard_dir if run.is_main else None, run.is_main)
+    log.start(model.num_parameters(), flops, run.world, config.batch_size * run.world, device)
+    start = time.perf_counter() - loop.seconds
+    autocast = torch.autocast(device.type, dtype=torch.bfloat16, enabled=_bf16(config, device))
     for step in steps:
         t0 = time.perf_counter()
         model.train()
         for group in opt.param_groups:
             group["lr"] = _lr(step, config)
-        x, f, y, p = _batch(days, starts, rng, config, device)
-        loss = -model.log_prob(model(x, f, profile=p), y).mean()
+        picks = sampler.draw(config.batch_size, run.rank, run.world)
+        with autocast:
+            loss = net(*_batch(days, picks, config, device))
         opt.zero_grad(set_to_none=True)
         loss.backward()
         torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
         opt.step()
         seconds = time.perf_counter() - t0
-        train_time += seconds
-        running_loss += loss.detach()
-        interval = (interval[0] + 1, interval[1] + seconds)
+        loop.train_time += seconds
+        loop.running_loss += loss.detach()
+        loop.interval = (loop.interval[0] + 1, loop.interval[1] + seconds)
         if step % config.log_every == 0 or step == config.steps:
-            tokens = interval[0] * config.batch_size * config.context
+            tokens = loop.interval[0] * config.batch_size * run.world * config.context
+            per_second = tokens / max(loop.interval[1], 1e-9)
             log.train(
                 step,
-                running_loss.item() / interval[0] / LN2,
+                run.mean(loop.running_loss.item() / loop.interval[0]) / LN2,
                 opt.param_groups[0]["lr"],
-                tokens / max(interval[1], 1e-9),
+                per_second,
+                3 * flops * per_second,
             )
-            running_loss.zero_()
-            interval = (0, 0.0)
+            loop.running_loss.zero_()
+            loop.interval = (0, 0.0)
         if step % config.eval_every == 0 or step == config.steps:
-            val = validation_bits(model, dataset.days, config.context, device)
+            val = validation_bits(model, dataset.days, config.context, device, run)
             log.validation(step, val)
-            history.append({"step": step, "train_bits": loss.item() / LN2, "validation_bits": val})
-            if val < best[0]:
-                best = (val, step, {k: v.detach().clone() for k, v in model.state_dict().items()})
+            train_bits = run.mean(loss.item()) / LN2
+            loop.history.append({"step": step, "train_bits": train_bits, "validation_bits": val})
+            if val < loop.best[0]:
+                snapshot = {k: v.detach().clone() for k, v in model.state_dict().items()}
+                loop.best = (val, step, snapshot)
             if bar is not None:
-                bar.set_postfix(train=f"{loss.item() / LN2:.3f}", val=f"{val:.3f}", refresh=False)
+                bar.set_postfix(train=f"{train_bits:.3f}", val=f"{val:.3f}", refresh=False)
+        if state_dir is not None and save_every and (step % save_every == 0 or step == last):
+            loop.seconds = time.perf_counter() - start
+            rng = run.gather(_rng_state(device))
+            if run.is_main:
+                save_run_state(
+                    state_dir,
+                    loop.state(step, config, run.world, sampler, data, model, opt, rng, run_info),
+                )
     log.close()
-    if best[2] is not None:
-        model.load_state_dict(best[2])
+    if loop.best[2] is not None:
+        model.load_state_dict(loop.best[2])
     model.eval()
     return TrainResult(
         model=model,
-        history=history,
-        best_validation_bits=best[0],
-        best_step=best[1],
+        history=loop.history,
+        best_validation_bits=loop.best[0],
+        best_step=loop.best[1],
         seconds=time.perf_counter() - start,
-        tokens_per_second=config.steps * config.batch_size * config.context / max(train_time, 1e-9),
+        tokens_per_second=last
+        * config.batch_size
+        * run.world
+        * config.context
+        / max(loop.train_time, 1e-9),
         parameters=model.num_parameters(),
         device=str(device),
         # real orders only: a mirrored day's are the same orders
-        n_train_orders=_orders_seen(dataset.days, starts, config.context),
+        n_train_orders=sampler.orders_seen(len(dataset.days)),
         n_validation_orders=dataset.n_validation,
+        flops_per_token=flops,
+        processes=run.world,
     )
 
 
-class _TrainingLog:
-    """Lines of training figures (above the progress bar, if any) and, with a folder, the
-    same figures as TensorBoard scalars."""
+class _StepLoss(nn.Module):
+    """The training loss of a batch, as one module: what DistributedDataParallel wraps, so
+    that the output heads (used by :meth:`LMM.log_prob`, outside :meth:`LMM.forward`) are
+    inside the wrapped forward pass."""
 
-    def __init__(self, steps: int, bar: tqdm | None, tensorboard_dir: str | Path | None) -> None:
-        self.steps, self.bar = steps, bar
-        self.writer = None
-        if tensorboard_dir is not None:
-            from torch.utils.tensorboard import SummaryWriter
+    def __init__(self, model: LMM) -> None:
+        super().__init__()
+        self.model = model
 
-            self.writer = SummaryWriter(str(tensorboard_dir))
+    def forward(
+        self, x: torch.Tensor, f: torch.Tensor, y: torch.Tensor, p: torch.Tensor | None
+    ) -> torch.Tensor:
+        return -self.model.log_prob(self.model(x, f, profile=p), y).mean()
 
-    def train(self, step: int, loss_bits: float, lr: float, tokens_per_second: float) -> None:
-        """Report the training figures at ``step``."""
-        self._print(
-            f"step {step:>{len(str(self.steps))}}/{self.steps}  train {loss_bits:.4f} bits  "
-            f"lr {lr:.2e}  {tokens_per_second:,.0f} tokens/s"
+
+@dataclass
+class _Loop:
+    """What the training loop carries from step to step besides the model, the optimizer
+    and the generators: what a run state saves of it."""
+
+    history: list[dict]
+    best: tuple[float, int, dict | None]
+    running_loss: torch.Tensor  # summed on the device: no sync per step
+    interval: tuple[int, float] = (0, 0.0)  # (steps, seconds) since the last line
+    train_time: float = 0.0
+    seconds: float = 0.0
+
+    @classmethod
+    def resumed(cls, state: RunState, device: torch.device) -> _Loop:
+        return cls(
+            history=list(state.history),
+            best=(state.best_bits, state.best_step, state.best_model),
+            running_loss=torch.tensor(state.running_loss, dtype=torch.float32, device=device),
+            interval=state.interval,
+            train_time=state.train_time,
+            seconds=state.seconds,
         )
-        if self.writer is not None:
-            self.writer.add_scalar("train/loss_bits", loss_bits, step)
-            self.writer.add_scalar("train/lr", lr, step)
-            self.writer.add_scalar("train/tokens_per_second", tokens_per_second, step)
 
-    def validation(self, step: int, loss_bits: float) -> None:
-        """Report a validation pass at ``step``."""
-        self._print(
-            f"step {step:>{len(str(self.steps))}}/{self.steps}  validation {loss_bits:.4f} bits"
+    def state(
+        self,
+        step: int,
+        config: TrainConfig,
+        world: int,
+        sampler: WindowSampler,
+        data: dict,
+        model: LMM,
+        opt: torch.optim.Optimizer,
+        rng: list,
+        run_info: dict | None,
+    ) -> RunState:
+        return RunState(
+            step=step,
+            config=asdict(config),
+            world=world,
+            sampler=sampler.state,
+            best_bits=self.best[0],
+            best_step=self.best[1],
+            history=self.history,
+            running_loss=self.running_loss.item(),
+            interval=self.interval,
+            train_time=self.train_time,
+            seconds=self.seconds,
+            data=data,
+            model=model.state_dict(),
+            optimizer=opt.state_dict(),
+            rng=rng,
+            best_model=self.best[2],
+            run=run_info or {},
         )
-        if self.writer is not None:
-            self.writer.add_scalar("validation/loss_bits", loss_bits, step)
 
-    def close(self) -> None:
-        """Flush and close the event file."""
-        if self.writer is not None:
-            self.writer.close()
 
-    def _print(self, line: str) -> None:
-        if self.bar is not None:
-            self.bar.write(line)
-        else:
-            print(line, flush=True)
+def _rng_state(device: torch.device) -> dict[str, torch.Tensor]:
+    """This process's torch generator states (dropout draws from them)."""
+    state = {"cpu": torch.get_rng_state()}
+    if device.type == "cuda":
+        state["cuda"] = torch.cuda.get_rng_state(device)
+    return state
+
+
+def _data_signature(dataset: OrderDataset) -> dict:
+    """What a run state records of its data, to refuse resuming on other data: each day's
+    name and order counts, and the tokenizer."""
+    return {
+        "days": [[d.name, len(d.flow), int(d.is_validation.sum())] for d in dataset.days],
+        "tokenizer": json.loads(json.dumps(dataset.tokenizer.to_dict())),
+    }
+
+
+def _bf16(config: TrainConfig, device: torch.device) -> bool:
+    """Whether a step runs in bfloat16 autocast: on CUDA with ``config.bf16`` only."""
+    return config.bf16 and device.type == "cuda"
 
 
 @torch.no_grad()
@@ -324,11 +447,15 @@ def sequence_nll_bits(
     device: torch.device | str = "cpu",
     batch: int = 64,
     profile: np.ndarray | None = None,
+    shard: tuple[int, int] = (0, 1),
 ) -> np.ndarray:
     """Negative log-likelihood in bits of each order ``j`` in ``targets`` (indices >= 1).
 
     ``profile`` is the sequence's stock profile, for a model conditioned on one (None: its
-    default).
+    default). ``shard = (rank, world)`` scores only every ``world``-th group of ``batch``
+    chunks, from the ``rank``-th, and leaves the others' bits 0: the processes of a run
+    share the work, each group computed as one process would, so the sum of their results
+    is one process's result bit for bit.
 
     Targets are taken in chunks of ``context // 2``; each chunk is predicted from the
     ``context`` positions that end just before its last target, so every target is scored
@@ -342,8 +469,12 @@ def sequence_nll_bits(
     half = max(context // 2, 1)
     chunks = [targets[i : i + half] for i in range(0, len(targets), half)]
     scores: list[np.ndarray] = []
-    for i in range(0, len(chunks), batch):
+    rank, world = shard
+    for g, i in enumerate(range(0, len(chunks), batch)):
         group = chunks[i : i + batch]
+        if g % world != rank:
+            scores.extend(np.zeros(len(c), dtype=np.float32) for c in group)
+            continue
         # window r holds inputs first[r] .. chunk[-1] - 1; input p predicts order p + 1
         first = [max(int(c[-1]) - context, 0) for c in group]
         width = max(int(c[-1]) - f for c, f in zip(group, first, strict=True))
@@ -367,9 +498,15 @@ def sequence_nll_bits(
 
 
 def validation_bits(
-    model: LMM, days: tuple[DayData, ...], context: int, device: torch.device | str = "cpu"
+    model: LMM,
+    days: tuple[DayData, ...],
+    context: int,
+    device: torch.device | str = "cpu",
+    distributed: Distributed | None = None,
 ) -> float:
-    """Mean NLL per validation order in bits, over all days."""
+    """Mean NLL per validation order in bits, over all days; with ``distributed``, the
+    processes of a run share the work and all get the same result (one process's)."""
+    rank, world = (distributed.rank, distributed.world) if distributed else (0, 1)
     total, count = 0.0, 0
     for day in days:
         targets = np.flatnonzero(day.is_validation)
@@ -383,30 +520,13 @@ def validation_bits(
                 context,
                 device,
                 profile=day.profile,
+                shard=(rank, world),
             )
+            if distributed is not None:
+                bits = distributed.sum_array(bits)
             total += bits.sum()
             count += len(bits)
     return float(total / count) if count else float("nan")
-
-
-#: Length of the blocks that ``TrainConfig.subsample`` keeps one in every so many of.
-SUBSAMPLE_BLOCK_NS = 10 * 60 * NS_PER_SECOND
-
-
-def _window_starts(days: tuple[DayData, ...], context: int, subsample: int = 1) -> np.ndarray:
-    """(day, start) pairs whose window and its targets lie in the training part, and whose
-    first order falls in a kept block (one in every ``subsample`` ten-minute blocks,
-    counted from each day's first order)."""
-    pairs = []
-    for d, day in enumerate(days):
-        n_train = int(np.argmax(day.is_validation)) if day.is_validation.any() else len(day.flow)
-        last = n_train - context - 1  # the window's targets end at start + context
-        if last >= 0:
-            start = np.arange(last + 1)
-            time = day.flow["time"][start]
-            start = start[(time - time[0]) // SUBSAMPLE_BLOCK_NS % subsample == 0]
-            pairs.append(np.stack([np.full(len(start), d), start], axis=1))
-    return np.concatenate(pairs) if pairs else np.zeros((0, 2), dtype=np.int64)
 
 
 def _mirrored(day: DayData, tokenizer: OrderTokenizer) -> DayData:
@@ -423,29 +543,14 @@ def _mirrored(day: DayData, tokenizer: OrderTokenizer) -> DayData:
     )
 
 
-def _orders_seen(days: tuple[DayData, ...], starts: np.ndarray, context: int) -> int:
-    """How many distinct orders the windows starting at ``starts`` cover (inputs and
-    targets)."""
-    total = 0
-    for d, day in enumerate(days):
-        covered = np.zeros(len(day.flow) + 1, dtype=np.int64)
-        first = starts[starts[:, 0] == d, 1]
-        np.add.at(covered, first, 1)
-        np.add.at(covered, first + context + 1, -1)
-        total += int((np.cumsum(covered)[:-1] > 0).sum())
-    return total
-
-
 def _batch(
     days: tuple[DayData, ...],
-    starts: np.ndarray,
-    rng: np.random.Generator,
+    picks: np.ndarray,
     config: TrainConfig,
     device: torch.device,
 ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor | None]:
-    """A batch of training windows: tokens, features, next tokens and, for a recipe with
-    profiles, each window's day profile (None without)."""
-    picks = starts[rng.integers(0, len(starts), config.batch_size)]
+    """The training windows starting at ``picks`` (day, start): tokens, features, next
+    tokens and, for a recipe with profiles, each window's day profile (None without)."""
     ctx = config.context
     x = np.stack([days[d].tokens[s : s + ctx] for d, s in picks])
     f = np.stack([days[d].features[s : s + ctx] for d, s in picks])

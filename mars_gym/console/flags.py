@@ -33,6 +33,7 @@ __all__ = [
     "device_flag",
     "device_words",
     "folder_flags",
+    "lobster_files",
 ]
 
 #: Where the LOBSTER sample data is looked for when no folder is given.
@@ -115,7 +116,8 @@ def data_flags(p: argparse.ArgumentParser) -> None:
         "files",
         nargs="*",
         type=Path,
-        help="LOBSTER zips or message CSVs (default: GOOG level 10 and AMZN level 5 from --data)",
+        help="LOBSTER zips or message CSVs, folders of them, or quoted glob patterns "
+        "(default: GOOG level 10 and AMZN level 5 from --data)",
     )
     p.add_argument(
         "--data",
@@ -126,12 +128,42 @@ def data_flags(p: argparse.ArgumentParser) -> None:
 
 
 def days_from_args(args: argparse.Namespace) -> list[Path]:
-    """The files of :func:`days_flags` or :func:`data_flags`, checked to exist."""
-    files = args.files or [args.data / name for name in TRAINING_FILES]
-    missing = [str(f) for f in files if not f.exists()]
-    if missing:
-        raise FileNotFoundError(f"LOBSTER data not found: {', '.join(missing)} (set --data)")
-    return files
+    """The files of :func:`days_flags` or :func:`data_flags`, checked to exist: each one
+    given may also be a folder (its LOBSTER zips and message CSVs) or a glob pattern
+    (quoted, so that the shell leaves it to us), see :func:`lobster_files`."""
+    if not args.files:
+        files = [args.data / name for name in TRAINING_FILES]
+        missing = [str(f) for f in files if not f.exists()]
+        if missing:
+            raise FileNotFoundError(f"LOBSTER data not found: {', '.join(missing)} (set --data)")
+        return files
+    return [f for given in args.files for f in lobster_files(given)]
+
+
+def lobster_files(given: str | Path) -> list[Path]:
+    """The LOBSTER days that one command-line argument names, sorted: a file; a folder's
+    ``*.zip`` and ``*message*.csv`` files; or the files a glob pattern (``*``, ``?``,
+    ``[``) matches.
+
+    Raises:
+        FileNotFoundError: the file or folder does not exist, or nothing matches.
+    """
+    given = Path(given)
+    if any(c in str(given) for c in "*?["):
+        anchor = Path(given.anchor or ".")
+        pattern = str(given.relative_to(given.anchor)) if given.anchor else str(given)
+        files = sorted(f for f in anchor.glob(pattern) if f.is_file())
+        if not files:
+            raise FileNotFoundError(f"no LOBSTER files match {str(given)!r}")
+        return files
+    if given.is_dir():
+        files = sorted({*given.glob("*.zip"), *given.glob("*message*.csv")})
+        if not files:
+            raise FileNotFoundError(f"{given}: the folder holds no LOBSTER zip or message CSV")
+        return files
+    if not given.exists():
+        raise FileNotFoundError(f"LOBSTER data not found: {given}")
+    return [given]
 
 
 def default_data_dir() -> Path:

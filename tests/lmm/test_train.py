@@ -16,13 +16,12 @@ from lmm.model.features import N_BOOK_FEATURES, mirror_features
 from lmm.model.price_reference import PriceReference
 from lmm.model.train import (
     QUICK,
-    SUBSAMPLE_BLOCK_NS,
     TrainConfig,
     _mirrored,
-    _window_starts,
     sequence_nll_bits,
     train,
 )
+from lmm.model.windows import SUBSAMPLE_BLOCK_NS, WindowSampler
 
 SAME_SIDE_BEST = PriceReference.SAME_SIDE_BEST
 
@@ -98,7 +97,8 @@ def test_subsample_trains_on_every_other_block_only(dataset: OrderDataset) -> No
     """The pattern day spans 40 minutes (an order every 1.2 s), its training part 32:
     with subsample=2 the windows start in the first and third ten-minute blocks only."""
     day = dataset.days[0]
-    starts = _window_starts(dataset.days, QUICK.context, subsample=2)[:, 1]
+    sampler = WindowSampler(dataset.days, QUICK.context, subsample=2, seed=0)
+    starts = sampler.starts(np.arange(len(sampler)))[:, 1]
     block = day.flow["time"][starts] // SUBSAMPLE_BLOCK_NS
     assert set(block.tolist()) == {0, 2}
     assert len(starts) == 1000  # orders 0-499 and 1000-1499 start windows

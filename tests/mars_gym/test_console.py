@@ -306,3 +306,41 @@ def test_replay_through_the_compiled_engine_reports_as_the_python_one(
     assert {k: v for k, v in reports["compiled"].items() if k not in timing} == {
         k: v for k, v in reports["python"].items() if k not in timing
     }
+
+
+def test_train_lmm_sizes_stops_and_resumes(lobster_dir: Path, tmp_path: Path) -> None:
+    """A named size sets the shape; a run stopped after step 1 goes on with --resume and
+    refuses flags that would change it."""
+    from lmm.model.checkpoint import load_checkpoint
+
+    ck = tmp_path / "ck"
+    common = ["--quiet", "--checkpoint", str(ck)]
+    day = str(lobster_dir / "LOBSTER_SampleFile_AMZN_2012-06-21_5.zip")
+    first = [
+        "train-lmm", day, "--quick", "--size", "tiny", "--steps", "2", "--eval-every", "1",
+        "--save-every", "1", "--stop-after", "1", *common,
+    ]  # fmt: skip
+    assert main(first) == 0
+    assert json.loads((ck / "state" / "state.json").read_text())["step"] == 1
+    assert main(["train-lmm", "--resume", str(ck), "--lr", "0.1"]) == 2  # refused
+    out = tmp_path / "r.json"
+    assert main(["train-lmm", "--resume", str(ck), "--quiet", "--out", str(out)]) == 0
+    result = json.loads(out.read_text())
+    assert [h["step"] for h in result["history"]] == [1, 2]
+    config = load_checkpoint(ck).model.config
+    assert (config.n_layer, config.n_head, config.n_embd) == (2, 4, 64)  # tiny
+    assert main(["train-lmm", "--resume", str(tmp_path / "nowhere")]) == 2
+
+
+def test_lobster_files_takes_folders_and_patterns(tmp_path: Path) -> None:
+    from mars_gym.console.flags import lobster_files
+
+    for name in ("b_message_5.csv", "a.zip", "notes.txt"):
+        (tmp_path / name).write_text("")
+    assert [f.name for f in lobster_files(tmp_path)] == ["a.zip", "b_message_5.csv"]
+    assert [f.name for f in lobster_files(tmp_path / "*.zip")] == ["a.zip"]
+    with pytest.raises(FileNotFoundError, match="no LOBSTER files match"):
+        lobster_files(tmp_path / "*.nothing")
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(FileNotFoundError, match="holds no LOBSTER"):
+        lobster_files(tmp_path / "empty")
