@@ -38,7 +38,8 @@ import torch
 from lmm.model.checkpoint import Checkpoint
 from lmm.model.dataset import DayData, OrderDataset
 from lmm.model.generate import LMMMarkets
-from lmm.model.train import LN2, TrainConfig, _batch, _window_starts, validation_bits
+from lmm.model.train import LN2, TrainConfig, training_batch, validation_bits
+from lmm.model.windows import WindowSampler
 
 __all__ = ["DaDConfig", "DaDResult", "RolloutWindows", "fine_tune", "rollout_windows"]
 
@@ -129,8 +130,8 @@ def rollout_windows(
     if cfg.n_memory_features:
         raise ValueError("rollout windows do not carry memory features")
     # (day, first real order): the real sequence must reach past the last target
-    picks = _window_starts(days, prefix + orders)
-    picks = picks[rng.integers(0, len(picks), n)]
+    runs = WindowSampler(days, prefix + orders, 1, seed=0)  # only its enumeration is used
+    picks = runs.starts(rng.integers(0, len(runs), n))
     markets = LMMMarkets(checkpoint, n, temperature=temperature)
     for i, (d, first) in enumerate(picks):
         start = days[d].start_state(int(first) + prefix - 1, prefix)
@@ -193,7 +194,7 @@ def fine_tune(
         profile=profile,
     )
     n_rollout = config.batch_size - real.batch_size
-    starts = _window_starts(days, cfg.context)
+    sampler = WindowSampler(days, cfg.context, 1, seed=0)  # drawn from ``rng`` below
     rng = np.random.default_rng(config.seed)
     decay = [p for p in model.parameters() if p.dim() >= 2]
     no_decay = [p for p in model.parameters() if p.dim() < 2]
@@ -222,7 +223,8 @@ def fine_tune(
             step += 1
             for group in opt.param_groups:
                 group["lr"] = config.lr * min(1.0, step / warmup)
-            x, f, y, p = _batch(days, starts, rng, real, torch.device("cpu"))
+            picks = sampler.starts(rng.integers(0, len(sampler), real.batch_size))
+            x, f, y, p = training_batch(days, picks, real, torch.device("cpu"))
             if n_rollout:
                 pick = rng.integers(0, len(windows.tokens), n_rollout)
                 x = torch.cat([x, torch.from_numpy(windows.tokens[pick])])

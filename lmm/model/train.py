@@ -31,7 +31,7 @@ from lmm.model.training_log import TrainingLog
 from lmm.model.transformer import LMM, LMMConfig
 from lmm.model.windows import WindowSampler
 
-__all__ = ["TrainConfig", "TrainResult", "sequence_nll_bits", "train"]
+__all__ = ["TrainConfig", "TrainResult", "sequence_nll_bits", "train", "training_batch"]
 
 LN2 = math.log(2.0)
 # the model's shape defaults, from their one definition (LMMConfig)
@@ -280,7 +280,7 @@ def train(
             group["lr"] = _lr(step, config)
         picks = sampler.draw(config.batch_size, run.rank, run.world)
         with autocast:
-            loss = net(*_batch(days, picks, config, device))
+            loss = net(*training_batch(days, picks, config, device))
         opt.zero_grad(set_to_none=True)
         loss.backward()
         torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
@@ -543,7 +543,7 @@ def _mirrored(day: DayData, tokenizer: OrderTokenizer) -> DayData:
     )
 
 
-def _batch(
+def training_batch(
     days: tuple[DayData, ...],
     picks: np.ndarray,
     config: TrainConfig,
