@@ -213,9 +213,11 @@ def fine_tune(
     step = 0
     for r in range(1, config.rounds + 1):
         t0 = time.perf_counter()
-        windows = rollout_windows(
-            checkpoint, days, config.starts_per_round, config.orders, rng, config.temperature
-        )
+        windows = None  # a control run (rollout_fraction 0) trains on real windows only
+        if n_rollout:
+            windows = rollout_windows(
+                checkpoint, days, config.starts_per_round, config.orders, rng, config.temperature
+            )
         t_gen = time.perf_counter() - t0
         model.train()
         losses = []
@@ -225,7 +227,7 @@ def fine_tune(
                 group["lr"] = config.lr * min(1.0, step / warmup)
             picks = sampler.starts(rng.integers(0, len(sampler), real.batch_size))
             x, f, y, p = training_batch(days, picks, real, torch.device("cpu"))
-            if n_rollout:
+            if windows is not None:
                 pick = rng.integers(0, len(windows.tokens), n_rollout)
                 x = torch.cat([x, torch.from_numpy(windows.tokens[pick])])
                 f = torch.cat([f, torch.from_numpy(windows.features[pick])])

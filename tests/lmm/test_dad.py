@@ -132,3 +132,18 @@ def test_fine_tuning_needs_the_checkpoints_tokenizer(
 def test_config_names_a_bad_field(field: str, value: float) -> None:
     with pytest.raises(ValueError, match=f"DaDConfig.{field}"):
         DaDConfig(**{field: value})
+
+
+def test_a_control_run_trains_on_real_windows_only(
+    goog_day: DayData, tiny_checkpoint: Checkpoint, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import lmm.model.dad as dad
+
+    def no_rollouts(*args, **kwargs):
+        raise AssertionError("a control run generated rollouts")
+
+    monkeypatch.setattr(dad, "rollout_windows", no_rollouts)
+    dataset = OrderDataset((goog_day,), tiny_checkpoint.tokenizer, 10)
+    config = DaDConfig(rounds=1, steps_per_round=2, batch_size=4, rollout_fraction=0.0)
+    result = fine_tune(_fresh(tiny_checkpoint), dataset, config, progress=False)
+    assert len(result.history) == 2
