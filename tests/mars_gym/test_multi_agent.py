@@ -368,7 +368,7 @@ def test_ends_with_ends_the_episode_with_that_agent(tiny_checkpoint_dir: Path) -
         a, b = plain.step(actions), ending.step(actions)
         if step < 4:
             _assert_equal(a, b)
-    obs, rewards, terminations, truncations, infos = b
+    _, rewards, terminations, truncations, infos = b
     assert truncations == {"buyer": True, "maker": True} and ending.agents == []
     assert plain.agents == ["buyer"]  # without ends_with the buyer goes on
     assert rewards == a[1] and infos == a[4] and terminations == a[2]
