@@ -14,6 +14,7 @@ from stable_baselines3 import PPO
 
 from agents.baselines import TWAP, AvellanedaStoikov
 from agents.multi_agent import LearnerVecEnv, make_learner_vec_env, play_markets
+from agents.train_ppo import Args, train
 from mars_gym.envs.execution import CROSS
 from mars_gym.envs.multi_agent import AgentSpec, MarketParallelVectorEnv
 
@@ -128,3 +129,6 @@ def test_bad_input_gets_clear_errors(tiny_checkpoint_dir: Path) -> None:
     venv = MarketParallelVectorEnv(2, AGENTS, **config)
     with pytest.raises(ValueError, match="SAME_STEP autoreset mode with ends_with='maker'"):
         LearnerVecEnv(venv, "maker", POLICIES)
+    env = make_learner_vec_env(2, AGENTS, "maker", POLICIES, **config)
+    with pytest.raises(ValueError, match="env has 2 environments, but num_envs is 3"):
+        train(Args(task="market-making", num_envs=3), env)
