@@ -155,8 +155,11 @@ def compare(name: str, without: list[dict], with_: list[dict], seeds: list[int],
             WITHOUT: np.array([r["maker"][key] for r in without]),
             WITH: np.array([r["maker"][key] for r in with_]),
         }
-        extra = {
-            cond: {"breached": float(np.mean([r["maker"]["terminated"] for r in rs]))}
+        extra = {  # how often the inventory limit ended its episode, and when
+            cond: {
+                "breached": float(np.mean([r["maker"]["terminated"] for r in rs])),
+                "decisions": float(np.mean([r["maker"]["length"] for r in rs])),
+            }
             for cond, rs in ((WITHOUT, without), (WITH, with_))
         }
         leagues[key] = League(
