@@ -23,7 +23,7 @@ from pathlib import Path
 from stable_baselines3 import PPO
 from stable_baselines3.common.callbacks import BaseCallback
 from stable_baselines3.common.logger import HumanOutputFormat, Logger, configure
-from stable_baselines3.common.vec_env import VecMonitor, VecNormalize
+from stable_baselines3.common.vec_env import VecEnv, VecMonitor, VecNormalize
 from tqdm import tqdm
 
 from agents.baselines import BASELINES
@@ -196,21 +196,28 @@ class _PeriodicSave(BaseCallback):
         return True
 
 
-def train(args: Args) -> Path:
-    """Train PPO as ``args`` says; returns the path of the saved model."""
-    env_kwargs: dict = {"checkpoint": args.checkpoint} if args.checkpoint else {}
-    env_kwargs["workers"] = args.workers
-    if args.task == "market-making":
-        env_kwargs["inventory_penalty"] = args.inventory_penalty
+def train(args: Args, env: VecEnv | None = None) -> Path:
+    """Train PPO as ``args`` says; returns the path of the saved model.
+
+    ``env`` replaces the task's native vector env (e.g. one agent of the multi-agent market,
+    :func:`agents.multi_agent.make_learner_vec_env`, whose task must be ``args.task``'s);
+    it is monitored and normalised alike, and its own arguments then hold: ``args``'
+    ``workers``, ``checkpoint`` and ``inventory_penalty`` are not used.
+
+    Raises:
+        ValueError: ``env`` does not have ``args.num_envs`` environments.
+    """
+    if env is None:
+        env_kwargs: dict = {"checkpoint": args.checkpoint} if args.checkpoint else {}
+        env_kwargs["workers"] = args.workers
+        if args.task == "market-making":
+            env_kwargs["inventory_penalty"] = args.inventory_penalty
+        env = make_sb3_vec_env(TASKS[args.task], args.num_envs, seed=args.seed, **env_kwargs)
+    elif env.num_envs != args.num_envs:
+        raise ValueError(f"env has {env.num_envs} environments, but num_envs is {args.num_envs}")
     # observations mix ticks, shares and dollars: normalise them with running statistics
     # (saved beside the model, see agents.trained.ObsNormalizer), and the rewards too
-    env = VecNormalize(
-        VecMonitor(
-            make_sb3_vec_env(TASKS[args.task], args.num_envs, seed=args.seed, **env_kwargs),
-            info_keywords=EPISODE_FIGURES[args.task],
-        ),
-        gamma=args.gamma,
-    )
+    env = VecNormalize(VecMonitor(env, info_keywords=EPISODE_FIGURES[args.task]), gamma=args.gamma)
     model = PPO(
         "MlpPolicy",
         env,

@@ -16,19 +16,23 @@ and an execution agent's forced buy at its deadline) are evaluated in the same d
 
 **Agents that finish.** An agent whose episode ends (terminated or truncated) leaves the
 market at once: its resting orders are cancelled and its orders on their way dropped. The
-market goes on for the others; the episode ends when every agent has finished.
+market goes on for the others; the episode ends when every agent has finished, or, with
+``ends_with=name``, when that agent has: the others still in the market are truncated at
+that step (their outcome for it is their task's, with ``truncated`` set) and leave with
+it. Training one agent among fixed ones needs this: its episode is the market's.
 PettingZoo's ``ParallelEnv`` does not reset by itself: call ``reset`` then.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, ClassVar
 
 import numpy as np
 from gymnasium import spaces
 from gymnasium.utils import seeding
+from gymnasium.vector import AutoresetMode
 
 try:
     from pettingzoo import ParallelEnv
@@ -178,14 +182,26 @@ class MultiAgentRunner:
     Attributes:
         tasks: each agent's task.
         names: each agent's name.
+        ends_with: the number of the agent whose episode end ends its market's (the
+            others are truncated then), or None: a market ends when all its agents have.
         observation_spaces: each agent's observation space, by name.
         action_spaces: each agent's action space, by name.
         live: per market, the agents still in its episode, in their order.
         steps: per market, decisions so far in its episode.
     """
 
-    def __init__(self, specs: tuple[AgentSpec, ...], n: int, config: SimulatorConfig) -> None:
+    def __init__(
+        self,
+        specs: tuple[AgentSpec, ...],
+        n: int,
+        config: SimulatorConfig,
+        ends_with: str | None = None,
+    ) -> None:
         self.specs = specs
+        names = [s.name for s in specs]
+        if ends_with is not None and ends_with not in names:
+            raise ValueError(f"ends_with must be one of the agents {names}, got {ends_with!r}")
+        self.ends_with = None if ends_with is None else names.index(ends_with)
         self.tasks = [s.task() for s in specs]
         self.sim = MarketSimulator(n, config, agents=len(specs))
         self.sim.check_horizon(max(t.horizon for t in self.tasks))
@@ -266,6 +282,12 @@ class MultiAgentRunner:
             if outcome.terminated or outcome.truncated:
                 final[a] = self._observe(i, a)
                 self.sim.withdraw(i, a)
+        if self.ends_with in final:  # the market's episode is over: the others leave too
+            for a in order:
+                if a not in final:
+                    outcomes[a] = replace(outcomes[a], truncated=True)
+                    final[a] = self._observe(i, a)
+                    self.sim.withdraw(i, a)
         results = {
             a: (
                 final[a] if a in final else self._observe(i, a),
@@ -335,13 +357,15 @@ class MarketParallelEnv(ParallelEnv):
     Each agent ends as in its role (its terminations and truncations); an agent that ends
     leaves ``agents`` and the market: its resting orders are cancelled and its orders still
     on their way dropped. The market goes on for the others; the episode is over when
-    ``agents`` is empty (PettingZoo's parallel envs do not reset by themselves).
+    ``agents`` is empty (PettingZoo's parallel envs do not reset by themselves). With
+    ``ends_with=name`` it is over as soon as that agent ends: the others are truncated then.
 
     ## Arguments
-    ``MarketParallelEnv(agents=DEFAULT_AGENTS, **simulator)``, or
+    ``MarketParallelEnv(agents=DEFAULT_AGENTS, ends_with=None, **simulator)``, or
     ``mars_gym.parallel_env(...)``: ``agents`` a sequence of :class:`AgentSpec` (or of
-    mappings with its fields: ``name``, ``role``, ``args``, ``latency_ms``); ``simulator``
-    the fields of :class:`mars_gym.simulator.SimulatorConfig`. No rendering.
+    mappings with its fields: ``name``, ``role``, ``args``, ``latency_ms``); ``ends_with``
+    the name of an agent whose end ends the episode, or None; ``simulator`` the fields of
+    :class:`mars_gym.simulator.SimulatorConfig`. No rendering.
 
     ## Version History
     * v0: initial version.
@@ -354,9 +378,14 @@ class MarketParallelEnv(ParallelEnv):
     }
 
     def __init__(
-        self, agents: Sequence[AgentSpec | Mapping[str, Any]] = DEFAULT_AGENTS, **simulator: Any
+        self,
+        agents: Sequence[AgentSpec | Mapping[str, Any]] = DEFAULT_AGENTS,
+        ends_with: str | None = None,
+        **simulator: Any,
     ) -> None:
-        self.runner = MultiAgentRunner(agent_specs(agents), 1, _simulator_config(simulator))
+        self.runner = MultiAgentRunner(
+            agent_specs(agents), 1, _simulator_config(simulator), ends_with
+        )
         self.possible_agents = list(self.runner.names)
         self.agents: list[str] = []
         self.render_mode = None
@@ -444,31 +473,54 @@ class MarketParallelVectorEnv:
     agent's list of ``num_envs`` infos. ``active[name][k]`` says whether the agent acts in
     market ``k`` at the next step: its action there is read, and only there. An agent that
     has finished while others go on is inactive; its entries are zeros, False and ``{}``.
-    A market whose agents have all finished starts its next episode at the next step
-    (Gymnasium's next-step autoreset): that step's entries are the first observations,
-    with rewards 0, and every agent active again.
 
-    Market ``k`` of ``reset(seed=s)`` plays exactly :class:`MarketParallelEnv` reset with
-    ``seed=s + k``, step for step (a list gives each market its seed; None continues each
-    market's own stream).
+    A market whose episode is over (all its agents have finished, or the agent
+    ``ends_with`` names) starts its next one by itself, as Gymnasium's vector envs do, in
+    ``autoreset_mode``:
+
+    * ``NEXT_STEP`` (the default): at the next step, whose entries are the first
+      observations, with rewards 0, and every agent active again (its actions ignored);
+    * ``SAME_STEP`` (what SB3 expects): at once. The step's observations are then the
+      first of the next episode, and each agent that finished at that step finds its last
+      observation in its info, as ``infos[name][k]["final_obs"]`` (beside the entries of
+      its last info; an episode's first infos are empty, so nothing is lost); its reward,
+      termination and truncation are its last step's.
+
+    Market ``k`` of ``reset(seed=s)`` plays exactly :class:`MarketParallelEnv` (with the
+    same ``agents`` and ``ends_with``) reset with ``seed=s + k``, step for step, in either
+    mode (a list gives each market its seed; None continues each market's own stream).
     """
 
     def __init__(
         self,
         num_envs: int = 1,
         agents: Sequence[AgentSpec | Mapping[str, Any]] = DEFAULT_AGENTS,
+        ends_with: str | None = None,
+        autoreset_mode: AutoresetMode | str = AutoresetMode.NEXT_STEP,
         **simulator: Any,
     ) -> None:
         check_integer(1, num_envs=num_envs)
+        mode = AutoresetMode(autoreset_mode)
+        if mode == AutoresetMode.DISABLED:
+            raise ValueError("autoreset_mode DISABLED is not supported; use NEXT_STEP or SAME_STEP")
+        self.autoreset_mode = mode
+        self.metadata = {"autoreset_mode": mode}
         self.num_envs = int(num_envs)
         config = _simulator_config(simulator)
-        self.runner = MultiAgentRunner(agent_specs(agents), self.num_envs, config)
+        self.runner = MultiAgentRunner(agent_specs(agents), self.num_envs, config, ends_with)
+        self.ends_with = ends_with
+        self.render_mode = None  # no rendering
         self.possible_agents = list(self.runner.names)
         self.observation_spaces = self.runner.observation_spaces
         self.action_spaces = self.runner.action_spaces
         self.active = {name: np.zeros(self.num_envs, dtype=bool) for name in self.runner.names}
         self._rngs = [seeding.np_random()[0] for _ in range(self.num_envs)]
         self._started = False
+
+    @property
+    def tasks(self) -> dict[str, Task]:
+        """Each agent's task, by name (its parameters, e.g. to build a policy for it)."""
+        return dict(zip(self.runner.names, self.runner.tasks, strict=True))
 
     def reset(
         self, seed: int | list[int] | None = None, options: dict | None = None
@@ -518,12 +570,10 @@ class MarketParallelVectorEnv:
             name: [{} for _ in range(self.num_envs)] for name in self.runner.names
         }
         live = self.runner.live
-        resets = [k for k in range(self.num_envs) if not live[k]]
+        resets = [k for k in range(self.num_envs) if not live[k]]  # only in NEXT_STEP mode
         stepping = [k for k in range(self.num_envs) if live[k]]
         if resets:
-            for k, first in zip(resets, self._reset_rows(resets), strict=True):
-                for a, o in enumerate(first):
-                    obs[self.runner.names[a]][k] = o
+            self._start_next(resets, obs)
         if stepping:
             acts = [{a: batched[self.runner.names[a]][k] for a in live[k]} for k in stepping]
             results = self.runner.step(stepping, acts, [self._rngs[k] for k in stepping])
@@ -533,7 +583,20 @@ class MarketParallelVectorEnv:
                     obs[name][k], rewards[name][k] = o, r
                     terminated[name][k], truncated[name][k], infos[name][k] = term, trunc, info
                     self.active[name][k] = not (term or trunc)
+        over = [k for k in stepping if not live[k]]
+        if over and self.autoreset_mode == AutoresetMode.SAME_STEP:
+            for k in over:
+                for name in self.runner.names:
+                    if terminated[name][k] or truncated[name][k]:  # it finished at this step
+                        infos[name][k] = {**infos[name][k], "final_obs": obs[name][k].copy()}
+            self._start_next(over, obs)
         return obs, rewards, terminated, truncated, infos
+
+    def _start_next(self, rows: list[int], obs: dict[str, np.ndarray]) -> None:
+        """Start the next episode in ``rows``, writing its first observations into ``obs``."""
+        for k, first in zip(rows, self._reset_rows(rows), strict=True):
+            for a, o in enumerate(first):
+                obs[self.runner.names[a]][k] = o
 
     def close(self) -> None:
         """Nothing to release: the markets live in this process."""

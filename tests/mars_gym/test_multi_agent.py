@@ -257,12 +257,14 @@ def test_a_finished_agent_leaves_the_market(tiny_checkpoint_dir: Path) -> None:
     assert list(obs) == ["trader"]
 
 
-@pytest.mark.parametrize("seed", [7, [3, 9]])
-def test_the_batched_env_equals_the_unbatched_one(tiny_checkpoint_dir: Path, seed: Any) -> None:
+@pytest.mark.parametrize(("seed", "ends_with"), [(7, None), ([3, 9], None), (5, "trader")])
+def test_the_batched_env_equals_the_unbatched_one(
+    tiny_checkpoint_dir: Path, seed: Any, ends_with: str | None
+) -> None:
     """Market k of the batched env plays MarketParallelEnv seeded s + k (or the k-th
-    seed), step for step, across episode ends: a market whose agents have all finished
-    starts anew at the next step, as the unbatched env after reset()."""
-    config = {"checkpoint": str(tiny_checkpoint_dir), **FAST}
+    seed), step for step, across episode ends: a market whose episode is over starts anew
+    at the next step, as the unbatched env after reset()."""
+    config = {"checkpoint": str(tiny_checkpoint_dir), "ends_with": ends_with, **FAST}
     venv = MarketParallelVectorEnv(2, agents=AGENTS, **config)
     seeds = [seed, seed + 1] if isinstance(seed, int) else seed
     envs = [MarketParallelEnv(agents=AGENTS, **config) for _ in seeds]
@@ -294,6 +296,91 @@ def test_the_batched_env_equals_the_unbatched_one(tiny_checkpoint_dir: Path, see
                         _assert_equal(d_expected[name], _item(d_got[name][k]))
                     else:  # an agent that finished earlier in this episode
                         assert not venv.active[name][k]
+
+
+def _transcript(venv: MarketParallelVectorEnv, steps: int, seed: int) -> list[list]:
+    """Per market, what the batched env told of it over ``steps`` steps with actions that
+    depend only on the market and how many decisions it has made: ``("reset", obs)`` at an
+    episode's start, then per step each acting agent's observation after it (its last
+    one, where SAME_STEP moved that into the info), reward, ends and info."""
+    names = venv.possible_agents
+    obs, _ = venv.reset(seed=seed)
+    out: list[list] = [[("reset", {n: obs[n][k] for n in names})] for k in range(venv.num_envs)]
+    decisions = [0] * venv.num_envs
+    for _ in range(steps):
+        acting = {n: venv.active[n].copy() for n in names}
+        starting = [not any(acting[n][k] for n in names) for k in range(venv.num_envs)]
+        actions = {}
+        for a, n in enumerate(names):
+            space = venv.action_spaces[n]
+            rows = [
+                np.random.default_rng([k, decisions[k], a]).random(space.shape)
+                for k in range(venv.num_envs)
+            ]
+            actions[n] = (np.stack(rows) * space.nvec).astype(np.int64)
+        obs, rewards, term, trunc, infos = venv.step(actions)
+        for k in range(venv.num_envs):
+            if starting[k]:  # NEXT_STEP: this step started the next episode
+                out[k].append(("reset", {n: obs[n][k] for n in names}))
+                continue
+            decisions[k] += 1
+            for n in names:
+                if acting[n][k]:
+                    info = dict(infos[n][k])
+                    last = info.pop("final_obs", obs[n][k])
+                    out[k].append((n, last, rewards[n][k], term[n][k], trunc[n][k], info))
+            if any("final_obs" in infos[n][k] for n in names):  # SAME_STEP: a new episode
+                out[k].append(("reset", {n: obs[n][k] for n in names}))
+    return out
+
+
+def test_same_step_autoreset_tells_what_next_step_tells(tiny_checkpoint_dir: Path) -> None:
+    """SAME_STEP starts a market's next episode at the step its last agent ends (the last
+    observations in the infos); NEXT_STEP at the step after: the same episodes, events for
+    events, across two episode ends."""
+    config = {"checkpoint": str(tiny_checkpoint_dir), **FAST}
+    same = MarketParallelVectorEnv(2, agents=AGENTS, autoreset_mode="SameStep", **config)
+    assert same.metadata["autoreset_mode"] == gym.vector.AutoresetMode.SAME_STEP
+    got = _transcript(same, 15, seed=4)
+    expected = _transcript(MarketParallelVectorEnv(2, agents=AGENTS, **config), 17, seed=4)
+    for k in range(2):
+        assert sum(e[0] == "reset" for e in got[k]) >= 3  # two episode ends
+        n = min(len(got[k]), len(expected[k]))
+        assert n >= len(got[k]) - 3
+        _assert_equal(got[k][:n], expected[k][:n])
+
+
+def test_ends_with_ends_the_episode_with_that_agent(tiny_checkpoint_dir: Path) -> None:
+    """With ``ends_with``, the market's episode is over when that agent's is: the others
+    still trading are truncated at that step, with their task's outcome of it."""
+    agents = (
+        AgentSpec("buyer", "execution", {"quantity": 600, "horizon": 8}),
+        AgentSpec("maker", "market_making", {"horizon": 4}),
+    )
+    plain, ending = (
+        _env(tiny_checkpoint_dir, agents),
+        MarketParallelEnv(agents, "maker", checkpoint=str(tiny_checkpoint_dir), **FAST),
+    )
+    plain.reset(seed=3)
+    ending.reset(seed=3)
+    for step in range(1, 5):
+        actions = {"buyer": np.array([1, 0]), "maker": np.array([1, 1, 1, 1])}
+        a, b = plain.step(actions), ending.step(actions)
+        if step < 4:
+            _assert_equal(a, b)
+    _, rewards, terminations, truncations, infos = b
+    assert truncations == {"buyer": True, "maker": True} and ending.agents == []
+    assert plain.agents == ["buyer"]  # without ends_with the buyer goes on
+    assert rewards == a[1] and infos == a[4] and terminations == a[2]
+    assert not ending.runner.sim.open_orders(0, 0)  # the buyer has left the market
+    with pytest.raises(
+        ValueError, match=r"ends_with must be one of the agents \['buyer', 'maker'\]"
+    ):
+        MarketParallelEnv(agents, "seller", checkpoint=str(tiny_checkpoint_dir), **FAST)
+    with pytest.raises(ValueError, match="DISABLED is not supported"):
+        MarketParallelVectorEnv(
+            1, agents, autoreset_mode="Disabled", checkpoint=str(tiny_checkpoint_dir)
+        )
 
 
 def _item(value: Any) -> Any:
