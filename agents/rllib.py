@@ -40,10 +40,12 @@ __all__ = [
     "ENV_NAME",
     "EPISODE_FIGURES",
     "RunnerSeeds",
+    "describe_runner",
     "log_episode_figures",
     "make_runner_env",
     "ppo_config",
     "register",
+    "runner_envs",
 ]
 
 #: The name MarS-Execution-v0 is registered under for RLlib (the Gymnasium id itself).
@@ -97,6 +99,34 @@ def log_episode_figures(*, episode: Any, metrics_logger: Any, **kwargs: Any) -> 
     for key in EPISODE_FIGURES:
         if key in info:
             metrics_logger.log_value(key, float(info[key]), reduce="mean", window=100)
+
+
+def describe_runner(runner: Any) -> dict[str, Any]:
+    """What an env runner holds (run inside it): its env's class under RLlib's wrappers,
+    its markets, and how many of them its one model generates for."""
+    env = runner.env.unwrapped
+    return {
+        "worker_index": runner.worker_index,
+        "env": type(env).__name__,
+        "num_envs": env.num_envs,
+        "model_markets": env.runner.sim.markets.n,
+    }
+
+
+def runner_envs(algo: Any) -> list[dict[str, Any]]:
+    """:func:`describe_runner` of every remote env runner of ``algo`` (an RLlib
+    ``Algorithm``), in order of worker index.
+
+    Raises:
+        RuntimeError: a runner did not answer (RLlib drops failed calls silently).
+    """
+    group = algo.env_runner_group
+    answers = group.foreach_env_runner(describe_runner, local_env_runner=False)
+    if len(answers) != group.num_remote_env_runners():
+        raise RuntimeError(
+            f"{group.num_remote_env_runners()} env runners, {len(answers)} described themselves"
+        )
+    return sorted(answers, key=lambda a: a["worker_index"])
 
 
 def ppo_config(
