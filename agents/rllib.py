@@ -153,8 +153,8 @@ def ppo_config(
     exploration in one vector env of as many markets, on the evaluation seeds.
 
     Raises:
-        ValueError: a count below 1 (``eval_episodes`` below 0), or a seed whose training
-            blocks would reach the evaluation seeds.
+        ValueError: a count below 1 (``eval_episodes`` below 0), or a seed whose runners'
+            markets would reach the evaluation seeds (from 1,000,000).
     """
     from ray.rllib.algorithms.ppo import PPOConfig
     from ray.rllib.connectors.env_to_module.mean_std_filter import MeanStdFilter
@@ -172,8 +172,13 @@ def ppo_config(
             raise ValueError(f"{name} must be >= 1, got {value}")
     if eval_episodes < 0:
         raise ValueError(f"eval_episodes must be >= 0, got {eval_episodes}")
-    if not 0 <= seed < EVALUATION_SEED_BASE // 2 - num_env_runners:
-        raise ValueError(f"seed must be in 0..{EVALUATION_SEED_BASE // 2 - num_env_runners - 1}")
+    # runner k's markets are seeded from (seed + k) * n: all below the evaluation seeds
+    highest = EVALUATION_SEED_BASE // num_envs_per_env_runner - num_env_runners - 1
+    if not 0 <= seed <= highest:
+        raise ValueError(
+            f"seed must be in 0..{highest} (with {num_env_runners} runners of "
+            f"{num_envs_per_env_runner} markets), got {seed}"
+        )
     train_batch = num_env_runners * num_envs_per_env_runner * rollout_fragment_length
     config = (
         PPOConfig()

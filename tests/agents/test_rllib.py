@@ -39,6 +39,18 @@ def test_runner_seeds_give_each_runner_its_own_block_of_markets(tiny_checkpoint_
     native.close()
 
 
+def test_ppo_config_keeps_training_markets_below_the_evaluation_seeds() -> None:
+    pytest.importorskip("ray")
+    from agents.rllib import ppo_config
+
+    config = ppo_config(num_env_runners=2, num_envs_per_env_runner=1000, seed=997)
+    assert config.gym_env_vectorize_mode == "vector_entry_point"
+    assert config.num_envs_per_env_runner == 1000
+    # seed 997: runner 2 plays markets 999,000..999,999; 998 would reach 1,000,000, evaluation's
+    with pytest.raises(ValueError, match=r"seed must be in 0\.\.997"):
+        ppo_config(num_env_runners=2, num_envs_per_env_runner=1000, seed=998)
+
+
 @pytest.fixture(scope="module")
 def ray_local() -> Iterator[ModuleType]:
     """A local Ray instance of two CPUs for this module's tests; skips without Ray."""
