@@ -8,9 +8,9 @@ By default it starts a local Ray instance (``ray.init(num_cpus=...)``); ``--addr
 a running cluster instead, whose nodes must have this package installed. Every runner makes
 one batched model call per generated order for all its markets (``agents/rllib.py`` says
 how the vector env is handed to RLlib). After every iteration it prints the mean episode
-reward and shortfall (bp) of the episodes that ended in it, the env steps sampled and env
-steps per second of wall-clock time (sampling and the PPO update together), and the PPO
-losses; ``--tensorboard DIR`` writes the same figures as TensorBoard events. At the end the
+reward, shortfall (bp) and length of the episodes that ended in it, the env steps sampled
+and env steps per second of wall-clock time (sampling and the PPO update together), and the
+PPO losses; ``--tensorboard DIR`` writes the same figures as TensorBoard events. At the end the
 policy plays ``--eval-episodes`` episodes without exploration on evaluation seeds (from
 1,000,000 x their number up), which no training runner uses.
 """
@@ -147,6 +147,7 @@ def train(args: Args) -> dict[str, Any]:
                 f"iter {iteration:3d}  env steps {steps:8,d}  "
                 f"reward {row['rollout/episode_return_mean']:8.2f}  "
                 f"shortfall {row['rollout/shortfall_bp_mean']:7.2f} bp  "
+                f"length {row['rollout/episode_len_mean']:5.1f}  "
                 f"{row['perf/env_steps_per_s']:6.1f} env steps/s  "
                 f"policy loss {row['train/policy_loss']:.4f}  vf loss {row['train/vf_loss']:.3g}"
             )
