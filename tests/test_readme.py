@@ -1,5 +1,9 @@
 """The README's code blocks run as pasted: its Python blocks as scripts, its shell blocks
-line by line (slow), each in a fresh folder with the checkout importable."""
+line by line (slow), each in a fresh folder with the checkout importable.
+
+Only ```python and ```bash blocks run. Commands that need an optional extra CI does not
+install (Ray: ``mars-lmm-gym[ray]``) go in ```console blocks, shown and not run; their own
+tests skip without the extra (``tests/agents/test_rllib.py``)."""
 
 from __future__ import annotations
 
