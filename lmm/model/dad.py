@@ -38,7 +38,7 @@ import torch
 from lmm.model.checkpoint import Checkpoint
 from lmm.model.dataset import DayData, OrderDataset
 from lmm.model.generate import LMMMarkets
-from lmm.model.train import LN2, TrainConfig, training_batch, validation_bits
+from lmm.model.train import LN2, TrainConfig, adamw, training_batch, validation_bits
 from lmm.model.windows import WindowSampler
 
 __all__ = ["DaDConfig", "DaDResult", "RolloutWindows", "fine_tune", "rollout_windows"]
@@ -196,16 +196,7 @@ def fine_tune(
     n_rollout = config.batch_size - real.batch_size
     sampler = WindowSampler(days, cfg.context, 1, seed=0)  # drawn from ``rng`` below
     rng = np.random.default_rng(config.seed)
-    decay = [p for p in model.parameters() if p.dim() >= 2]
-    no_decay = [p for p in model.parameters() if p.dim() < 2]
-    opt = torch.optim.AdamW(
-        [
-            {"params": decay, "weight_decay": config.weight_decay},
-            {"params": no_decay, "weight_decay": 0.0},
-        ],
-        lr=config.lr,
-        betas=(0.9, 0.95),
-    )
+    opt = adamw(model, config.lr, config.weight_decay)
     warmup = max(1, config.steps_per_round // 10)
     begin = time.perf_counter()
     history = [{"round": 0, "validation_bits": validation_bits(model, days, cfg.context)}]

@@ -31,7 +31,7 @@ from lmm.model.training_log import TrainingLog
 from lmm.model.transformer import LMM, LMMConfig
 from lmm.model.windows import WindowSampler
 
-__all__ = ["TrainConfig", "TrainResult", "sequence_nll_bits", "train", "training_batch"]
+__all__ = ["TrainConfig", "TrainResult", "adamw", "sequence_nll_bits", "train", "training_batch"]
 
 LN2 = math.log(2.0)
 # the model's shape defaults, from their one definition (LMMConfig)
@@ -231,16 +231,7 @@ def train(
     if config.memory:  # what the model reads at each order
         days = tuple(replace(d, features=d.inputs(N_MEMORY_FEATURES)) for d in days)
     sampler = WindowSampler(days, config.context, config.subsample, config.seed)
-    decay = [p for p in model.parameters() if p.dim() >= 2]
-    no_decay = [p for p in model.parameters() if p.dim() < 2]
-    opt = torch.optim.AdamW(
-        [
-            {"params": decay, "weight_decay": config.weight_decay},
-            {"params": no_decay, "weight_decay": 0.0},
-        ],
-        lr=config.lr,
-        betas=(0.9, 0.95),
-    )
+    opt = adamw(model, config.lr, config.weight_decay)
     data = _data_signature(dataset)
     loop = _Loop([], (float("inf"), 0, None), torch.zeros((), device=device))
     first = 1
@@ -563,6 +554,21 @@ def training_batch(
         torch.from_numpy(f).to(device),
         torch.from_numpy(y).to(device),
         p,
+    )
+
+
+def adamw(model: nn.Module, lr: float, weight_decay: float) -> torch.optim.AdamW:
+    """The recipe's optimiser: AdamW (betas 0.9, 0.95) with weight decay on the weight
+    matrices only (biases, norms and other vectors are not decayed)."""
+    decay = [p for p in model.parameters() if p.dim() >= 2]
+    no_decay = [p for p in model.parameters() if p.dim() < 2]
+    return torch.optim.AdamW(
+        [
+            {"params": decay, "weight_decay": weight_decay},
+            {"params": no_decay, "weight_decay": 0.0},
+        ],
+        lr=lr,
+        betas=(0.9, 0.95),
     )
 
 

@@ -7,13 +7,11 @@ import json
 from dataclasses import replace
 from pathlib import Path
 
-import numpy as np
 import pytest
 import torch
 
 from lmm.model.checkpoint import Checkpoint
-from lmm.model.dataset import DayData, OrderDataset
-from lmm.model.features import N_BOOK_FEATURES
+from lmm.model.dataset import OrderDataset
 from lmm.model.run_state import RunStateError, load_run_state
 from lmm.model.train import QUICK, train
 
@@ -21,27 +19,12 @@ from lmm.model.train import QUICK, train
 CONFIG = replace(QUICK, steps=12, eval_every=4, log_every=3, dropout=0.1, warmup=4)
 
 
-def _random_day(checkpoint: Checkpoint, n: int = 1500, seed: int = 0) -> DayData:
-    from lmm.data.orderflow import ORDER_DTYPE
-
-    rng = np.random.default_rng(seed)
-    flow = np.zeros(n, dtype=ORDER_DTYPE)
-    flow["time"] = np.arange(n) * 10**9
-    return DayData(
-        name=f"random-{seed}",
-        flow=flow,
-        price_offset=np.zeros(n, dtype=np.int64),
-        dt=np.zeros(n, dtype=np.int64),
-        features=rng.normal(size=(n, N_BOOK_FEATURES)).astype(np.float32),
-        book_after=np.zeros((n, 1, 4), dtype=np.int64),
-        is_validation=np.arange(n) >= int(0.8 * n),
-        tokens=rng.integers(0, checkpoint.tokenizer.vocab_size, n),
-    )
-
-
 @pytest.fixture(scope="module")
 def dataset(tiny_checkpoint: Checkpoint) -> OrderDataset:
-    days = (_random_day(tiny_checkpoint, seed=0), _random_day(tiny_checkpoint, 900, seed=1))
+    from ddp_run import invented_day
+
+    vocab = tiny_checkpoint.tokenizer.vocab_size
+    days = (invented_day(vocab, 1500, 0), invented_day(vocab, 900, 1))
     return OrderDataset(days=days, tokenizer=tiny_checkpoint.tokenizer, validation_minutes=0)
 
 
