@@ -1,4 +1,5 @@
-"""``mars-gym tune-lmm``: fine-tune a trained LMM on its own rollouts (Data as Demonstrator)."""
+"""``mars-gym tune-lmm``: fine-tune a trained LMM (more steps at a low learning rate,
+optionally on its own rollouts: Data as Demonstrator)."""
 
 from __future__ import annotations
 
@@ -7,8 +8,8 @@ from dataclasses import asdict
 from pathlib import Path
 
 from lmm.model.checkpoint import load_checkpoint, save_checkpoint
-from lmm.model.dad import DaDConfig, fine_tune
 from lmm.model.dataset import build_dataset
+from lmm.model.tune import TuneConfig, fine_tune
 from mars_gym.console.flags import (
     checkpoint_flag,
     common_flags,
@@ -21,17 +22,19 @@ from mars_gym.console.flags import (
 __all__ = ["HELP", "NAME", "configure_parser", "run"]
 
 NAME = "tune-lmm"
-HELP = "fine-tune a trained LMM on its own rollouts, with the real orders as targets (DaD)"
+HELP = "fine-tune a trained LMM: more steps at a low learning rate, optionally on its own rollouts"
 
 
 def configure_parser(parser: argparse.ArgumentParser) -> None:
     """Add the ``tune-lmm`` command's description and flags to ``parser``."""
     parser.description = (
-        "Data as Demonstrator (lmm.model.dad): roll the model out from real states of the "
-        "training part, pair each state it reaches with the order that really came at that "
-        "position, and fine-tune on those windows mixed with ordinary ones; repeat for "
-        "--rounds. The days are tokenized with the checkpoint's tokenizer; validation "
-        "(teacher-forced, the held-out minutes) is printed after every round."
+        "Continue a checkpoint's training (lmm.model.tune) for --rounds x --steps-per-round "
+        "steps at a constant low --lr with a fresh optimiser, on the training parts of the "
+        "days, tokenized with the checkpoint's tokenizer; the validation loss (teacher-forced, "
+        "the held-out minutes) is printed after every round. With --rollout-fraction F > 0, "
+        "Data as Demonstrator: each round first rolls the model out from real states of the "
+        "training part and pairs each state it reaches with the order that really came at "
+        "that position; a share F of every batch comes from those windows."
     )
     checkpoint_flag(parser)
     days_flags(parser)
@@ -42,7 +45,7 @@ def configure_parser(parser: argparse.ArgumentParser) -> None:
         metavar="DIR",
         help="folder to write the fine-tuned checkpoint to",
     )
-    dataclass_flags(parser, DaDConfig)
+    dataclass_flags(parser, TuneConfig)
     common_flags(parser)
 
 
@@ -50,7 +53,7 @@ def run(args: argparse.Namespace) -> dict:
     """Fine-tune the checkpoint ``args`` name and write it to ``args.to``; returns the
     summary."""
     checkpoint = load_checkpoint(args.checkpoint)
-    config = config_from_args(DaDConfig(), args)
+    config = config_from_args(TuneConfig(), args)
     files = days_from_args(args)
     print(f"building the dataset from {len(files)} file(s) with the checkpoint's tokenizer")
     dataset = build_dataset(
@@ -69,7 +72,7 @@ def run(args: argparse.Namespace) -> dict:
         "seconds": result.seconds,
     }
     metadata = dict(checkpoint.metadata)
-    metadata["dad"] = summary
+    metadata["tune"] = summary
     save_checkpoint(args.to, checkpoint.model, checkpoint.tokenizer, metadata=metadata)
     print(
         f"fine-tuned in {result.seconds / 60:.1f} min; validation "

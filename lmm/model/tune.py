@@ -1,30 +1,39 @@
-"""Training on the model's own rollouts: Data as Demonstrator (DaD).
+"""Fine-tuning a trained model: more steps at a low learning rate, on real windows and,
+optionally, on the model's own rollouts (Data as Demonstrator).
 
-A model trained only on real contexts (teacher forcing) never sees the states its own
-orders lead to, and in simulation it feeds on its own output: small errors in where it
-places orders compound (exposure bias). DaD (Venkatraman, Hebert and Bagnell, "Improving
-Multi-step Prediction of Learned Time Series Models", AAAI 2015) corrects this the way
-DAgger does for policies, with the data as the expert: roll the model out from real
-states, and train it to predict, at each state it reached, the order that really came
-at that position of the real sequence.
+By default a run continues a checkpoint's training for ``rounds x steps_per_round`` steps
+at a constant low learning rate (the recipe's final one, after a short warm-up) with a
+fresh optimiser, on ordinary teacher-forced windows, and prints the validation loss after
+every round. ``train-lmm`` keeps the weights of its best validation pass, about halfway
+through its cosine schedule; on the selection windows these further steps bring the
+generated market closer to the real one (docs/lmm.md, "Training on its own rollouts").
 
-That target fits this model's states because a token is relative to the book it meets:
-its price is an offset from the same-side best quote (or the mid), its size is in shares
-(or relative to the touch) and its time is a gap since the previous order
+With ``rollout_fraction > 0`` part of each batch comes from rollouts. A model trained only
+on real contexts (teacher forcing) never sees the states its own orders lead to, and in
+simulation it feeds on its own output: small errors in where it places orders compound
+(exposure bias). DaD (Venkatraman, Hebert and Bagnell, "Improving Multi-step Prediction of
+Learned Time Series Models", AAAI 2015) corrects this the way DAgger does for policies, with
+the data as the expert: roll the model out from real states, and train it to predict, at
+each state it reached, the order that really came at that position of the real sequence.
+
+That target fits this model's states because a token is relative to the book it meets: its
+price is an offset from the same-side best quote (or the mid), its size is in shares (or
+relative to the touch) and its time is a gap since the previous order
 (:mod:`lmm.model.tokenizer`). "The real trader's next order" therefore reads as "place a
 limit order 12 ticks behind your best", wherever that best has gone in the rollout.
 
 A rollout starts from the last ``context // 2`` real orders up to a point of a day's
 training part and generates ``orders`` orders from there in the simulator
-(:class:`lmm.model.generate.LMMMarkets`), each with the features of the book it left.
-Each time its context is full it gives a window (a full context is then cut to its last
-half, so that is after ``context // 2`` orders and every ``context // 2 + 1`` after): the
-first half real and half generated, then wholly generated ones from ever further into the
-rollout, where drift has had time to act. Position ``p`` of a window is trained toward
-the real order at the next index of the real sequence, counted from the rollout's start,
-which is the target it would have under teacher forcing. Fine-tuning alternates rounds:
-generate windows with the current weights, then train on batches that mix them with
-ordinary teacher-forced windows.
+(:class:`lmm.model.generate.LMMMarkets`), each with the features of the book it left. Each
+time its context is full it gives a window (a full context is then cut to its last half, so
+that is after ``context // 2`` orders and every ``context // 2 + 1`` after): the first half
+real and half generated, then wholly generated ones from ever further into the rollout,
+where drift has had time to act. Position ``p`` of a window is trained toward the real order
+at the next index of the real sequence, counted from the rollout's start, which is the
+target it would have under teacher forcing. Fine-tuning alternates rounds: generate windows
+with the current weights, then train on batches that mix them with ordinary teacher-forced
+windows. Measured on the selection windows, these corrections made the drift worse, not
+better (docs/lmm.md): the option stays for further attempts, not as a recipe.
 """
 
 from __future__ import annotations
@@ -41,23 +50,24 @@ from lmm.model.generate import LMMMarkets
 from lmm.model.train import LN2, TrainConfig, adamw, training_batch, validation_bits
 from lmm.model.windows import WindowSampler
 
-__all__ = ["DaDConfig", "DaDResult", "RolloutWindows", "fine_tune", "rollout_windows"]
+__all__ = ["RolloutWindows", "TuneConfig", "TuneResult", "fine_tune", "rollout_windows"]
 
 
 @dataclass(frozen=True)
-class DaDConfig:
-    """Settings of a DaD fine-tuning run.
+class TuneConfig:
+    """Settings of a fine-tuning run (the defaults: 1,000 steps on real windows only).
 
     Attributes:
-        rounds: generate-then-train rounds.
+        rounds: rounds of training, each ending with a validation pass (and, with
+            rollouts, each starting by generating them with the current weights).
         starts_per_round: rollouts per round (one window each), from starts drawn uniformly
             over the training parts' orders.
         orders: orders each rollout generates; it gives a window each time its context
             is full (after ``context // 2`` orders, then every ``context // 2 + 1``).
         steps_per_round: optimisation steps per round.
         batch_size: windows per step.
-        rollout_fraction: share of each batch drawn from the round's rollout windows (the
-            rest are teacher-forced windows of real orders).
+        rollout_fraction: share of each batch drawn from the round's rollout windows (DaD;
+            the rest are teacher-forced windows of real orders); 0 makes no rollouts.
         lr: learning rate (constant after a linear warm-up over the first round's first
             tenth; fine-tuning starts from trained weights).
         weight_decay: AdamW weight decay on weight matrices.
@@ -70,7 +80,7 @@ class DaDConfig:
     orders: int = 64
     steps_per_round: int = 250
     batch_size: int = 32
-    rollout_fraction: float = 0.5
+    rollout_fraction: float = 0.0
     lr: float = 2e-4
     weight_decay: float = 0.1
     temperature: float = 1.0
@@ -79,13 +89,13 @@ class DaDConfig:
     def __post_init__(self) -> None:
         for name in ("rounds", "starts_per_round", "orders", "steps_per_round", "batch_size"):
             if getattr(self, name) < 1:
-                raise ValueError(f"DaDConfig.{name} must be >= 1, got {getattr(self, name)}")
+                raise ValueError(f"TuneConfig.{name} must be >= 1, got {getattr(self, name)}")
         if not 0.0 <= self.rollout_fraction <= 1.0:
             raise ValueError(
-                f"DaDConfig.rollout_fraction must be in [0, 1], got {self.rollout_fraction}"
+                f"TuneConfig.rollout_fraction must be in [0, 1], got {self.rollout_fraction}"
             )
         if not self.lr > 0:
-            raise ValueError(f"DaDConfig.lr must be > 0, got {self.lr}")
+            raise ValueError(f"TuneConfig.lr must be > 0, got {self.lr}")
 
 
 @dataclass(frozen=True)
@@ -163,7 +173,7 @@ def rollout_windows(
 
 
 @dataclass
-class DaDResult:
+class TuneResult:
     """What fine-tuning measured: validation bits per order (teacher-forced, on the
     held-out part) before and after each round, and the time it took."""
 
@@ -174,9 +184,9 @@ class DaDResult:
 def fine_tune(
     checkpoint: Checkpoint,
     dataset: OrderDataset,
-    config: DaDConfig,
+    config: TuneConfig,
     progress: bool = True,
-) -> DaDResult:
+) -> TuneResult:
     """Fine-tune ``checkpoint``'s model in place by DaD rounds on ``dataset``'s training
     parts (which must be tokenized with the checkpoint's tokenizer)."""
     model = checkpoint.model
@@ -200,7 +210,7 @@ def fine_tune(
     warmup = max(1, config.steps_per_round // 10)
     begin = time.perf_counter()
     history = [{"round": 0, "validation_bits": validation_bits(model, days, cfg.context)}]
-    _say(progress, f"DaD round 0: validation {history[0]['validation_bits']:.4f} bits/order")
+    _say(progress, f"round 0: validation {history[0]['validation_bits']:.4f} bits/order")
     step = 0
     for r in range(1, config.rounds + 1):
         t0 = time.perf_counter()
@@ -244,10 +254,10 @@ def fine_tune(
         )
         _say(
             progress,
-            f"DaD round {r}/{config.rounds}: rollouts {t_gen:.0f} s, train "
+            f"round {r}/{config.rounds}: rollouts {t_gen:.0f} s, train "
             f"{np.mean(losses):.4f} bits/order, validation {val:.4f}",
         )
-    return DaDResult(history=history, seconds=time.perf_counter() - begin)
+    return TuneResult(history=history, seconds=time.perf_counter() - begin)
 
 
 def _say(progress: bool, line: str) -> None:

@@ -1,5 +1,5 @@
-"""DaD: rollout windows pair the model's own states with the real orders, and fine-tuning
-on them is seeded and moves the weights."""
+"""Fine-tuning: rollout windows pair the model's own states with the real orders, and
+fine-tuning, with and without them, is seeded and moves the weights."""
 
 from __future__ import annotations
 
@@ -11,11 +11,11 @@ import pytest
 import torch
 
 from lmm.model.checkpoint import Checkpoint
-from lmm.model.dad import DaDConfig, fine_tune, rollout_windows
 from lmm.model.dataset import DayData, OrderDataset, build_dataset
 from lmm.model.price_reference import PriceReference
 from lmm.model.size_reference import SizeReference
 from lmm.model.tokenizer import OrderTokenizer, TokenizerConfig
+from lmm.model.tune import TuneConfig, fine_tune, rollout_windows
 from tests.conftest import untrained_checkpoint
 
 MID = PriceReference.MID
@@ -100,7 +100,14 @@ def test_fine_tuning_is_seeded_and_moves_the_weights(
     goog_day: DayData, tiny_checkpoint: Checkpoint
 ) -> None:
     dataset = OrderDataset((goog_day,), tiny_checkpoint.tokenizer, 10)
-    config = DaDConfig(rounds=2, starts_per_round=4, orders=8, steps_per_round=3, batch_size=4)
+    config = TuneConfig(
+        rounds=2,
+        starts_per_round=4,
+        orders=8,
+        steps_per_round=3,
+        batch_size=4,
+        rollout_fraction=0.5,
+    )
     runs = []
     for _ in range(2):
         checkpoint = _fresh(tiny_checkpoint)
@@ -123,27 +130,27 @@ def test_fine_tuning_needs_the_checkpoints_tokenizer(
     other = OrderTokenizer.fit(offset, size, dt, config)
     dataset = OrderDataset((goog_day,), other, 10)
     with pytest.raises(ValueError, match="another tokenizer"):
-        fine_tune(_fresh(tiny_checkpoint), dataset, DaDConfig(rounds=1), progress=False)
+        fine_tune(_fresh(tiny_checkpoint), dataset, TuneConfig(rounds=1), progress=False)
 
 
 @pytest.mark.parametrize(
     ("field", "value"), [("rounds", 0), ("rollout_fraction", 1.5), ("lr", 0.0)]
 )
 def test_config_names_a_bad_field(field: str, value: float) -> None:
-    with pytest.raises(ValueError, match=f"DaDConfig.{field}"):
-        DaDConfig(**{field: value})
+    with pytest.raises(ValueError, match=f"TuneConfig.{field}"):
+        TuneConfig(**{field: value})
 
 
 def test_a_control_run_trains_on_real_windows_only(
     goog_day: DayData, tiny_checkpoint: Checkpoint, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    import lmm.model.dad as dad
+    import lmm.model.tune as tune
 
     def no_rollouts(*args, **kwargs):
         raise AssertionError("a control run generated rollouts")
 
-    monkeypatch.setattr(dad, "rollout_windows", no_rollouts)
+    monkeypatch.setattr(tune, "rollout_windows", no_rollouts)
     dataset = OrderDataset((goog_day,), tiny_checkpoint.tokenizer, 10)
-    config = DaDConfig(rounds=1, steps_per_round=2, batch_size=4, rollout_fraction=0.0)
+    config = TuneConfig(rounds=1, steps_per_round=2, batch_size=4, rollout_fraction=0.0)
     result = fine_tune(_fresh(tiny_checkpoint), dataset, config, progress=False)
     assert len(result.history) == 2
