@@ -7,11 +7,13 @@ A checkpoint is a folder with two files:
 * ``lmm.json``: the format version, the model config, the fitted tokenizer and the
   training metadata (data, split, losses, time), so a checkpoint documents itself.
 
-Two checkpoints ship inside the package (:data:`PACKAGED`), both trained by ``mars-gym
-train-lmm``: ``default`` (:data:`DEFAULT_CHECKPOINT`), the more faithful, and ``fast``, a
-smaller model that drives the environments 2.3-2.6 times as fast and generates a less
-faithful market (figures in the README). Wherever a checkpoint folder is asked for, one of
-these names may stand in for it.
+Three checkpoints ship inside the package (:data:`PACKAGED`), trained by ``mars-gym
+train-lmm``: ``default`` (:data:`DEFAULT_CHECKPOINT`), the one every published figure is
+measured on; ``fast``, a smaller model that drives the environments 2.3-2.6 times as fast
+and generates a less faithful market; and ``profile``, conditioned on a stock profile and
+fine-tuned by ``mars-gym tune-lmm``, closer to the real flow by LOB-Bench's scores but not
+yet measured in the leagues and studies (figures in the README). Wherever a checkpoint
+folder is asked for, one of these names may stand in for it.
 """
 
 from __future__ import annotations
@@ -39,7 +41,11 @@ __all__ = [
 
 _SHIPPED = Path(__file__).resolve().parents[1] / "checkpoints"
 #: The checkpoints shipped with the package, by name (see the module docstring).
-PACKAGED = {"default": _SHIPPED / "default", "fast": _SHIPPED / "fast"}
+PACKAGED = {
+    "default": _SHIPPED / "default",
+    "fast": _SHIPPED / "fast",
+    "profile": _SHIPPED / "profile",
+}
 #: The checkpoint used when none is named.
 DEFAULT_CHECKPOINT = PACKAGED["default"]
 FORMAT_VERSION = 1

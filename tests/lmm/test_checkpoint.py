@@ -93,6 +93,19 @@ def test_the_packaged_fast_model_loads_by_name(fingerprint) -> None:
     assert fingerprint(ck) == "f3a3951cc619a915 0.142456"
 
 
+def test_the_packaged_profile_model_loads_by_name(fingerprint) -> None:
+    """``profile``: the default's shape conditioned on a stock profile (four statistics),
+    with its provenance in its metadata; its generation is pinned as the others' are."""
+    ck = load_checkpoint("profile")
+    assert ck.path == PACKAGED["profile"]
+    assert ck.model.config.n_profile_features == 4
+    assert ck.model.num_parameters() == load_checkpoint("default").model.num_parameters() + 640
+    assert ck.metadata["tune"]["config"]["rollout_fraction"] == 0.0
+    assert "train-lmm --profile" in ck.metadata["provenance"]
+    assert sum(f.stat().st_size for f in PACKAGED["profile"].iterdir()) <= 25 * 2**20
+    assert fingerprint(ck) == "bdb2846583be3e26 0.236523"
+
+
 def test_a_name_means_a_packaged_checkpoint_and_a_path_a_folder(tmp_path: Path) -> None:
     assert checkpoint_folder(None) == checkpoint_folder("default") == DEFAULT_CHECKPOINT
     assert checkpoint_folder("fast") == PACKAGED["fast"]
