@@ -1095,6 +1095,10 @@ class LMMMarkets:
         m = self._market(i)
         return np.array(m.history_tokens, dtype=np.int64), np.stack(m.history_features)
 
+    def history_length(self, i: int) -> int:
+        """How many orders market ``i``'s context holds (:meth:`history` without the copy)."""
+        return len(self._market(i).history_tokens)
+
     def time_ns(self, i: int) -> int:
         """Market ``i``'s clock in ns after midnight."""
         return self._market(i).time_ns

@@ -31,7 +31,15 @@ from lmm.model.training_log import TrainingLog
 from lmm.model.transformer import LMM, LMMConfig
 from lmm.model.windows import WindowSampler
 
-__all__ = ["TrainConfig", "TrainResult", "adamw", "sequence_nll_bits", "train", "training_batch"]
+__all__ = [
+    "TrainConfig",
+    "TrainResult",
+    "adamw",
+    "descend",
+    "sequence_nll_bits",
+    "train",
+    "training_batch",
+]
 
 LN2 = math.log(2.0)
 # the model's shape defaults, from their one definition (LMMConfig)
@@ -272,10 +280,7 @@ def train(
         picks = sampler.draw(config.batch_size, run.rank, run.world)
         with autocast:
             loss = net(*training_batch(days, picks, config, device))
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
-        opt.step()
+        descend(model, opt, loss)
         seconds = time.perf_counter() - t0
         loop.train_time += seconds
         loop.running_loss += loss.detach()
@@ -570,6 +575,14 @@ def adamw(model: nn.Module, lr: float, weight_decay: float) -> torch.optim.AdamW
         lr=lr,
         betas=(0.9, 0.95),
     )
+
+
+def descend(model: nn.Module, opt: torch.optim.Optimizer, loss: torch.Tensor) -> None:
+    """One step of the recipe's update: the gradient of ``loss``, its norm clipped to 1."""
+    opt.zero_grad(set_to_none=True)
+    loss.backward()
+    torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+    opt.step()
 
 
 def _lr(step: int, config: TrainConfig) -> float:

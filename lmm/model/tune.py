@@ -47,7 +47,7 @@ import torch
 from lmm.model.checkpoint import Checkpoint
 from lmm.model.dataset import DayData, OrderDataset
 from lmm.model.generate import LMMMarkets
-from lmm.model.train import LN2, TrainConfig, adamw, training_batch, validation_bits
+from lmm.model.train import LN2, TrainConfig, adamw, descend, training_batch, validation_bits
 from lmm.model.windows import WindowSampler
 
 __all__ = ["RolloutWindows", "TuneConfig", "TuneResult", "fine_tune", "rollout_windows"]
@@ -155,8 +155,8 @@ def rollout_windows(
             if order is None:
                 continue
             made[i] += 1
-            tokens, features = markets.history(i)
-            if len(tokens) == context:
+            if markets.history_length(i) == context:
+                tokens, features = markets.history(i)
                 d, first = picks[i]
                 target = first + prefix + made[i] - context + 1  # position 0's target
                 windows.append((tokens, features, days[d].tokens[target : target + context], d))
@@ -187,8 +187,9 @@ def fine_tune(
     config: TuneConfig,
     progress: bool = True,
 ) -> TuneResult:
-    """Fine-tune ``checkpoint``'s model in place by DaD rounds on ``dataset``'s training
-    parts (which must be tokenized with the checkpoint's tokenizer)."""
+    """Fine-tune ``checkpoint``'s model in place on ``dataset``'s training parts (which
+    must be tokenized with the checkpoint's tokenizer), in ``config.rounds`` rounds: on real
+    windows, and with ``config.rollout_fraction`` on rollout windows too (DaD)."""
     model = checkpoint.model
     if dataset.tokenizer.to_dict() != checkpoint.tokenizer.to_dict():
         raise ValueError("the dataset is tokenized with another tokenizer than the checkpoint's")
@@ -236,10 +237,7 @@ def fine_tune(
                 if p is not None:
                     p = torch.cat([p, torch.from_numpy(windows.profiles[pick])])
             loss = -model.log_prob(model(x, f, profile=p), y).mean()
-            opt.zero_grad(set_to_none=True)
-            loss.backward()
-            torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
-            opt.step()
+            descend(model, opt, loss)
             losses.append(loss.item() / LN2)
         model.eval()
         val = validation_bits(model, days, cfg.context)
