@@ -1,4 +1,5 @@
-"""Writing measured figures as JSON that reads the same on every machine.
+"""JSON files: measured figures written to read the same on every machine, and the
+format-versioned descriptions (checkpoints, run states, the day cache) read back.
 
 Result files record their setup (data files, checkpoints, output folders), and a setup
 written as this machine's absolute paths (``/home/me/data/...``, ``/tmp/run3/...``) says
@@ -15,7 +16,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-__all__ = ["portable", "write_json"]
+__all__ = ["portable", "read_versioned_json", "write_json"]
 
 
 def portable(value: Any, root: Path | None = None) -> Any:
@@ -46,3 +47,24 @@ def write_json(
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(portable(plain), indent=indent) + "\n")
+
+
+def read_versioned_json(
+    file: Path, version: int, what: str, error: type[Exception], remedy: str = ""
+) -> dict:
+    """The JSON object in ``file``, written in format ``version`` (its ``format_version``
+    field, kept in the result).
+
+    Raises:
+        error: ``file`` is not valid JSON, or not an object of format ``version`` (the
+            message names the file, the format found and ``what`` it should describe, then
+            ``remedy``).
+    """
+    try:
+        meta = json.loads(Path(file).read_text())
+    except json.JSONDecodeError as exc:
+        raise error(f"{file}: not valid JSON ({exc})") from None
+    found = meta.get("format_version") if isinstance(meta, dict) else meta
+    if not isinstance(meta, dict) or found != version:
+        raise error(f"{file}: unsupported {what} format {found!r} (expected {version}){remedy}")
+    return meta

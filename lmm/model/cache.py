@@ -38,6 +38,7 @@ from lmm.model.dataset import DayData, OrderDataset, day_orders
 from lmm.model.distributed import Distributed
 from lmm.model.price_reference import PriceReference
 from lmm.model.tokenizer import OrderTokenizer, TokenizerConfig
+from lmm.results import read_versioned_json
 
 __all__ = [
     "DEFAULT_FIT_ORDERS",
@@ -192,15 +193,12 @@ def _encode(
 
 def _day_meta(folder: Path, key: str) -> dict:
     """A day folder's description, checked against the key it is read for."""
-    try:
-        meta = json.loads((folder / "day.json").read_text())
-    except (OSError, json.JSONDecodeError) as exc:
-        raise CacheError(f"{folder}: not a cached day ({exc})") from None
-    if meta.get("format_version") != FORMAT_VERSION:
-        raise CacheError(
-            f"{folder}: cache format {meta.get('format_version')!r}, this code reads "
-            f"{FORMAT_VERSION}; delete the folder to encode the day again"
-        )
+    file = folder / "day.json"
+    if not file.is_file():
+        raise CacheError(f"{folder}: not a cached day (day.json is missing)")
+    meta = read_versioned_json(
+        file, FORMAT_VERSION, "cache", CacheError, "; delete the folder to encode the day again"
+    )
     if meta.get("key") != key:
         raise CacheError(f"{folder}: holds the day keyed {meta.get('key')!r}, not {key!r}")
     return meta
@@ -282,16 +280,9 @@ def _read_index(root: Path) -> dict:
     file = root / "index.json"
     if not file.is_file():
         return {"format_version": FORMAT_VERSION, "days": {}, "tokenizers": {}}
-    try:
-        index = json.loads(file.read_text())
-    except json.JSONDecodeError as exc:
-        raise CacheError(f"{file}: not valid JSON ({exc})") from None
-    if index.get("format_version") != FORMAT_VERSION:
-        raise CacheError(
-            f"{file}: cache format {index.get('format_version')!r}, this code reads "
-            f"{FORMAT_VERSION}; use another --cache folder"
-        )
-    return index
+    return read_versioned_json(
+        file, FORMAT_VERSION, "cache", CacheError, "; use another --cache folder"
+    )
 
 
 def _load_tokens(

@@ -27,6 +27,7 @@ import torch
 
 from lmm.model.tokenizer import OrderTokenizer
 from lmm.model.transformer import LMM, LMMConfig
+from lmm.results import read_versioned_json
 
 __all__ = [
     "DEFAULT_CHECKPOINT",
@@ -127,16 +128,7 @@ def load_checkpoint(
                 f"{path}: not an LMM checkpoint ({f.name} is missing; packaged checkpoints: "
                 f"{', '.join(PACKAGED)})"
             )
-    try:
-        meta = json.loads(meta_file.read_text())
-    except json.JSONDecodeError as exc:
-        raise CheckpointError(f"{meta_file}: not valid JSON ({exc})") from None
-    if not isinstance(meta, dict) or meta.get("format_version") != FORMAT_VERSION:
-        raise CheckpointError(
-            f"{meta_file}: unsupported checkpoint format "
-            f"{meta.get('format_version') if isinstance(meta, dict) else meta!r} "
-            f"(expected {FORMAT_VERSION})"
-        )
+    meta = read_versioned_json(meta_file, FORMAT_VERSION, "checkpoint", CheckpointError)
     try:
         config = LMMConfig(**meta["model"])
         tokenizer = OrderTokenizer.from_dict(meta["tokenizer"])

@@ -432,18 +432,15 @@ class LMMMarkets:
                 "decoder='numba' runs on the CPU with the KV cache: it needs device='cpu' "
                 f"and use_cache=True, got device={str(device)!r}, use_cache={use_cache}"
             )
-        if decoder == "numba" and checkpoint.model.config.n_profile_features:
-            raise ValueError(
-                "decoder='numba' does not yet take a stock profile: use decoder='torch' with "
-                "this checkpoint (its config has n_profile_features="
-                f"{checkpoint.model.config.n_profile_features})"
-            )
-        if decoder == "numba" and checkpoint.model.config.n_memory_features:
-            raise ValueError(
-                "decoder='numba' does not yet take memory features: use decoder='torch' with "
-                "this checkpoint (its config has n_memory_features="
-                f"{checkpoint.model.config.n_memory_features})"
-            )
+        for name, what in (
+            ("n_profile_features", "a stock profile"),
+            ("n_memory_features", "memory features"),
+        ):
+            if decoder == "numba" and getattr(checkpoint.model.config, name):
+                raise ValueError(
+                    f"decoder='numba' does not yet take {what}: use decoder='torch' with this "
+                    f"checkpoint (its config has {name}={getattr(checkpoint.model.config, name)})"
+                )
         if n < 1:
             raise ValueError(f"need at least one market, got n={n}")
         if max_orders_per_second < 1:

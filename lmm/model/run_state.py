@@ -26,6 +26,8 @@ from pathlib import Path
 
 import torch
 
+from lmm.results import read_versioned_json
+
 __all__ = ["FORMAT_VERSION", "RunState", "RunStateError", "load_run_state", "save_run_state"]
 
 FORMAT_VERSION = 1
@@ -118,16 +120,7 @@ def load_run_state(path: str | Path) -> RunState:
             f"{path}: not a training run state ({_JSON} is missing; "
             "train-lmm --save-every N writes one into the checkpoint folder's state/)"
         )
-    try:
-        meta = json.loads(meta_file.read_text())
-    except json.JSONDecodeError as exc:
-        raise RunStateError(f"{meta_file}: not valid JSON ({exc})") from None
-    if not isinstance(meta, dict) or meta.get("format_version") != FORMAT_VERSION:
-        raise RunStateError(
-            f"{meta_file}: unsupported run state format "
-            f"{meta.get('format_version') if isinstance(meta, dict) else meta!r} "
-            f"(expected {FORMAT_VERSION})"
-        )
+    meta = read_versioned_json(meta_file, FORMAT_VERSION, "run state", RunStateError)
     meta.pop("format_version")
     tensors = {}
     for name in _TENSORS:
