@@ -88,9 +88,17 @@ class Distributed:
         dist.broadcast_object_list(box, src=0)
         return box[0]
 
-    def close(self) -> None:
-        """Leave the process group (nothing when alone)."""
+    def close(self, wait: bool = True) -> None:
+        """Leave the process group (nothing when alone).
+
+        Args:
+            wait: first wait until every process has come here (a process that leaves
+                while another still writes can abort in gloo's teardown); ``False`` after
+                an error, when the others may never come.
+        """
         if self.world > 1 and dist.is_initialized():
+            if wait:
+                dist.barrier()
             dist.destroy_process_group()
 
     @property

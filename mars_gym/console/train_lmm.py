@@ -136,7 +136,7 @@ def run(args: argparse.Namespace) -> dict:
         args.save_every = args.save_every or info.get("save_every", 0)
     process = from_environment(config.device)
     try:
-        return _train(
+        report = _train(
             args,
             process,
             state,
@@ -147,8 +147,11 @@ def run(args: argparse.Namespace) -> dict:
             cache,
             validation_minutes,
         )
-    finally:
-        process.close()
+    except BaseException:
+        process.close(wait=False)
+        raise
+    process.close()
+    return report
 
 
 def _train(
