@@ -4,8 +4,8 @@ once and holds none of them in memory.
 Each day is replayed, verified and encoded once (:func:`lmm.model.dataset.day_orders`) into
 a folder of ``.npy`` files, one per array of :class:`lmm.model.dataset.DayData` (the
 orders, their price offsets, inter-arrival times, book features, the top-L books after
-them, the validation mask, touch sizes, memory features and, when there is one, the
-stock profile), and described by a ``day.json`` beside them. Its tokens, which depend on
+them, the validation mask, touch sizes, memory and outlook features and, when there is
+one, the stock profile), and described by a ``day.json`` beside them. Its tokens, which depend on
 the tokenizer, are a ``tokens-<tokenizer fingerprint>.npy`` in the same folder. The
 folder's name is its key: the file's content hash (SHA-256), the price reference the
 offsets are measured from and the validation minutes, e.g.
@@ -60,6 +60,7 @@ _ARRAYS = (
     "is_validation",
     "touch",
     "memory",
+    "outlook",
     "profile",
 )
 _FIT_SEED = 0  # the tokenizer's sample does not depend on the training seed

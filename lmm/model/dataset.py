@@ -28,6 +28,7 @@ from lmm.model.memory import (
     memory_features,
     signed_market_volume,
 )
+from lmm.model.outlook import normal_volume, outlook_features, realized_outlook
 from lmm.model.price_reference import PriceReference, reference_price
 from lmm.model.profile import MIN_PROFILE_ORDERS, stock_profile
 from lmm.model.size_reference import touch_size
@@ -62,6 +63,9 @@ class DayData:
         memory: float32 ``(n, N_MEMORY_FEATURES)`` the memory features
             (:mod:`lmm.model.memory`) at each order, which a model with memory features
             reads after the book features (:meth:`inputs`); None for days built without them.
+        outlook: float32 ``(n, N_OUTLOOK_FEATURES)`` the outlook features
+            (:mod:`lmm.model.outlook`) the day realised at each order, which a model with
+            outlook features reads after the memory features; None for days built without.
     """
 
     name: str
@@ -75,18 +79,24 @@ class DayData:
     touch: np.ndarray | None = None
     profile: np.ndarray | None = None
     memory: np.ndarray | None = None
+    outlook: np.ndarray | None = None
 
-    def inputs(self, n_memory_features: int) -> np.ndarray:
-        """The per-order inputs of a model with ``n_memory_features`` memory features: the
-        book features, followed by the memory features where it has them."""
-        if not n_memory_features:
-            return self.features
-        if self.memory is None or self.memory.shape[1] != n_memory_features:
-            raise ValueError(
-                f"{self.name}: the model reads {n_memory_features} memory features; this day "
-                f"has {None if self.memory is None else self.memory.shape[1]}"
-            )
-        return np.concatenate([self.features, self.memory], axis=1)
+    def inputs(self, n_memory_features: int, n_outlook_features: int = 0) -> np.ndarray:
+        """The per-order inputs of a model with ``n_memory_features`` memory features and
+        ``n_outlook_features`` outlook features: the book features, followed by those it
+        reads (the outlook the day realised)."""
+        parts = [self.features]
+        for name, n in (("memory", n_memory_features), ("outlook", n_outlook_features)):
+            if not n:
+                continue
+            values = getattr(self, name)
+            if values is None or values.shape[1] != n:
+                raise ValueError(
+                    f"{self.name}: the model reads {n} {name} features; this day has "
+                    f"{None if values is None else values.shape[1]}"
+                )
+            parts.append(values)
+        return parts[0] if len(parts) == 1 else np.concatenate(parts, axis=1)
 
     def start_state(self, index: int, context: int) -> StartState:
         """The market right after order ``index``: its book, clock, the last ``context``
@@ -188,6 +198,8 @@ def day_orders(
     profile = None
     if n_train >= MIN_PROFILE_ORDERS:
         profile = stock_profile(flow[:n_train], after[:n_train])
+    shares = np.abs(volume)
+    normal = normal_volume(flow["time"][: max(n_train, 1)], shares[: max(n_train, 1)])
     return DayData(
         name=Path(day.source).name,
         flow=flow,
@@ -199,6 +211,7 @@ def day_orders(
         touch=touch_size(flow["kind"], met[:, 0, 3], met[:, 0, 1]),
         profile=profile,
         memory=memory_features(flow["time"], mid2, volume),
+        outlook=outlook_features(*realized_outlook(flow["time"], mid2, shares, normal)),
     )
 
 

@@ -39,6 +39,7 @@ from lmm.model import decode_numba
 from lmm.model.checkpoint import Checkpoint
 from lmm.model.features import FEATURE_LEVELS, NO_QUOTE, book_features, mid_x2
 from lmm.model.memory import MemoryTracker, signed_market_volume
+from lmm.model.outlook import OutlookPath
 from lmm.model.price_reference import PriceReference
 from lmm.model.size_reference import SizeReference
 from lmm.model.tokenizer import OrderTokenizer
@@ -435,6 +436,7 @@ class LMMMarkets:
         for name, what in (
             ("n_profile_features", "a stock profile"),
             ("n_memory_features", "memory features"),
+            ("n_outlook_features", "outlook features"),
         ):
             if decoder == "numba" and getattr(checkpoint.model.config, name):
                 raise ValueError(
@@ -462,6 +464,8 @@ class LMMMarkets:
         self._profiles = torch.zeros(n, n_profile, device=self.device) if n_profile else None
         # each market's memory features (lmm.model.memory), for a model that reads them
         self._memory: list[MemoryTracker | None] = [None] * n
+        # each market's outlook (lmm.model.outlook), for a model that reads one; None: unknown
+        self._outlook: list[OutlookPath | None] = [None] * n
         self.masked_mass = 0.0  # summed probability mass removed by masking
         self._recorders: dict[int, SessionRecorder] = {}
         self.steps = 0
@@ -489,12 +493,25 @@ class LMMMarkets:
             self._lengths_np = self.cache.lengths.numpy()
 
     # ------------------------------------------------------------------ set-up
-    def reset(self, i: int, start: StartState, seed: int) -> None:
+    def reset(
+        self, i: int, start: StartState, seed: int, outlook: OutlookPath | None = None
+    ) -> None:
         """(Re)start market ``i`` from ``start``; all its randomness comes from ``seed``.
 
         A model conditioned on a stock profile is given the start's for the whole session
         (its own default where the start has none); a model without one ignores it.
+
+        ``outlook`` is the scenario the market follows (:mod:`lmm.model.outlook`), for a
+        model with outlook features: each order is given its outlook at that order's time,
+        and the start's context orders the outlook at the start. None leaves the outlook
+        unknown (the unconditional market). A model without outlook features refuses one.
         """
+        if outlook is not None and not self.model.config.n_outlook_features:
+            raise ValueError(
+                "this checkpoint's model reads no outlook, so it cannot follow a scenario: "
+                "use a checkpoint trained or tuned with outlook features (tune-lmm --outlook)"
+            )
+        self._outlook[i] = outlook
         self._recorders.pop(i, None)  # a recording ends with its session
         if self._profiles is not None:
             if start.profile is None:
@@ -533,20 +550,29 @@ class LMMMarkets:
     def _start_inputs(self, i: int, start: StartState, mid2: int) -> np.ndarray:
         """The per-order inputs of ``start``'s last ``context`` orders: their book features,
         followed, for a model with memory features, by theirs (zeros where the start has
-        none); sets market ``i``'s memory from the start's history (or from its book)."""
-        features = np.asarray(start.features[-self.context :], dtype=np.float32)
+        none), and for a model with outlook features by market ``i``'s outlook at the start
+        (zeros without one); sets market ``i``'s memory from the start's history (or from
+        its book)."""
+        parts = [np.asarray(start.features[-self.context :], dtype=np.float32)]
+        rows = len(parts[0])
         n_memory = self.model.config.n_memory_features
-        if not n_memory:
-            return features
-        if start.memory_history is None:
-            tracker = MemoryTracker.from_history(*np.array([[start.time_ns], [mid2], [0]]))
-        else:
-            tracker = MemoryTracker.from_history(*np.asarray(start.memory_history).T)
-        self._memory[i] = tracker
-        memory = np.zeros((len(features), n_memory), dtype=np.float32)
-        if start.memory is not None:
-            memory = np.asarray(start.memory[-self.context :], dtype=np.float32)
-        return np.concatenate([features, memory], axis=1)
+        if n_memory:
+            if start.memory_history is None:
+                history = np.array([[start.time_ns], [mid2], [0]])
+            else:
+                history = np.asarray(start.memory_history).T
+            self._memory[i] = MemoryTracker.from_history(*history)
+            memory = np.zeros((rows, n_memory), dtype=np.float32)
+            if start.memory is not None:
+                memory = np.asarray(start.memory[-self.context :], dtype=np.float32)
+            parts.append(memory)
+        n_outlook = self.model.config.n_outlook_features
+        if n_outlook:
+            outlook = np.zeros((rows, n_outlook), dtype=np.float32)
+            if self._outlook[i] is not None:
+                outlook[:] = self._outlook[i].features(start.time_ns)
+            parts.append(outlook)
+        return parts[0] if len(parts) == 1 else np.concatenate(parts, axis=1)
 
     def _prefill(self, rows: list[int]) -> None:
         """Recompute the hidden state of ``rows`` from their whole history (and, with a
@@ -971,6 +997,8 @@ class LMMMarkets:
             features = np.concatenate(
                 [features, self._memory_rows(markets, kinds, sizes, book_rows, times)], axis=1
             )
+        if self.model.config.n_outlook_features:
+            features = np.concatenate([features, self._outlook_rows(markets, times)], axis=1)
         rows, trimmed = [], []
         for i, token, feats in zip(markets, tokens.tolist(), features, strict=True):
             m = self._market(i)
@@ -1032,6 +1060,16 @@ class LMMMarkets:
             tracker = self._memory[i]
             rows.append(tracker.update(t, mid2 or tracker.last_mid2, volume))
         return np.stack(rows)
+
+    def _outlook_rows(self, markets: list[int], times: np.ndarray) -> np.ndarray:
+        """The outlook features of one realised order in each of ``markets`` at ``times``
+        (zeros for a market without an outlook)."""
+        rows = np.zeros((len(markets), self.model.config.n_outlook_features), dtype=np.float32)
+        for k, (i, t) in enumerate(zip(markets, times.tolist(), strict=True)):
+            path = self._outlook[i]
+            if path is not None:
+                rows[k] = path.features(t)[0]
+        return rows
 
     def _kp_masks(self, markets: list[_Market]) -> np.ndarray:
         """(len(markets), n_kp) allowed kind x price-bucket classes, all markets at once.

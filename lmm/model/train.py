@@ -23,6 +23,7 @@ from lmm.model.dataset import DayData, OrderDataset
 from lmm.model.distributed import Distributed
 from lmm.model.features import N_BOOK_FEATURES, mirror_features
 from lmm.model.memory import N_MEMORY_FEATURES
+from lmm.model.outlook import N_OUTLOOK_FEATURES, outlook_range
 from lmm.model.profile import N_PROFILE_FEATURES
 from lmm.model.run_state import RunState, load_run_state, save_run_state
 from lmm.model.sizes import flops_per_token
@@ -80,6 +81,11 @@ class TrainConfig:
             as its default profile.
         memory: give the model the memory features (:mod:`lmm.model.memory`) of every
             order after its book features.
+        outlook: give the model the outlook features (:mod:`lmm.model.outlook`: what the
+            coming minute realised) of every order after those, the condition a scenario
+            sets in simulation; the model stores their range in the training parts.
+        outlook_dropout: the share of training windows whose outlook is dropped (read as
+            unknown), so that the model also generates without a scenario.
         bf16: on a CUDA GPU, run the training steps in bfloat16 autocast (mixed
             precision; validation stays in float32); the CPU always trains in float32.
     """
@@ -104,6 +110,8 @@ class TrainConfig:
     mirror: bool = False
     profile: bool = False
     memory: bool = False
+    outlook: bool = False
+    outlook_dropout: float = 0.3
     bf16: bool = True
 
     def __post_init__(self) -> None:
@@ -122,6 +130,10 @@ class TrainConfig:
                 raise ValueError(f"TrainConfig.{name} must be >= 1, got {getattr(self, name)}")
         if not self.lr > 0:
             raise ValueError(f"TrainConfig.lr must be > 0, got {self.lr}")
+        if not 0.0 <= self.outlook_dropout <= 1.0:
+            raise ValueError(
+                f"TrainConfig.outlook_dropout must be in [0, 1], got {self.outlook_dropout}"
+            )
         self.model_config(1, 1, 1)  # the shape, checked where it is defined
 
     def model_config(self, n_kp: int, n_size: int, n_time: int) -> LMMConfig:
@@ -139,6 +151,7 @@ class TrainConfig:
             dropout=self.dropout,
             n_profile_features=N_PROFILE_FEATURES if self.profile else 0,
             n_memory_features=N_MEMORY_FEATURES if self.memory else 0,
+            n_outlook_features=N_OUTLOOK_FEATURES if self.outlook else 0,
         )
 
 
@@ -236,8 +249,15 @@ def train(
     days = dataset.days
     if config.mirror:
         days += tuple(_mirrored(day, tok) for day in dataset.days)
-    if config.memory:  # what the model reads at each order
-        days = tuple(replace(d, features=d.inputs(N_MEMORY_FEATURES)) for d in days)
+    if config.outlook:
+        model.outlook_range.copy_(torch.from_numpy(outlook_range(dataset.days)))
+    # what the model reads at each order
+    days = tuple(
+        replace(
+            d, features=d.inputs(model_config.n_memory_features, model_config.n_outlook_features)
+        )
+        for d in days
+    )
     sampler = WindowSampler(days, config.context, config.subsample, config.seed)
     opt = adamw(model, config.lr, config.weight_decay)
     data = _data_signature(dataset)
@@ -278,8 +298,10 @@ def train(
         for group in opt.param_groups:
             group["lr"] = _lr(step, config)
         picks = sampler.draw(config.batch_size, run.rank, run.world)
+        drops = outlook_drops(config, step, config.batch_size * run.world)
+        drops = drops[run.rank * config.batch_size : (run.rank + 1) * config.batch_size]
         with autocast:
-            loss = net(*training_batch(days, picks, config, device))
+            loss = net(*training_batch(days, picks, config, device, drops))
         descend(model, opt, loss)
         seconds = time.perf_counter() - t0
         loop.train_time += seconds
@@ -511,7 +533,7 @@ def validation_bits(
             bits = sequence_nll_bits(
                 model,
                 day.tokens,
-                day.inputs(model.config.n_memory_features),
+                day.inputs(model.config.n_memory_features, model.config.n_outlook_features),
                 targets,
                 context,
                 device,
@@ -528,7 +550,7 @@ def validation_bits(
 def _mirrored(day: DayData, tokenizer: OrderTokenizer) -> DayData:
     """``day`` with buy and sell swapped in what training reads of it: its tokens
     (:meth:`OrderTokenizer.mirror`), book features (:func:`lmm.model.features.mirror_features`)
-    and memory features (all signed: they change sign).
+    and memory features (all signed: they change sign), and its outlook's drift.
     Its flow and books stay the real day's; it is not meant for anything else."""
     return replace(
         day,
@@ -536,7 +558,12 @@ def _mirrored(day: DayData, tokenizer: OrderTokenizer) -> DayData:
         tokens=tokenizer.mirror(day.tokens),
         features=mirror_features(day.features),
         memory=None if day.memory is None else -day.memory,
+        outlook=None if day.outlook is None else day.outlook * _OUTLOOK_MIRROR,
     )
+
+
+#: The outlook features' signs in a mirrored day: the drift changes sign.
+_OUTLOOK_MIRROR = np.array([1, -1, 1, 1], dtype=np.float32)
 
 
 def training_batch(
@@ -544,12 +571,18 @@ def training_batch(
     picks: np.ndarray,
     config: TrainConfig,
     device: torch.device,
+    outlook_drop: np.ndarray | None = None,
 ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor | None]:
-    """The training windows starting at ``picks`` (day, start): tokens, features, next
-    tokens and, for a recipe with profiles, each window's day profile (None without)."""
+    """The training windows starting at ``picks`` (day, start): tokens, inputs (the days'
+    ``features``), next tokens and, for a recipe with profiles, each window's day profile
+    (None without). For a recipe with outlook features (the last
+    :data:`~lmm.model.outlook.N_OUTLOOK_FEATURES` inputs), the windows where ``outlook_drop``
+    is True read them as unknown (zeros)."""
     ctx = config.context
     x = np.stack([days[d].tokens[s : s + ctx] for d, s in picks])
     f = np.stack([days[d].features[s : s + ctx] for d, s in picks])
+    if config.outlook and outlook_drop is not None:
+        f[np.asarray(outlook_drop, dtype=bool), :, -N_OUTLOOK_FEATURES:] = 0.0
     y = np.stack([days[d].tokens[s + 1 : s + ctx + 1] for d, s in picks])
     p = None
     if config.profile:
@@ -560,6 +593,14 @@ def training_batch(
         torch.from_numpy(y).to(device),
         p,
     )
+
+
+def outlook_drops(config: TrainConfig, step: int, n: int) -> np.ndarray:
+    """Which of step ``step``'s ``n`` windows (the global batch) drop their outlook: each
+    with probability ``config.outlook_dropout``, from a generator of the seed and the step
+    alone (so a resumed or distributed run drops the same ones)."""
+    rng = np.random.default_rng([config.seed, step, 0x0D0])
+    return rng.random(n) < config.outlook_dropout
 
 
 def adamw(model: nn.Module, lr: float, weight_decay: float) -> torch.optim.AdamW:

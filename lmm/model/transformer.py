@@ -62,6 +62,10 @@ class LMMConfig:
         n_memory_features: length of the memory features (:mod:`lmm.model.memory`) the
             model reads after the book features at every position; 0 (every checkpoint
             trained before them) reads none.
+        n_outlook_features: length of the outlook features (:mod:`lmm.model.outlook`: what
+            the coming minute does, the condition a scenario sets) the model reads after
+            the memory features at every position; 0 (every checkpoint trained before
+            scenarios) reads none.
     """
 
     n_kp: int
@@ -75,6 +79,12 @@ class LMMConfig:
     dropout: float = 0.0
     n_profile_features: int = 0
     n_memory_features: int = 0
+    n_outlook_features: int = 0
+
+    @property
+    def n_inputs(self) -> int:
+        """Length of the per-position input vector: book, memory and outlook features."""
+        return self.n_book_features + self.n_memory_features + self.n_outlook_features
 
     def __post_init__(self) -> None:
         for name in (
@@ -91,7 +101,7 @@ class LMMConfig:
                 raise ValueError(f"LMMConfig.{name} must be >= 1, got {getattr(self, name)}")
         if self.n_embd % self.n_head:
             raise ValueError(f"n_embd ({self.n_embd}) must be divisible by n_head ({self.n_head})")
-        for name in ("n_profile_features", "n_memory_features"):
+        for name in ("n_profile_features", "n_memory_features", "n_outlook_features"):
             if getattr(self, name) < 0:
                 raise ValueError(f"LMMConfig.{name} must be >= 0, got {getattr(self, name)}")
         if not 0.0 <= self.dropout < 1.0:
@@ -295,7 +305,11 @@ class LMM(nn.Module):
     ``profile_center`` (a buffer, saved with the weights: the mean profile of the training
     days, and the profile used where none is given) is added at every position. With
     ``config.n_memory_features > 0`` it also reads memory features (:mod:`lmm.model.memory`)
-    after the book features at every position, through a projection of their own.
+    after the book features at every position, through a projection of their own, and with
+    ``config.n_outlook_features > 0`` outlook features (:mod:`lmm.model.outlook`) after those,
+    through another. The outlook's range in the training data is kept in the buffer
+    ``outlook_range`` (``(2, 3)``: the 0.5th and 99.5th percentiles of each of
+    :data:`lmm.model.outlook.OUTLOOK_VALUES`), what a scenario is checked against.
     """
 
     def __init__(self, config: LMMConfig) -> None:
@@ -330,6 +344,13 @@ class LMM(nn.Module):
                 nn.GELU(),
                 RowInvariantLinear(C, C),
             )
+        if config.n_outlook_features:
+            self.outlook_proj = nn.Sequential(
+                RowInvariantLinear(config.n_outlook_features, C),
+                nn.GELU(),
+                RowInvariantLinear(C, C),
+            )
+            self.register_buffer("outlook_range", torch.zeros(2, 3, dtype=torch.float64))
         self.apply(_init_weights)
 
     # ------------------------------------------------------------------ tokens
@@ -357,8 +378,8 @@ class LMM(nn.Module):
         Args:
             tokens: (B, T) order tokens.
             book: (B, T, F) book features after each order, followed by its memory
-                features for a model that reads them (F = n_book_features +
-                n_memory_features).
+                features and its outlook features for a model that reads them
+                (F = ``config.n_inputs``).
             cache: continue the cached sequences (and append these positions to them).
             rows: with a cache, the (B,) indices of the cached sequences these inputs
                 continue (default: all of them, in order). Other sequences are untouched,
@@ -372,7 +393,7 @@ class LMM(nn.Module):
             :meth:`kp_logits` or :meth:`sample_next`. Position t scores order t + 1.
         """
         B, T = tokens.shape
-        F = self.config.n_book_features + self.config.n_memory_features
+        F = self.config.n_inputs
         if book.shape != (B, T, F):
             raise ValueError(f"book features must have shape {(B, T, F)}, got {tuple(book.shape)}")
         if tokens.numel() and (
@@ -396,10 +417,12 @@ class LMM(nn.Module):
             )
         kp, size, time = self.split(tokens)
         x = self.kp_emb(kp) + self.size_emb(size) + self.time_emb(time)  # (B, T, C)
-        n_book = self.config.n_book_features
+        n_book, n_memory = self.config.n_book_features, self.config.n_memory_features
         x = x + self.book_proj(book[..., :n_book])
-        if self.config.n_memory_features:
-            x = x + self.memory_proj(book[..., n_book:])
+        if n_memory:
+            x = x + self.memory_proj(book[..., n_book : n_book + n_memory])
+        if self.config.n_outlook_features:
+            x = x + self.outlook_proj(book[..., n_book + n_memory :])
         if self.config.n_profile_features:
             x = x + self._profile_embedding(profile, B)[:, None, :]
         elif profile is not None:

@@ -39,7 +39,7 @@ better (docs/lmm.md): the option stays for further attempts, not as a recipe.
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 import torch
@@ -47,10 +47,27 @@ import torch
 from lmm.model.checkpoint import Checkpoint
 from lmm.model.dataset import DayData, OrderDataset
 from lmm.model.generate import LMMMarkets
-from lmm.model.train import LN2, TrainConfig, adamw, descend, training_batch, validation_bits
+from lmm.model.outlook import N_OUTLOOK_FEATURES, outlook_range
+from lmm.model.train import (
+    LN2,
+    TrainConfig,
+    adamw,
+    descend,
+    outlook_drops,
+    training_batch,
+    validation_bits,
+)
+from lmm.model.transformer import LMM
 from lmm.model.windows import WindowSampler
 
-__all__ = ["RolloutWindows", "TuneConfig", "TuneResult", "fine_tune", "rollout_windows"]
+__all__ = [
+    "RolloutWindows",
+    "TuneConfig",
+    "TuneResult",
+    "fine_tune",
+    "rollout_windows",
+    "with_outlook",
+]
 
 
 @dataclass(frozen=True)
@@ -72,6 +89,8 @@ class TuneConfig:
             tenth; fine-tuning starts from trained weights).
         weight_decay: AdamW weight decay on weight matrices.
         temperature: sampling temperature of the rollouts.
+        outlook_dropout: for a model with outlook features, the share of windows whose
+            outlook is dropped (read as unknown; :class:`lmm.model.train.TrainConfig`).
         seed: seeds the starts, the rollouts and the batches.
     """
 
@@ -84,6 +103,7 @@ class TuneConfig:
     lr: float = 2e-4
     weight_decay: float = 0.1
     temperature: float = 1.0
+    outlook_dropout: float = 0.3
     seed: int = 0
 
     def __post_init__(self) -> None:
@@ -130,15 +150,15 @@ def rollout_windows(
     (``1 + (orders - context // 2) // (context // 2 + 1)`` windows per rollout).
 
     Raises:
-        ValueError: ``orders`` fills no window, or the model reads memory features (their
-            rollout values are not recorded here).
+        ValueError: ``orders`` fills no window, or the model reads memory or outlook
+            features (their rollout values are not recorded here).
     """
     cfg = checkpoint.model.config
     context, prefix = cfg.context, cfg.context // 2
     if orders < context - prefix:
         raise ValueError(f"orders must be >= {context - prefix} (half a context), got {orders}")
-    if cfg.n_memory_features:
-        raise ValueError("rollout windows do not carry memory features")
+    if cfg.n_memory_features or cfg.n_outlook_features:
+        raise ValueError("rollout windows do not carry memory or outlook features")
     # (day, first real order): the real sequence must reach past the last target
     runs = WindowSampler(days, prefix + orders, 1, seed=0)  # only its enumeration is used
     picks = runs.starts(rng.integers(0, len(runs), n))
@@ -193,16 +213,22 @@ def fine_tune(
     model = checkpoint.model
     if dataset.tokenizer.to_dict() != checkpoint.tokenizer.to_dict():
         raise ValueError("the dataset is tokenized with another tokenizer than the checkpoint's")
-    days = dataset.days
     cfg = model.config
-    profile = bool(cfg.n_profile_features)
+    # what the model reads at each order
+    days = tuple(
+        replace(d, features=d.inputs(cfg.n_memory_features, cfg.n_outlook_features))
+        for d in dataset.days
+    )
     real = TrainConfig(
         context=cfg.context,
         n_layer=cfg.n_layer,
         n_head=cfg.n_head,
         n_embd=cfg.n_embd,
         batch_size=config.batch_size - round(config.batch_size * config.rollout_fraction),
-        profile=profile,
+        profile=bool(cfg.n_profile_features),
+        outlook=bool(cfg.n_outlook_features),
+        outlook_dropout=config.outlook_dropout,
+        seed=config.seed,
     )
     n_rollout = config.batch_size - real.batch_size
     sampler = WindowSampler(days, cfg.context, 1, seed=0)  # drawn from ``rng`` below
@@ -210,7 +236,7 @@ def fine_tune(
     opt = adamw(model, config.lr, config.weight_decay)
     warmup = max(1, config.steps_per_round // 10)
     begin = time.perf_counter()
-    history = [{"round": 0, "validation_bits": validation_bits(model, days, cfg.context)}]
+    history = [{"round": 0, "validation_bits": validation_bits(model, dataset.days, cfg.context)}]
     _say(progress, f"round 0: validation {history[0]['validation_bits']:.4f} bits/order")
     step = 0
     for r in range(1, config.rounds + 1):
@@ -218,7 +244,12 @@ def fine_tune(
         windows = None  # a control run (rollout_fraction 0) trains on real windows only
         if n_rollout:
             windows = rollout_windows(
-                checkpoint, days, config.starts_per_round, config.orders, rng, config.temperature
+                checkpoint,
+                dataset.days,
+                config.starts_per_round,
+                config.orders,
+                rng,
+                config.temperature,
             )
         t_gen = time.perf_counter() - t0
         model.train()
@@ -228,7 +259,8 @@ def fine_tune(
             for group in opt.param_groups:
                 group["lr"] = config.lr * min(1.0, step / warmup)
             picks = sampler.starts(rng.integers(0, len(sampler), real.batch_size))
-            x, f, y, p = training_batch(days, picks, real, torch.device("cpu"))
+            drops = outlook_drops(real, step, real.batch_size)
+            x, f, y, p = training_batch(days, picks, real, torch.device("cpu"), drops)
             if windows is not None:
                 pick = rng.integers(0, len(windows.tokens), n_rollout)
                 x = torch.cat([x, torch.from_numpy(windows.tokens[pick])])
@@ -240,7 +272,7 @@ def fine_tune(
             descend(model, opt, loss)
             losses.append(loss.item() / LN2)
         model.eval()
-        val = validation_bits(model, days, cfg.context)
+        val = validation_bits(model, dataset.days, cfg.context)
         history.append(
             {
                 "round": r,
@@ -256,6 +288,29 @@ def fine_tune(
             f"{np.mean(losses):.4f} bits/order, validation {val:.4f}",
         )
     return TuneResult(history=history, seconds=time.perf_counter() - begin)
+
+
+def with_outlook(checkpoint: Checkpoint, dataset: OrderDataset) -> Checkpoint:
+    """``checkpoint`` with outlook features added to its model (:mod:`lmm.model.outlook`),
+    to be fine-tuned to follow a scenario: the same weights, and a new outlook projection
+    whose output layer starts at zero, so that the model starts as the one it came from
+    (whatever its outlook reads), with the outlook's range over ``dataset``'s training parts.
+
+    Raises:
+        ValueError: the model already reads an outlook.
+    """
+    old = checkpoint.model
+    if old.config.n_outlook_features:
+        raise ValueError("this checkpoint's model already reads outlook features")
+    model = LMM(replace(old.config, n_outlook_features=N_OUTLOOK_FEATURES))
+    missing, unexpected = model.load_state_dict(old.state_dict(), strict=False)
+    if unexpected or any(not k.startswith("outlook_") for k in missing):
+        raise ValueError(f"the models differ beyond the outlook: {missing}, {unexpected}")
+    out = model.outlook_proj[-1]
+    torch.nn.init.zeros_(out.weight)
+    torch.nn.init.zeros_(out.bias)
+    model.outlook_range.copy_(torch.from_numpy(outlook_range(dataset.days)))
+    return replace(checkpoint, model=model.eval())
 
 
 def _say(progress: bool, line: str) -> None:

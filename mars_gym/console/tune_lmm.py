@@ -9,7 +9,7 @@ from pathlib import Path
 
 from lmm.model.checkpoint import load_checkpoint, save_checkpoint
 from lmm.model.dataset import build_dataset
-from lmm.model.tune import TuneConfig, fine_tune
+from lmm.model.tune import TuneConfig, fine_tune, with_outlook
 from mars_gym.console.flags import (
     checkpoint_flag,
     common_flags,
@@ -34,7 +34,11 @@ def configure_parser(parser: argparse.ArgumentParser) -> None:
         "the held-out minutes) is printed after every round. With --rollout-fraction F > 0, "
         "Data as Demonstrator: each round first rolls the model out from real states of the "
         "training part and pairs each state it reaches with the order that really came at "
-        "that position; a share F of every batch comes from those windows."
+        "that position; a share F of every batch comes from those windows. With --outlook, "
+        "the model first gains outlook inputs (lmm.model.outlook: the drift, volatility and "
+        "volume of the coming minute, what a scenario sets), starting at zero so that it "
+        "starts as the checkpoint's, and learns to follow them from what the days realised, "
+        "dropped on a share --outlook-dropout of the windows."
     )
     checkpoint_flag(parser)
     days_flags(parser)
@@ -44,6 +48,11 @@ def configure_parser(parser: argparse.ArgumentParser) -> None:
         required=True,
         metavar="DIR",
         help="folder to write the fine-tuned checkpoint to",
+    )
+    parser.add_argument(
+        "--outlook",
+        action="store_true",
+        help="add outlook inputs to the model and fine-tune it to follow scenarios",
     )
     dataclass_flags(parser, TuneConfig)
     common_flags(parser)
@@ -62,10 +71,13 @@ def run(args: argparse.Namespace) -> dict:
         progress=not args.quiet,
         tokenizer=checkpoint.tokenizer,
     )
+    if args.outlook:
+        checkpoint = with_outlook(checkpoint, dataset)
     result = fine_tune(checkpoint, dataset, config, progress=not args.quiet)
     summary = {
         "from": str(checkpoint.path),
         "config": asdict(config),
+        "outlook_added": bool(args.outlook),
         "files": [str(f) for f in files],
         "validation_minutes": args.validation_minutes,
         "history": result.history,
