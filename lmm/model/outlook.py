@@ -34,6 +34,7 @@ __all__ = [
     "HORIZON_NS",
     "N_OUTLOOK_FEATURES",
     "OUTLOOK_FEATURES",
+    "OUTLOOK_PERCENTILES",
     "OUTLOOK_VALUES",
     "OutlookPath",
     "normal_volume",
@@ -53,6 +54,8 @@ OUTLOOK_VALUES = ("drift", "volatility", "volume")
 OUTLOOK_FEATURES = ("known", *OUTLOOK_VALUES)
 #: Length of the outlook feature vector.
 N_OUTLOOK_FEATURES = len(OUTLOOK_FEATURES)
+#: The percentiles of the training outlooks a model keeps (:func:`outlook_range`).
+OUTLOOK_PERCENTILES = (0.5, 50.0, 99.5)
 
 _DRIFT_SCALE = 10.0  # bp
 _LOG_VOLATILITY_SCALE = 1.0
@@ -158,9 +161,10 @@ def outlook_values(features: np.ndarray) -> np.ndarray:
 
 
 def outlook_range(days: Sequence) -> np.ndarray:
-    """float64 ``(2, 3)``: the 0.5th and 99.5th percentiles of each outlook value over the
-    days' (:class:`lmm.model.dataset.DayData`) training orders whose outlook is known, the
-    range a model trained on them has seen."""
+    """float64 ``(3, 3)``: the 0.5th, 50th and 99.5th percentiles of each outlook value
+    (:data:`OUTLOOK_VALUES`) over the days' (:class:`lmm.model.dataset.DayData`) training
+    orders whose outlook is known: the range a model trained on them has seen, and its
+    typical minute."""
     rows = []
     for day in days:
         if day.outlook is None:
@@ -170,7 +174,7 @@ def outlook_range(days: Sequence) -> np.ndarray:
     values = np.concatenate(rows)
     if not len(values):
         raise ValueError("no training order with a known outlook")
-    return np.percentile(values, [0.5, 99.5], axis=0)
+    return np.percentile(values, OUTLOOK_PERCENTILES, axis=0)
 
 
 @dataclass(frozen=True)

@@ -308,7 +308,7 @@ class LMM(nn.Module):
     after the book features at every position, through a projection of their own, and with
     ``config.n_outlook_features > 0`` outlook features (:mod:`lmm.model.outlook`) after those,
     through another. The outlook's range in the training data is kept in the buffer
-    ``outlook_range`` (``(2, 3)``: the 0.5th and 99.5th percentiles of each of
+    ``outlook_range`` (``(3, 3)``: the 0.5th, 50th and 99.5th percentiles of each of
     :data:`lmm.model.outlook.OUTLOOK_VALUES`), what a scenario is checked against.
     """
 
@@ -350,7 +350,7 @@ class LMM(nn.Module):
                 nn.GELU(),
                 RowInvariantLinear(C, C),
             )
-            self.register_buffer("outlook_range", torch.zeros(2, 3, dtype=torch.float64))
+            self.register_buffer("outlook_range", torch.zeros(3, 3, dtype=torch.float64))
         self.apply(_init_weights)
 
     # ------------------------------------------------------------------ tokens
