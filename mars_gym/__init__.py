@@ -4,7 +4,9 @@ Importing ``mars_gym`` registers ``MarS-v0``, ``MarS-Execution-v0`` and
 ``MarS-MarketMaking-v0``, each with a native vector environment for ``gym.make_vec``.
 :func:`parallel_env` makes the multi-agent market (PettingZoo, the optional extra
 ``mars-lmm-gym[multi]``), :func:`parallel_vector_env` many of them batched.
-Nothing is loaded at import time: the model is read when an environment is made.
+A :class:`Scenario` (``scenario="5m calm; 5m drift -150bp"``, any environment's keyword)
+tells the generated market what to do minute by minute. Nothing is loaded at import time:
+the model is read when an environment is made.
 """
 
 from __future__ import annotations
@@ -15,12 +17,20 @@ from typing import TYPE_CHECKING, Any
 from gymnasium.envs.registration import load_env_creator, register
 from gymnasium.vector import VectorEnv
 
+from mars_gym.scenario import Scenario
 from mars_gym.simulator import SimulatorConfig, check_integer
 
 if TYPE_CHECKING:
     from mars_gym.envs.multi_agent import MarketParallelEnv, MarketParallelVectorEnv
 
-__all__ = ["ENV_IDS", "SimulatorConfig", "make_vector_env", "parallel_env", "parallel_vector_env"]
+__all__ = [
+    "ENV_IDS",
+    "Scenario",
+    "SimulatorConfig",
+    "make_vector_env",
+    "parallel_env",
+    "parallel_vector_env",
+]
 
 ENV_IDS = ("MarS-v0", "MarS-Execution-v0", "MarS-MarketMaking-v0")
 

@@ -44,7 +44,9 @@ from lmm.model.generate import (
     StartState,
     synthetic_start,
 )
+from lmm.model.outlook import OutlookPath
 from lmm.units import NS_PER_SECOND, clock, time_of_day_ns
+from mars_gym.scenario import SCENARIO_CHECKPOINT, Scenario, checkpoint_outlook_range
 
 __all__ = [
     "GENERATED",
@@ -99,7 +101,9 @@ class SimulatorConfig:
         warmup_orders: orders generated from the start state before an episode begins, so
             that episodes start from a market the model made (and that differs by seed).
         checkpoint: LMM checkpoint folder, or the name of one packaged with ``lmm``:
-            ``"default"`` (None) or ``"fast"`` (see :mod:`lmm.model.checkpoint`).
+            ``"default"`` (None), ``"fast"`` or ``"scenario"`` (see
+            :mod:`lmm.model.checkpoint`). None with a ``scenario`` loads ``"scenario"``, the
+            packaged checkpoint that follows scenarios.
         start_file: a LOBSTER day to start from (its book and recent orders); None starts
             from a data-free synthetic book.
         start_time: time of day ``HH:MM`` to start at, with ``start_file``.
@@ -129,6 +133,16 @@ class SimulatorConfig:
             markets differ in the last bits of the model's numbers, so a seed gives another
             (equally reproducible) episode under each; the native vector env equals
             ``SyncVectorEnv`` under either.
+        scenario: what the generated market should do, minute by minute
+            (:class:`mars_gym.scenario.Scenario`, or its text, e.g. ``"5m calm; 5m drift
+            -150bp"``, which is parsed), for a checkpoint with outlook features (by default
+            the packaged ``"scenario"`` one); None: the unconditional market. Its time 0 is
+            the start state's time (``start_time`` in ``start_file``, or the synthetic
+            start's), so the warm-up's orders fall in its first seconds and an episode starts
+            that far into it; after its end its last segment goes on. It is checked against
+            the model's training range when the simulator is built
+            (:meth:`~mars_gym.scenario.Scenario.check`: a rate outside it warns, one beyond
+            twice it raises a ValueError).
     """
 
     decision_interval_s: float = 1.0
@@ -145,8 +159,13 @@ class SimulatorConfig:
     device: str = "cpu"
     engine: str = "python"
     decoder: str = "torch"
+    scenario: Scenario | str | None = None
 
     def __post_init__(self) -> None:
+        if isinstance(self.scenario, str):
+            object.__setattr__(self, "scenario", Scenario.parse(self.scenario))
+        elif self.scenario is not None and not isinstance(self.scenario, Scenario):
+            raise TypeError(f"scenario must be a Scenario, its text or None, got {self.scenario!r}")
         resolve_device(self.device, "device")
         if self.engine not in ENGINES:
             raise ValueError(f"engine must be one of {', '.join(ENGINES)}, got {self.engine!r}")
@@ -259,10 +278,22 @@ class MarketSimulator:
     ) -> None:
         check_integer(1, agents=agents)
         self.config = config
-        self.checkpoint = checkpoint or load_checkpoint(config.checkpoint)
+        name = config.checkpoint
+        if name is None and config.scenario is not None:
+            name = SCENARIO_CHECKPOINT
+        self.checkpoint = checkpoint or load_checkpoint(name)
         self.n = n
         self.agents = int(agents)
         self._start, self.session_end_ns = self._start_state()
+        # the scenario's outlook path, the same for every reset (from the same start)
+        self._outlook: OutlookPath | None = None
+        if config.scenario is not None:
+            label = name or "default"
+            if checkpoint is not None:
+                label = str(checkpoint.path or "given to the simulator")
+            outlook_range = checkpoint_outlook_range(self.checkpoint, label)
+            config.scenario.check(outlook_range)
+            self._outlook = config.scenario.path(self._start.time_ns, outlook_range)
         self.markets = LMMMarkets(
             self.checkpoint,
             n,
@@ -329,7 +360,7 @@ class MarketSimulator:
             disable=not (work >= _PROGRESS_ORDERS if show is None else show),
         ) as bar:
             for i, seed in zip(rows, seeds, strict=True):
-                self.markets.reset(i, self._start, seed)
+                self.markets.reset(i, self._start, seed, outlook=self._outlook)
                 self._accounts[i] = self._new_accounts()
                 self._pending[i], self._submitted[i], self._flow[i] = [], 0, []
                 bar.update()

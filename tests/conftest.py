@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -14,6 +15,7 @@ from lmm.data.orderflow import OrderKind
 from lmm.model.checkpoint import Checkpoint, save_checkpoint
 from lmm.model.features import N_BOOK_FEATURES
 from lmm.model.generate import LMMMarkets, synthetic_start
+from lmm.model.outlook import N_OUTLOOK_FEATURES
 from lmm.model.price_reference import PriceReference
 from lmm.model.size_reference import SizeReference
 from lmm.model.tokenizer import OrderTokenizer, TokenizerConfig
@@ -123,6 +125,37 @@ def tiny_checkpoint_dir(
     """The tiny checkpoint saved to a folder (for environments, which load by path)."""
     path = tmp_path_factory.mktemp("tiny_checkpoint")
     save_checkpoint(path, tiny_checkpoint.model, tiny_checkpoint.tokenizer)
+    return path
+
+
+#: An outlook range like the sample data's (rows: 0.5th, 50th, 99.5th percentiles; columns:
+#: drift bp, volatility bp, volume x normal), for models whose range is set by hand.
+OUTLOOK_RANGE = ((-25.0, 0.6, 0.01), (-0.4, 5.0, 0.9), (34.0, 34.0, 14.0))
+
+
+@pytest.fixture(scope="session")
+def tiny_outlook_checkpoint(tiny_checkpoint: Checkpoint) -> Checkpoint:
+    """The tiny model with outlook features (:mod:`lmm.model.outlook`), its range set to
+    :data:`OUTLOOK_RANGE`, its outlook projection drawn large (seeded) so that the outlook
+    it reads changes the market it makes."""
+    old = tiny_checkpoint.model
+    model = LMM(replace(old.config, n_outlook_features=N_OUTLOOK_FEATURES))
+    model.load_state_dict(old.state_dict(), strict=False)
+    generator = torch.Generator().manual_seed(1)
+    with torch.no_grad():
+        for layer in (model.outlook_proj[0], model.outlook_proj[-1]):
+            layer.weight.copy_(torch.randn(layer.weight.shape, generator=generator))
+        model.outlook_range.copy_(torch.tensor(OUTLOOK_RANGE, dtype=torch.float64))
+    return Checkpoint(model=model.eval(), tokenizer=tiny_checkpoint.tokenizer)
+
+
+@pytest.fixture(scope="session")
+def tiny_outlook_checkpoint_dir(
+    tiny_outlook_checkpoint: Checkpoint, tmp_path_factory: pytest.TempPathFactory
+) -> Path:
+    """:func:`tiny_outlook_checkpoint` saved to a folder (for environments and commands)."""
+    path = tmp_path_factory.mktemp("tiny_outlook_checkpoint")
+    save_checkpoint(path, tiny_outlook_checkpoint.model, tiny_outlook_checkpoint.tokenizer)
     return path
 
 

@@ -14,11 +14,14 @@ included, reads them.
 
 Each rollout draws from its own seed (``seed * 1_000_003 + k`` for the k-th rollout in
 start-time order), so a rollout is the same whatever else is generated beside it.
+
+A model with outlook features may follow a scenario (:mod:`lmm.model.outlook`): ``outlook``
+gives each start the path its rollouts follow.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -27,8 +30,9 @@ from lmm.data.levels import visible_at_levels
 from lmm.data.lobster import DEFAULT_TICK_SIZE, LobsterDay, read_lobster
 from lmm.engine.recording import SessionRecorder
 from lmm.model.checkpoint import Checkpoint
-from lmm.model.dataset import build_dataset
+from lmm.model.dataset import DayData, build_dataset
 from lmm.model.generate import LMMMarkets, StartState, synthetic_start
+from lmm.model.outlook import OutlookPath
 from lmm.units import NS_PER_SECOND, clock, time_of_day_ns
 
 __all__ = ["GeneratedSession", "generate_sessions", "write_sessions"]
@@ -67,6 +71,7 @@ def generate_sessions(
     all_events: bool = False,
     temperature: float = 1.0,
     progress: bool = False,
+    outlook: Callable[[StartState, DayData | None], OutlookPath | None] | None = None,
 ) -> list[GeneratedSession]:
     """Generate ``rollouts`` sessions of ``minutes`` from each start, batched in one model.
 
@@ -85,6 +90,10 @@ def generate_sessions(
         all_events: keep every event rather than what a level-L file holds.
         temperature: the model's sampling temperature.
         progress: show a progress bar over market time.
+        outlook: for a model with outlook features, the path the rollouts from a start
+            follow (:meth:`LMMMarkets.reset`), called once per start with its state and the
+            start day (None for the synthetic start); None returned, or no ``outlook``:
+            the unconditional market.
 
     Returns:
         The sessions, by start (in ``times`` order), then rollout.
@@ -95,19 +104,24 @@ def generate_sessions(
         raise ValueError(f"rollouts must be a positive integer, got {rollouts!r}")
     if type(levels) is not int or levels < 1:
         raise ValueError(f"levels must be a positive integer, got {levels!r}")
-    starts, ticker, date = _starts(checkpoint, start_file, times, levels)
-    plan = [(label, start, r) for label, start in starts for r in range(rollouts)]
+    starts, ticker, date, day = _starts(checkpoint, start_file, times, levels)
+    paths = [None if outlook is None else outlook(start, day) for _, start in starts]
+    plan = [
+        (label, start, r, path)
+        for (label, start), path in zip(starts, paths, strict=True)
+        for r in range(rollouts)
+    ]
     markets = LMMMarkets(checkpoint, len(plan), temperature=temperature)
     recorders, seeds = [], []
-    for i, (_, start, _) in enumerate(plan):
+    for i, (_, start, _, path) in enumerate(plan):
         seeds.append(seed * _SEED_STRIDE + i)
-        markets.reset(i, start, seeds[-1])
+        markets.reset(i, start, seeds[-1], outlook=path)
         recorders.append(SessionRecorder(levels, DEFAULT_TICK_SIZE))
         markets.record(i, recorders[-1])
-    ends = [start.time_ns + round(minutes * 60 * NS_PER_SECOND) for _, start, _ in plan]
-    _run_until(markets, ends, [start.time_ns for _, start, _ in plan], progress)
+    ends = [start.time_ns + round(minutes * 60 * NS_PER_SECOND) for _, start, _, _ in plan]
+    _run_until(markets, ends, [start.time_ns for _, start, _, _ in plan], progress)
     sessions = []
-    for i, (label, _, r) in enumerate(plan):
+    for i, (label, _, r, _) in enumerate(plan):
         day = recorders[i].to_day(ticker, date)
         inside = day.messages["time"] <= ends[i]  # the order that passed the end is not in
         day = LobsterDay(
@@ -134,13 +148,14 @@ def _starts(
     start_file: str | Path | LobsterDay | None,
     times: Sequence[str] | None,
     levels: int,
-) -> tuple[list[tuple[str, StartState]], str, str]:
-    """The labelled start states, and the ticker and date the sessions carry."""
+) -> tuple[list[tuple[str, StartState]], str, str, DayData | None]:
+    """The labelled start states, the ticker and date the sessions carry, and the start day
+    (None for the synthetic start)."""
     if start_file is None:
         if times is not None:
             raise ValueError("times are times of day in a start file: give start_file too")
         start = synthetic_start(checkpoint.tokenizer, levels=max(levels, 10))
-        return [("synthetic", start)], SYNTHETIC_TICKER, SYNTHETIC_DATE
+        return [("synthetic", start)], SYNTHETIC_TICKER, SYNTHETIC_DATE, None
     times = ("14:30",) if times is None else times
     if not times:
         raise ValueError("times: give at least one time of day for the starts")
@@ -160,7 +175,7 @@ def _starts(
             )
         state = day.start_state(day.index_at(t), checkpoint.model.config.context)
         starts.append((text.replace(":", ""), state))
-    return starts, named.ticker or SYNTHETIC_TICKER, named.date or SYNTHETIC_DATE
+    return starts, named.ticker or SYNTHETIC_TICKER, named.date or SYNTHETIC_DATE, day
 
 
 def _run_until(markets: LMMMarkets, ends: list[int], begins: list[int], progress: bool) -> None:

@@ -114,7 +114,8 @@ class MarSEnv(TradingEnv):
     ``gym.make("MarS-v0", horizon=600, max_offset=10, lot=100, max_lots=10,
     position_limit=5000, cash_limit=1e6, render_mode=None, **simulator)`` where ``simulator``
     are the fields of :class:`mars_gym.simulator.SimulatorConfig` (decision interval,
-    latency, checkpoint, start file and time, ...).
+    latency, checkpoint, start file and time, a ``scenario`` such as ``"5m calm; 5m drift
+    -150bp"`` for the market to follow, ...).
 
     ``render_mode="rgb_array"`` renders the book's depth, the mid path and the agent's orders
     and fills as an image; ``"human"`` shows them in a window at every step.

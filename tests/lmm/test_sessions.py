@@ -1,4 +1,5 @@
-"""Generated sessions as LOBSTER files: seeded, cut to level L like LOBSTER's own, readable."""
+"""Generated sessions as LOBSTER files: seeded, cut to level L like LOBSTER's own, readable,
+following the outlook each start is given."""
 
 from __future__ import annotations
 
@@ -10,6 +11,9 @@ import pytest
 from lmm.data.levels import visible_at_levels
 from lmm.data.lobster import read_lobster
 from lmm.model.checkpoint import Checkpoint
+from lmm.model.dataset import DayData
+from lmm.model.generate import StartState, synthetic_start
+from lmm.model.outlook import OutlookPath
 from lmm.model.sessions import generate_sessions, write_sessions
 from lmm.units import time_of_day_ns
 
@@ -85,3 +89,19 @@ def test_bad_requests_are_named(
     kwargs = {"start_file": path, "times": ["14:30"], **SHORT, **settings}
     with pytest.raises(ValueError, match=message):
         generate_sessions(tiny_checkpoint, **kwargs)
+
+
+def test_sessions_follow_the_outlook_each_start_is_given(
+    tiny_outlook_checkpoint: Checkpoint,
+) -> None:
+    given = []
+
+    def outlook(start: StartState, day: DayData | None) -> OutlookPath:
+        given.append((start.time_ns, day))
+        return OutlookPath.of(start.time_ns, [(120, -20.0, 12.0, 3.0)])
+
+    path = generate_sessions(tiny_outlook_checkpoint, rollouts=2, seed=3, outlook=outlook, **SHORT)
+    plain = generate_sessions(tiny_outlook_checkpoint, rollouts=2, seed=3, **SHORT)
+    assert given == [(synthetic_start(tiny_outlook_checkpoint.tokenizer).time_ns, None)]
+    assert [s.seed for s in path] == [s.seed for s in plain]
+    assert not np.array_equal(path[0].day.messages, plain[0].day.messages)

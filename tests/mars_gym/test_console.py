@@ -8,14 +8,17 @@ import subprocess
 import sys
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
 
+from lmm.model.checkpoint import Checkpoint
 from lmm.model.price_reference import PriceReference
 from lmm.model.size_reference import SizeReference
 from lmm.model.tokenizer import TokenizerConfig
 from mars_gym.console.flags import config_from_args, dataclass_flags
 from mars_gym.console.main import main
+from mars_gym.scenario import Scenario
 from mars_gym.studies.fidelity import FidelityConfig
 from mars_gym.studies.metaorder import QUICK, MetaorderConfig
 
@@ -344,3 +347,68 @@ def test_lobster_files_takes_folders_and_patterns(tmp_path: Path) -> None:
     (tmp_path / "empty").mkdir()
     with pytest.raises(FileNotFoundError, match="holds no LOBSTER"):
         lobster_files(tmp_path / "empty")
+
+
+def test_generate_follows_a_scenario(tiny_outlook_checkpoint_dir: Path, tmp_path: Path) -> None:
+    argv = ["generate", "--checkpoint", str(tiny_outlook_checkpoint_dir), "--minutes", "10"]
+    argv += ["--rollouts", "1", "--levels", "5", "--all-events", "--quiet"]
+    out = tmp_path / "generate.json"
+    scenario = ["--scenario", "5m drift -50bp vol 12bp; 5m volume 3x"]
+    assert main([*argv, *scenario, "--folder", str(tmp_path / "a"), "--out", str(out)]) == 0
+    assert json.loads(out.read_text())["scenario"] == scenario[1]
+    assert main([*argv, "--folder", str(tmp_path / "b")]) == 0
+    (a,), (b,) = (sorted((tmp_path / x).glob("*_message_5.csv")) for x in "ab")
+    assert a.read_text() != b.read_text()  # the same seed, another market
+
+
+@pytest.mark.parametrize(
+    ("flags", "message"),
+    [
+        (["--scenario", "history"], "--scenario history follows the start file's own minutes"),
+        (["--scenario", "1m drop -20bp"], "unknown word 'drop' in segment '1m drop -20bp'"),
+        (["--scenario", "1m vol 99bp"], "segment 1 '1m vol 99bp': vol 99 bp per sqrt-minute"),
+        (["--scenario", "1m calm", "--checkpoint", "TINY"], "reads no outlook"),
+    ],
+)
+def test_generate_names_a_scenario_it_cannot_follow(
+    flags: list[str],
+    message: str,
+    tiny_outlook_checkpoint_dir: Path,
+    tiny_checkpoint_dir: Path,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    flags = [str(tiny_checkpoint_dir) if f == "TINY" else f for f in flags]
+    if "--checkpoint" not in flags:
+        flags += ["--checkpoint", str(tiny_outlook_checkpoint_dir)]
+    assert main(["generate", "--folder", str(tmp_path), "--quiet", *flags]) == 2
+    assert message in capsys.readouterr().err
+
+
+def test_generate_follows_the_start_files_own_history(
+    tiny_outlook_checkpoint: Checkpoint,
+    tiny_outlook_checkpoint_dir: Path,
+    lobster_dir: Path,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from mars_gym.console import generate
+
+    followed = []
+    sessions = generate.generate_sessions
+
+    def spy(*args: Any, outlook: Any, **kwargs: Any) -> list:
+        def record(start: Any, day: Any) -> Any:
+            followed.append((start, day, outlook(start, day)))
+            return followed[-1][2]
+
+        return sessions(*args, outlook=record, **kwargs)
+
+    monkeypatch.setattr(generate, "generate_sessions", spy)
+    path = lobster_dir / "LOBSTER_SampleFile_AMZN_2012-06-21_1.zip"
+    argv = ["generate", "--checkpoint", str(tiny_outlook_checkpoint_dir), "--scenario", "history"]
+    argv += ["--start-file", str(path), "--times", "14:30", "--minutes", "1.5", "--levels", "1"]
+    assert main([*argv, "--rollouts", "1", "--folder", str(tmp_path), "--quiet"]) == 0
+    ((start, day, outlook),) = followed
+    expected = Scenario.from_history(day, start.time_ns, 2)  # 1.5 minutes: two whole ones
+    assert outlook == expected.path(start.time_ns, tiny_outlook_checkpoint.model.outlook_range)

@@ -1,6 +1,6 @@
 """The environments: docstrings in Gymnasium's template, Gymnasium's and SB3's checkers,
 seeding, the native vector env against SyncVectorEnv in both autoreset modes, clear errors
-for bad actions, rendering."""
+for bad actions, rendering, scenarios."""
 
 from __future__ import annotations
 
@@ -14,6 +14,7 @@ from gymnasium.vector import AutoresetMode, SyncVectorEnv
 
 import mars_gym
 from lmm.data.orderflow import OrderKind
+from lmm.model.outlook import N_OUTLOOK_FEATURES
 from mars_gym.envs.trading import NOTHING
 from mars_gym.simulator import AgentOrder
 
@@ -339,4 +340,53 @@ def test_native_vector_env_equals_sync_vector_env_under_the_numba_decoder(
         actions = native.action_space.sample()
         r1, r2 = native.step(actions), sync.step(actions)
         for x, y in zip(r1[:4], r2[:4], strict=True):
+            np.testing.assert_array_equal(x, y)
+
+
+SCENARIO = "1m drift -20bp vol 12bp volume 3x; 1m calm"
+
+
+def test_a_seeded_episode_with_a_scenario_repeats_and_differs_from_the_unconditional(
+    tiny_outlook_checkpoint_dir: Path,
+) -> None:
+    kwargs = _kwargs("MarS-Execution-v0", tiny_outlook_checkpoint_dir)
+    first, second = (gym.make("MarS-Execution-v0", scenario=SCENARIO, **kwargs) for _ in range(2))
+    first.action_space.seed(0)
+    actions = [first.action_space.sample() for _ in range(8)]
+    a, b = _rollout(first, 3, actions), _rollout(second, 3, actions)
+    for x, y in zip(a, b, strict=True):
+        np.testing.assert_equal(x, y)
+    plain = _rollout(gym.make("MarS-Execution-v0", **kwargs), 3, actions)
+    assert not np.array_equal(a[0], plain[0])  # the same seed, another market
+
+
+@pytest.mark.parametrize("vectorised", [False, True])
+def test_single_and_vector_envs_follow_a_scenario(
+    vectorised: bool, tiny_outlook_checkpoint_dir: Path
+) -> None:
+    kwargs = {**_kwargs("MarS-v0", tiny_outlook_checkpoint_dir), "scenario": SCENARIO}
+    if vectorised:
+        env = gym.make_vec("MarS-v0", num_envs=2, vectorization_mode="vector_entry_point", **kwargs)
+    else:
+        env = gym.make("MarS-v0", **kwargs)
+    env.reset(seed=0)
+    sim = env.unwrapped.runner.sim if not vectorised else env.runner.sim
+    for i in range(sim.n):
+        known = sim.markets.history(i)[1][:, -N_OUTLOOK_FEATURES]
+        assert np.all(known == 1)
+
+
+def test_the_native_vector_env_equals_sync_vector_env_under_a_scenario(
+    tiny_outlook_checkpoint_dir: Path,
+) -> None:
+    kwargs = {**_kwargs("MarS-Execution-v0", tiny_outlook_checkpoint_dir), "scenario": SCENARIO}
+    native = gym.make_vec(
+        "MarS-Execution-v0", num_envs=2, vectorization_mode="vector_entry_point", **kwargs
+    )
+    sync = SyncVectorEnv([lambda: gym.make("MarS-Execution-v0", **kwargs) for _ in range(2)])
+    np.testing.assert_array_equal(native.reset(seed=5)[0], sync.reset(seed=5)[0])
+    native.action_space.seed(1)
+    for _ in range(6):
+        actions = native.action_space.sample()
+        for x, y in zip(native.step(actions)[:4], sync.step(actions)[:4], strict=True):
             np.testing.assert_array_equal(x, y)

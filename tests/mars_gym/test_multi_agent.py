@@ -1,7 +1,7 @@
 """The multi-agent market: PettingZoo's API and seed tests, one agent equal to the
 single-agent env of its role step by step, trades between agents settled for both,
-same-time orders in a seeded order, the batched form equal to the unbatched env, and clear
-errors for bad input."""
+same-time orders in a seeded order, the batched form equal to the unbatched env, clear
+errors for bad input, scenarios."""
 
 from __future__ import annotations
 
@@ -21,6 +21,7 @@ from pettingzoo.test import parallel_api_test, parallel_seed_test
 import mars_gym
 from lmm.data.orderflow import OrderKind
 from lmm.model.checkpoint import Checkpoint
+from lmm.model.outlook import N_OUTLOOK_FEATURES
 from mars_gym.envs.multi_agent import (
     AgentSpec,
     MarketParallelEnv,
@@ -444,3 +445,16 @@ def test_without_pettingzoo_the_error_names_the_extra(monkeypatch: pytest.Monkey
         importlib.import_module("mars_gym.envs.multi_agent")
     with pytest.raises(ImportError, match="mars-lmm-gym"):
         mars_gym.parallel_env()
+
+
+@pytest.mark.parametrize("batched", [False, True])
+def test_the_markets_follow_a_scenario(batched: bool, tiny_outlook_checkpoint_dir: Path) -> None:
+    config = {"checkpoint": str(tiny_outlook_checkpoint_dir), "scenario": "1m drift -20bp", **FAST}
+    if batched:
+        env = mars_gym.parallel_vector_env(2, agents=AGENTS, **config)
+    else:
+        env = mars_gym.parallel_env(agents=AGENTS, **config)
+    env.reset(seed=0)
+    sim = env.runner.sim
+    for i in range(sim.n):
+        assert np.all(sim.markets.history(i)[1][:, -N_OUTLOOK_FEATURES] == 1)

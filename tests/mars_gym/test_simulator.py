@@ -1,7 +1,10 @@
-"""The simulator: exact agent accounting, latency, protected orders, real start states."""
+"""The simulator: exact agent accounting, latency, protected orders, real start states,
+scenarios."""
 
 from __future__ import annotations
 
+import pickle
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -10,6 +13,10 @@ import pytest
 from lmm.data.lobster import LobsterFormatError
 from lmm.data.orderflow import OrderKind
 from lmm.model.checkpoint import Checkpoint
+from lmm.model.generate import synthetic_start
+from lmm.model.outlook import N_OUTLOOK_FEATURES
+from mars_gym import simulator
+from mars_gym.scenario import Scenario, ScenarioExtrapolationWarning
 from mars_gym.simulator import AgentOrder, MarketSimulator, SimulatorConfig
 
 CONFIG = SimulatorConfig(warmup_orders=30)
@@ -143,3 +150,71 @@ def test_a_start_file_that_is_not_a_zip_names_it(
     fake.write_text("34200.0,1,1,100,1000000,1\n")
     with pytest.raises(LobsterFormatError, match=f"{fake}: is not a zip archive"):
         MarketSimulator(1, SimulatorConfig(start_file=str(fake)), tiny_checkpoint)
+
+
+def test_a_scenarios_text_is_parsed_into_the_config() -> None:
+    config = SimulatorConfig(scenario="1m drift -10bp; 2m calm")
+    assert config.scenario == Scenario.parse("1m drift -10bp; 2m calm")
+    assert pickle.loads(pickle.dumps(config)) == config  # it travels to worker processes
+    with pytest.raises(ValueError, match="unknown word 'drop' in segment '1m drop -10bp'"):
+        SimulatorConfig(scenario="1m drop -10bp")
+    with pytest.raises(TypeError, match="scenario must be a Scenario, its text or None, got 5"):
+        SimulatorConfig(scenario=5)
+
+
+def test_every_market_follows_the_scenario_from_the_start_state(
+    tiny_outlook_checkpoint: Checkpoint,
+) -> None:
+    config = SimulatorConfig(warmup_orders=30, scenario="1m drift -20bp vol 12bp; 1m calm")
+    sim = MarketSimulator(2, config, tiny_outlook_checkpoint)
+    sim.reset([0, 1], [1, 2])
+    start = synthetic_start(tiny_outlook_checkpoint.tokenizer).time_ns
+    path = config.scenario.path(start, tiny_outlook_checkpoint.model.outlook_range)
+    for i in (0, 1):
+        _, inputs = sim.markets.history(i)
+        assert np.all(inputs[:, -N_OUTLOOK_FEATURES] == 1)  # known at every order
+    # before the warm-up the context is the start's: it reads the outlook at scenario time 0
+    cold = MarketSimulator(1, replace(config, warmup_orders=0), tiny_outlook_checkpoint)
+    cold.reset([0], [1])
+    outlook = cold.markets.history(0)[1][:, -N_OUTLOOK_FEATURES:]
+    np.testing.assert_array_equal(outlook, np.repeat(path.features(start), len(outlook), 0))
+    unconditional = MarketSimulator(1, replace(config, scenario=None), tiny_outlook_checkpoint)
+    unconditional.reset([0], [1])
+    assert not unconditional.markets.history(0)[1][:, -N_OUTLOOK_FEATURES:].any()
+
+
+def test_a_scenario_on_a_checkpoint_without_outlook_features_names_it(
+    tiny_checkpoint_dir: Path,
+) -> None:
+    config = SimulatorConfig(checkpoint=str(tiny_checkpoint_dir), scenario="1m calm")
+    with pytest.raises(
+        ValueError,
+        match=rf"checkpoint {tiny_checkpoint_dir} reads no outlook.*checkpoint=\"scenario\"",
+    ):
+        MarketSimulator(1, config)
+
+
+def test_a_scenario_without_a_checkpoint_runs_on_the_scenario_checkpoint(
+    tiny_outlook_checkpoint: Checkpoint, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    loaded = []
+
+    def load(name: str | None) -> Checkpoint:
+        loaded.append(name)
+        return tiny_outlook_checkpoint
+
+    monkeypatch.setattr(simulator, "load_checkpoint", load)
+    MarketSimulator(1, SimulatorConfig(warmup_orders=0, scenario="1m calm"))
+    MarketSimulator(1, SimulatorConfig(warmup_orders=0))
+    assert loaded == ["scenario", None]
+
+
+def test_a_scenario_is_checked_against_the_models_range(
+    tiny_outlook_checkpoint: Checkpoint,
+) -> None:
+    with pytest.warns(ScenarioExtrapolationWarning, match="segment 2 '1m vol 50bp'"):
+        MarketSimulator(
+            1, SimulatorConfig(scenario="1m calm; 1m vol 50bp"), tiny_outlook_checkpoint
+        )
+    with pytest.raises(ValueError, match=r"segment 1 '1m vol 69bp': vol 69 .* beyond twice"):
+        MarketSimulator(1, SimulatorConfig(scenario="1m vol 69bp"), tiny_outlook_checkpoint)
