@@ -143,6 +143,11 @@ class SimulatorConfig:
             the model's training range when the simulator is built
             (:meth:`~mars_gym.scenario.Scenario.check`: a rate outside it warns, one beyond
             twice it raises a ValueError).
+        scenario_guidance: how strongly the model follows the scenario
+            (:class:`lmm.model.generate.LMMMarkets`' ``guidance``): None (default) takes the
+            checkpoint's own (the packaged ``"scenario"`` checkpoint's was chosen on
+            selection starts, docs/scenarios.md), 1 reads the outlook as trained, more
+            follows it more closely and less like the data. No effect without a scenario.
     """
 
     decision_interval_s: float = 1.0
@@ -160,12 +165,17 @@ class SimulatorConfig:
     engine: str = "python"
     decoder: str = "torch"
     scenario: Scenario | str | None = None
+    scenario_guidance: float | None = None
 
     def __post_init__(self) -> None:
         if isinstance(self.scenario, str):
             object.__setattr__(self, "scenario", Scenario.parse(self.scenario))
         elif self.scenario is not None and not isinstance(self.scenario, Scenario):
             raise TypeError(f"scenario must be a Scenario, its text or None, got {self.scenario!r}")
+        if self.scenario_guidance is not None and not 0 <= self.scenario_guidance < float("inf"):
+            raise ValueError(
+                f"scenario_guidance must be finite and >= 0, got {self.scenario_guidance}"
+            )
         resolve_device(self.device, "device")
         if self.engine not in ENGINES:
             raise ValueError(f"engine must be one of {', '.join(ENGINES)}, got {self.engine!r}")
@@ -302,6 +312,7 @@ class MarketSimulator:
             max_orders_per_second=config.max_orders_per_second,
             engine=config.engine,
             decoder=config.decoder,
+            guidance=config.scenario_guidance,
         )
         self._accounts = [self._new_accounts() for _ in range(n)]
         # per market: (arrival ns, submission number, agent, order), in the order they apply

@@ -397,6 +397,11 @@ class LMMMarkets:
             stops advancing (orders at zero time, one after another) would otherwise never
             let a caller reach a later time. The default is far above any market seen here
             (the busiest second of the sample days holds 344 orders, of LMM rollouts 623).
+        guidance: for a model with outlook features, how strongly it follows a scenario
+            (:meth:`lmm.model.transformer.LMM.forward`'s ``outlook_guidance``); None takes
+            the checkpoint's ``outlook_guidance`` metadata (the packaged ``scenario``
+            checkpoint's was chosen on selection starts, docs/scenarios.md), else 1. A
+            market without an outlook is the same at any guidance.
 
     Raises:
         MemoryError: before anything is allocated, when the ``n`` markets would need more
@@ -423,6 +428,7 @@ class LMMMarkets:
         max_orders: int = 4096,
         max_levels: int = 1024,
         decoder: str = "torch",
+        guidance: float | None = None,
     ) -> None:
         if engine not in ENGINES:
             raise ValueError(f"engine must be one of {', '.join(ENGINES)}, got {engine!r}")
@@ -453,6 +459,12 @@ class LMMMarkets:
         self.tokenizer = checkpoint.tokenizer
         self.n = n
         self.temperature = temperature
+        if guidance is None:
+            guidance = float(checkpoint.metadata.get("outlook_guidance", 1.0))
+        if not 0 <= guidance < float("inf"):
+            raise ValueError(f"guidance must be finite and >= 0, got {guidance}")
+        #: how strongly the model reads the outlook (LMM.forward's outlook_guidance)
+        self.guidance = float(guidance)
         self.device = torch.device(device)
         self.context = self.model.config.context
         self.cache = KVCache(self.model.config, n, device=self.device) if use_cache else None
@@ -589,9 +601,11 @@ class LMMMarkets:
                 profile = self._profile_rows(idx)
                 if self.cache is not None:
                     self.cache.reset(idx)
-                    h = self.model(x, f, self.cache, rows=idx, profile=profile)
+                    h = self.model(
+                        x, f, self.cache, rows=idx, profile=profile, outlook_guidance=self.guidance
+                    )
                 else:
-                    h = self.model(x, f, profile=profile)
+                    h = self.model(x, f, profile=profile, outlook_guidance=self.guidance)
             self._h[idx] = h[:, -1]
 
     def _profile_rows(self, idx: torch.Tensor) -> torch.Tensor | None:
@@ -1038,7 +1052,12 @@ class LMMMarkets:
         x = torch.tensor([[self._market(i).history_tokens[-1]] for i in rows], device=self.device)
         f = torch.from_numpy(np.stack([self._market(i).history_features[-1] for i in rows]))
         h = self.model(
-            x, f[:, None].to(self.device), self.cache, rows=idx, profile=self._profile_rows(idx)
+            x,
+            f[:, None].to(self.device),
+            self.cache,
+            rows=idx,
+            profile=self._profile_rows(idx),
+            outlook_guidance=self.guidance,
         )
         self._h[idx] = h[:, -1]
 

@@ -372,6 +372,7 @@ class LMM(nn.Module):
         cache: KVCache | None = None,
         rows: torch.Tensor | None = None,
         profile: torch.Tensor | None = None,
+        outlook_guidance: float = 1.0,
     ) -> torch.Tensor:
         """Hidden states that score the next order at every position.
 
@@ -387,6 +388,12 @@ class LMM(nn.Module):
             profile: (B, n_profile_features) the stock profile of each sequence, for a model
                 conditioned on one (None: ``profile_center``); a model without one takes
                 none.
+            outlook_guidance: for a model with outlook features, how strongly it reads
+                them: the outlook's embedding ``e(o)`` enters as ``e(0) + g * (e(o) -
+                e(0))``, ``e(0)`` being an unknown outlook's (guidance in the embedding,
+                after classifier-free guidance, which trains with the condition dropped for
+                the same reason); 1 is the model as trained, and an unknown outlook reads
+                the same at any ``g``.
 
         Returns:
             (B, T, n_embd) hidden states; feed them to :meth:`log_prob`,
@@ -422,7 +429,7 @@ class LMM(nn.Module):
         if n_memory:
             x = x + self.memory_proj(book[..., n_book : n_book + n_memory])
         if self.config.n_outlook_features:
-            x = x + self.outlook_proj(book[..., n_book + n_memory :])
+            x = x + self._outlook_embedding(book[..., n_book + n_memory :], outlook_guidance)
         if self.config.n_profile_features:
             x = x + self._profile_embedding(profile, B)[:, None, :]
         elif profile is not None:
@@ -433,6 +440,14 @@ class LMM(nn.Module):
         if cache is not None:
             cache.lengths[rows] += T
         return self.ln_f(x)
+
+    def _outlook_embedding(self, outlook: torch.Tensor, guidance: float) -> torch.Tensor:
+        """(B, T, C) embeddings of the outlook features, with ``guidance`` (see forward)."""
+        e = self.outlook_proj(outlook)
+        if guidance == 1.0:
+            return e
+        unknown = self.outlook_proj(outlook.new_zeros(1, outlook.shape[-1]))[0]
+        return unknown + guidance * (e - unknown)
 
     def _profile_embedding(self, profile: torch.Tensor | None, B: int) -> torch.Tensor:
         """(B, C) projections of the sequences' profiles (the centre's where None)."""

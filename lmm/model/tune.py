@@ -91,6 +91,9 @@ class TuneConfig:
         temperature: sampling temperature of the rollouts.
         outlook_dropout: for a model with outlook features, the share of windows whose
             outlook is dropped (read as unknown; :class:`lmm.model.train.TrainConfig`).
+        outlook_lr_scale: for a model with outlook features, their projection's learning
+            rate as a multiple of ``lr`` (a projection added by :func:`with_outlook` starts
+            at zero and learns from a weak signal per order).
         seed: seeds the starts, the rollouts and the batches.
     """
 
@@ -104,6 +107,7 @@ class TuneConfig:
     weight_decay: float = 0.1
     temperature: float = 1.0
     outlook_dropout: float = 0.3
+    outlook_lr_scale: float = 1.0
     seed: int = 0
 
     def __post_init__(self) -> None:
@@ -113,6 +117,10 @@ class TuneConfig:
         if not 0.0 <= self.rollout_fraction <= 1.0:
             raise ValueError(
                 f"TuneConfig.rollout_fraction must be in [0, 1], got {self.rollout_fraction}"
+            )
+        if not self.outlook_lr_scale > 0:
+            raise ValueError(
+                f"TuneConfig.outlook_lr_scale must be > 0, got {self.outlook_lr_scale}"
             )
         if not self.lr > 0:
             raise ValueError(f"TuneConfig.lr must be > 0, got {self.lr}")
@@ -234,6 +242,12 @@ def fine_tune(
     sampler = WindowSampler(days, cfg.context, 1, seed=0)  # drawn from ``rng`` below
     rng = np.random.default_rng(config.seed)
     opt = adamw(model, config.lr, config.weight_decay)
+    if cfg.n_outlook_features and config.outlook_lr_scale != 1.0:
+        _scale_lr(
+            opt,
+            [p for n, p in model.named_parameters() if n.startswith("outlook_")],
+            config.outlook_lr_scale,
+        )
     warmup = max(1, config.steps_per_round // 10)
     begin = time.perf_counter()
     history = [{"round": 0, "validation_bits": validation_bits(model, dataset.days, cfg.context)}]
@@ -257,7 +271,7 @@ def fine_tune(
         for _ in range(config.steps_per_round):
             step += 1
             for group in opt.param_groups:
-                group["lr"] = config.lr * min(1.0, step / warmup)
+                group["lr"] = group.get("lr_scale", 1.0) * config.lr * min(1.0, step / warmup)
             picks = sampler.starts(rng.integers(0, len(sampler), real.batch_size))
             drops = outlook_drops(real, step, real.batch_size)
             x, f, y, p = training_batch(days, picks, real, torch.device("cpu"), drops)
@@ -311,6 +325,23 @@ def with_outlook(checkpoint: Checkpoint, dataset: OrderDataset) -> Checkpoint:
     torch.nn.init.zeros_(out.bias)
     model.outlook_range.copy_(torch.from_numpy(outlook_range(dataset.days)))
     return replace(checkpoint, model=model.eval())
+
+
+def _scale_lr(opt: torch.optim.Optimizer, params: list[torch.Tensor], scale: float) -> None:
+    """Move ``params`` into groups of their own (one per group they were in) whose
+    learning rate is ``scale`` times the others' (the group key ``lr_scale``)."""
+    ids = {id(p) for p in params}
+    for group in list(opt.param_groups):
+        mine = [p for p in group["params"] if id(p) in ids]
+        if mine:
+            group["params"] = [p for p in group["params"] if id(p) not in ids]
+            opt.add_param_group(
+                {
+                    **{k: v for k, v in group.items() if k != "params"},
+                    "params": mine,
+                    "lr_scale": scale,
+                }
+            )
 
 
 def _say(progress: bool, line: str) -> None:

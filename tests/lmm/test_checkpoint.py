@@ -6,6 +6,7 @@ import copy
 import json
 from pathlib import Path
 
+import numpy as np
 import pytest
 import torch
 
@@ -19,6 +20,7 @@ from lmm.model.checkpoint import (
     load_checkpoint,
     save_checkpoint,
 )
+from lmm.model.outlook import N_OUTLOOK_FEATURES
 
 
 def test_round_trip_restores_weights_tokenizer_and_metadata(
@@ -104,6 +106,22 @@ def test_the_packaged_profile_model_loads_by_name(fingerprint) -> None:
     assert "train-lmm --profile" in ck.metadata["provenance"]
     assert sum(f.stat().st_size for f in PACKAGED["profile"].iterdir()) <= 25 * 2**20
     assert fingerprint(ck) == "bdb2846583be3e26 0.236523"
+
+
+def test_the_packaged_scenario_model_loads_by_name(fingerprint) -> None:
+    """``scenario``: the default's shape with outlook inputs (the coming minute's drift,
+    volatility and volume), its training range and its chosen guidance; its unconditional
+    generation is pinned as the others' are."""
+    ck = load_checkpoint("scenario")
+    assert ck.path == PACKAGED["scenario"]
+    assert ck.model.config.n_outlook_features == N_OUTLOOK_FEATURES
+    lo, typical, hi = ck.model.outlook_range.numpy()
+    assert lo[0] < 0 < hi[0] and np.all(lo[1:] < typical[1:]) and np.all(typical < hi)
+    assert ck.metadata["outlook_guidance"] == 6.0
+    assert ck.metadata["tune"]["outlook_added"]
+    assert "tune-lmm --outlook" in ck.metadata["provenance"]
+    assert sum(f.stat().st_size for f in PACKAGED["scenario"].iterdir()) <= 25 * 2**20
+    assert fingerprint(ck) == "deb596b18032580e 0.214295"
 
 
 def test_a_name_means_a_packaged_checkpoint_and_a_path_a_folder(tmp_path: Path) -> None:

@@ -154,3 +154,33 @@ def test_a_model_that_gains_an_outlook_starts_as_it_was_and_then_follows_one(
     x = torch.from_numpy(np.asarray(tokens))[None]
     h = [gained.model(x, torch.from_numpy(f)[None]) for f in (with_path, without)]
     assert not torch.allclose(h[0], h[1])
+
+
+def test_guidance_scales_how_strongly_a_known_outlook_is_read(
+    tiny_checkpoint: Checkpoint, outlook_dataset: OrderDataset
+) -> None:
+    gained = with_outlook(tiny_checkpoint, outlook_dataset)
+    model = gained.model
+    torch.nn.init.normal_(model.outlook_proj[-1].weight, std=0.5)  # an outlook that matters
+    gen = torch.Generator().manual_seed(0)
+    x = torch.randint(0, model.config.vocab_size, (2, 8), generator=gen)
+    f = torch.randn(2, 8, model.config.n_inputs, generator=gen)
+    known = f.clone()
+    known[..., -N_OUTLOOK_FEATURES] = 1.0
+    unknown = f.clone()
+    unknown[..., -N_OUTLOOK_FEATURES:] = 0.0
+    with torch.no_grad():
+        # an unknown outlook reads the same at any guidance
+        torch.testing.assert_close(model(x, unknown, outlook_guidance=4.0), model(x, unknown))
+        # a known one is read g times as far from an unknown one, in the embedding
+        e = {g: model._outlook_embedding(known[..., -N_OUTLOOK_FEATURES:], g) for g in (1, 3)}
+        e0 = model.outlook_proj(torch.zeros(1, N_OUTLOOK_FEATURES))[0]
+        torch.testing.assert_close(e[3] - e0, 3 * (e[1] - e0))
+        assert not torch.allclose(model(x, known, outlook_guidance=3.0), model(x, known))
+    # markets take the checkpoint's guidance unless given one
+    assert LMMMarkets(gained, 1).guidance == 1.0
+    gained.metadata["outlook_guidance"] = 2.5
+    assert LMMMarkets(gained, 1).guidance == 2.5
+    assert LMMMarkets(gained, 1, guidance=1.5).guidance == 1.5
+    with pytest.raises(ValueError, match="guidance must be finite and >= 0"):
+        LMMMarkets(gained, 1, guidance=-1.0)

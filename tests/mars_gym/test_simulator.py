@@ -183,6 +183,15 @@ def test_every_market_follows_the_scenario_from_the_start_state(
     assert not unconditional.markets.history(0)[1][:, -N_OUTLOOK_FEATURES:].any()
 
 
+def test_the_scenario_guidance_reaches_the_markets(tiny_outlook_checkpoint: Checkpoint) -> None:
+    config = SimulatorConfig(warmup_orders=0, scenario="1m calm", scenario_guidance=3.0)
+    assert MarketSimulator(1, config, tiny_outlook_checkpoint).markets.guidance == 3.0
+    default = MarketSimulator(1, replace(config, scenario_guidance=None), tiny_outlook_checkpoint)
+    assert default.markets.guidance == 1.0  # the checkpoint has no outlook_guidance
+    with pytest.raises(ValueError, match="scenario_guidance must be finite and >= 0, got -1"):
+        SimulatorConfig(scenario_guidance=-1.0)
+
+
 def test_a_scenario_on_a_checkpoint_without_outlook_features_names_it(
     tiny_checkpoint_dir: Path,
 ) -> None:

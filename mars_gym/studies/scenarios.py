@@ -1,0 +1,221 @@
+"""Scenarios measured: does the generated market do what it is asked?
+
+**Calibration** (:func:`calibrate`): for each cell of a grid of requested drifts (bp per
+minute) and volatilities (bp per square root of a minute), the same seeded markets run for
+``minutes`` under a constant scenario asking for them (the volume left at its typical
+value), and each rollout's realised rates are measured (:func:`realized_rates`) from its
+mid sampled at every decision (one second) and the shares its generated orders traded.
+Each cell reports the mean realised drift, volatility and relative volume over the seeds
+with 95% bootstrap intervals; the grid reports the correlation between requested and realised
+drift (and volatility) over every rollout. The same seeds without a scenario give the
+unconditional market's rates beside them.
+
+**History** (:func:`follow_history`): the realised per-minute path of a real afternoon
+(:meth:`mars_gym.scenario.Scenario.from_history`) as the scenario, from the real book at
+its start; how far the generated mid strays from the real mid at each minute (the root
+mean square over seeds of the difference, in bp of the start mid), against the same seeds
+without a scenario.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+import numpy as np
+
+from lmm.model.checkpoint import Checkpoint, load_checkpoint
+from lmm.model.dataset import DayData, build_dataset
+from lmm.model.memory import carried_mid2, signed_market_volume
+from lmm.model.outlook import normal_volume
+from lmm.units import time_of_day_ns
+from mars_gym.scenario import Scenario
+from mars_gym.simulator import MarketSimulator, SimulatorConfig
+from mars_gym.studies.impact import rollout_paths
+
+__all__ = [
+    "CalibrationCell",
+    "HistoryResult",
+    "calibrate",
+    "day_normal_volume",
+    "follow_history",
+    "realized_rates",
+]
+
+
+def realized_rates(
+    mids: np.ndarray, traded: np.ndarray, interval_s: float, normal: float
+) -> tuple[float, float, float]:
+    """The drift (bp per minute), volatility (bp per square root of a minute) and volume
+    (times ``normal`` shares per minute) a rollout realised, from its mid at the start and
+    after each decision (``interval_s`` apart) and the shares traded between decisions."""
+    mids = np.asarray(mids, dtype=np.float64)
+    minutes = (len(mids) - 1) * interval_s / 60
+    if minutes <= 0 or np.any(mids <= 0):
+        raise ValueError("a rollout needs >= 1 decision and positive mids")
+    drift = 1e4 * (mids[-1] / mids[0] - 1) / minutes
+    volatility = 1e4 * np.sqrt(np.sum(np.diff(np.log(mids)) ** 2) / minutes)
+    return float(drift), float(volatility), float(np.sum(traded) / minutes / normal)
+
+
+def day_normal_volume(day: DayData) -> float:
+    """The normal market shares per minute of a day's training part, as training measured
+    it for the outlook (:func:`lmm.model.outlook.normal_volume`)."""
+    train = ~np.asarray(day.is_validation)
+    shares = np.abs(signed_market_volume(day.flow["kind"], day.flow["size"]))
+    return normal_volume(day.flow["time"][train], shares[train])
+
+
+def _interval(values: np.ndarray, draws: int = 4000) -> tuple[float, float, float]:
+    """Mean and its 95% bootstrap percentile interval over the seeds (a seeded resample)."""
+    values = np.asarray(values, dtype=np.float64)
+    rng = np.random.default_rng(0)
+    means = values[rng.integers(len(values), size=(draws, len(values)))].mean(axis=1)
+    lo, hi = np.percentile(means, [2.5, 97.5])
+    return float(values.mean()), float(lo), float(hi)
+
+
+@dataclass(frozen=True)
+class CalibrationCell:
+    """One requested scenario and what its rollouts realised.
+
+    Attributes:
+        drift, volatility: requested rates (None: the unconditional market).
+        realized: ``(seeds, 3)`` each rollout's drift, volatility and relative volume
+            (:func:`realized_rates`).
+    """
+
+    drift: float | None
+    volatility: float | None
+    realized: np.ndarray
+
+    def summary(self) -> dict:
+        """The means and 95% intervals, JSON-serialisable."""
+        out: dict = {"requested_drift": self.drift, "requested_volatility": self.volatility}
+        for k, name in enumerate(("drift", "volatility", "volume")):
+            mean, lo, hi = _interval(self.realized[:, k])
+            out[name] = {"mean": mean, "ci95": [lo, hi]}
+        return out
+
+
+def _simulator(config: SimulatorConfig, checkpoint: Checkpoint, n: int) -> MarketSimulator:
+    return MarketSimulator(n, config, checkpoint=checkpoint)
+
+
+def calibrate(
+    config: SimulatorConfig,
+    drifts: Sequence[float],
+    volatilities: Sequence[float | None],
+    seeds: Sequence[int],
+    minutes: float,
+    progress: bool = False,
+    unconditional: bool = True,
+) -> tuple[list[CalibrationCell], dict]:
+    """Run the grid (see the module docstring) from ``config``'s start; returns the cells
+    (the unconditional one first, unless ``unconditional`` is False) and, over every
+    conditioned rollout, the correlations of requested with realised drift and volatility
+    and the slope of realised on requested drift (least squares; 1 follows the scenario's
+    drift at its size). A volatility of None leaves it at the model's typical minute.
+
+    Raises:
+        ValueError: ``config`` names no start file (the relative volume needs its day's
+            normal), or holds a scenario of its own.
+    """
+    if config.start_file is None:
+        raise ValueError("calibration measures the volume against a day: give a start_file")
+    if config.scenario is not None:
+        raise ValueError("the calibration sets the scenarios itself: give a config without one")
+    checkpoint = load_checkpoint(config.checkpoint or "scenario")
+    day = build_dataset([Path(config.start_file)], tokenizer=checkpoint.tokenizer).days[0]
+    normal = day_normal_volume(day)
+    steps = round(minutes * 60 / config.decision_interval_s)
+    seeds = list(seeds)
+
+    def run(scenario: Scenario | None) -> np.ndarray:
+        sim = _simulator(replace(config, scenario=scenario), checkpoint, len(seeds))
+        runs = rollout_paths(sim, seeds, [()] * len(seeds), [steps] * len(seeds), progress)
+        return np.array(
+            [
+                realized_rates(m, v, config.decision_interval_s, normal)
+                for m, v in zip(runs.mids, runs.traded, strict=True)
+            ]
+        )
+
+    cells = [CalibrationCell(None, None, run(None))] if unconditional else []
+    for d in drifts:
+        for v in volatilities:
+            text = f"{minutes:g}m drift {d * minutes:+g}bp" + ("" if v is None else f" vol {v:g}bp")
+            vol = None if v is None else float(v)
+            cells.append(CalibrationCell(float(d), vol, run(Scenario.parse(text))))
+    asked = [c for c in cells if c.drift is not None]
+    requested = np.concatenate(
+        [np.full((len(c.realized), 2), [c.drift, c.volatility or np.nan]) for c in asked]
+    )
+    realized = np.concatenate([c.realized[:, :2] for c in asked])
+    fit: dict = {}
+    for k, name in enumerate(("drift", "volatility")):
+        if np.isfinite(requested[:, k]).all() and np.ptp(requested[:, k]) > 0:
+            fit[f"{name}_correlation"] = float(np.corrcoef(requested[:, k], realized[:, k])[0, 1])
+            fit[f"{name}_slope"] = float(np.polyfit(requested[:, k], realized[:, k], 1)[0])
+    return cells, fit
+
+
+@dataclass(frozen=True)
+class HistoryResult:
+    """A real afternoon as the scenario: mid paths in bp of the start mid, per minute.
+
+    Attributes:
+        real: ``(minutes + 1,)`` the real mid's path.
+        following: ``(seeds, minutes + 1)`` the generated paths under the real scenario.
+        unconditional: ``(seeds, minutes + 1)`` the same seeds without a scenario.
+    """
+
+    real: np.ndarray
+    following: np.ndarray
+    unconditional: np.ndarray
+
+    def rmse(self, paths: np.ndarray) -> np.ndarray:
+        """Root mean square over seeds of ``paths`` minus the real path, per minute (bp)."""
+        return np.sqrt(np.mean((paths - self.real) ** 2, axis=0))
+
+    def summary(self) -> dict:
+        """JSON-serialisable paths and errors."""
+        out: dict = {"real": self.real.tolist()}
+        for name in ("following", "unconditional"):
+            paths = getattr(self, name)
+            out[name] = {
+                "mean": paths.mean(0).tolist(),
+                "rmse": self.rmse(paths).tolist(),
+                "final_rmse": float(self.rmse(paths)[-1]),
+                "mean_rmse": float(self.rmse(paths)[1:].mean()),
+                # does the sign of the real move come out: share of seeds ending on its side
+                "same_side": float(np.mean(np.sign(paths[:, -1]) == np.sign(self.real[-1]))),
+            }
+        return out
+
+
+def follow_history(
+    config: SimulatorConfig, minutes: int, seeds: Sequence[int], progress: bool = False
+) -> HistoryResult:
+    """Generate from ``config``'s start file and time with the day's own realised path from
+    there as the scenario, and without one (see the module docstring)."""
+    if config.start_file is None:
+        raise ValueError("history needs a start_file")
+    checkpoint = load_checkpoint(config.checkpoint or "scenario")
+    day = build_dataset([Path(config.start_file)], tokenizer=checkpoint.tokenizer).days[0]
+    scenario = Scenario.from_history(day, config.start_time, minutes)
+    start = time_of_day_ns(config.start_time, "start_time")
+    mid2 = carried_mid2(day.book_after, 0).astype(np.float64)
+    at = np.searchsorted(day.flow["time"], start + np.arange(minutes + 1) * 60 * 10**9, "right") - 1
+    real = 1e4 * (mid2[at] / mid2[at[0]] - 1)
+    per_minute = round(60 / config.decision_interval_s)
+    steps = minutes * per_minute
+    seeds = list(seeds)
+    paths = {}
+    for name, sc in (("following", scenario), ("unconditional", None)):
+        sim = _simulator(replace(config, scenario=sc), checkpoint, len(seeds))
+        runs = rollout_paths(sim, seeds, [()] * len(seeds), [steps] * len(seeds), progress)
+        mids = np.stack(runs.mids)[:, ::per_minute]
+        paths[name] = 1e4 * (mids / mids[:, :1] - 1)
+    return HistoryResult(real, paths["following"], paths["unconditional"])
