@@ -30,7 +30,7 @@ from lmm.model.dataset import DayData, build_dataset
 from lmm.model.memory import carried_mid2, signed_market_volume
 from lmm.model.outlook import normal_volume
 from lmm.units import time_of_day_ns
-from mars_gym.scenario import Scenario
+from mars_gym.scenario import SCENARIO_CHECKPOINT, Scenario
 from mars_gym.simulator import MarketSimulator, SimulatorConfig
 from mars_gym.studies.impact import rollout_paths
 
@@ -99,8 +99,12 @@ class CalibrationCell:
         return out
 
 
-def _simulator(config: SimulatorConfig, checkpoint: Checkpoint, n: int) -> MarketSimulator:
-    return MarketSimulator(n, config, checkpoint=checkpoint)
+def _start_day(config: SimulatorConfig) -> tuple[Checkpoint, DayData]:
+    """The study's checkpoint (``config``'s, else the packaged scenario one) and its start
+    file's day, tokenized with that checkpoint's tokenizer."""
+    checkpoint = load_checkpoint(config.checkpoint or SCENARIO_CHECKPOINT)
+    day = build_dataset([Path(config.start_file)], tokenizer=checkpoint.tokenizer).days[0]
+    return checkpoint, day
 
 
 def calibrate(
@@ -126,14 +130,13 @@ def calibrate(
         raise ValueError("calibration measures the volume against a day: give a start_file")
     if config.scenario is not None:
         raise ValueError("the calibration sets the scenarios itself: give a config without one")
-    checkpoint = load_checkpoint(config.checkpoint or "scenario")
-    day = build_dataset([Path(config.start_file)], tokenizer=checkpoint.tokenizer).days[0]
+    checkpoint, day = _start_day(config)
     normal = day_normal_volume(day)
     steps = round(minutes * 60 / config.decision_interval_s)
     seeds = list(seeds)
 
     def run(scenario: Scenario | None) -> np.ndarray:
-        sim = _simulator(replace(config, scenario=scenario), checkpoint, len(seeds))
+        sim = MarketSimulator(len(seeds), replace(config, scenario=scenario), checkpoint)
         runs = rollout_paths(sim, seeds, [()] * len(seeds), [steps] * len(seeds), progress)
         return np.array(
             [
@@ -202,8 +205,7 @@ def follow_history(
     there as the scenario, and without one (see the module docstring)."""
     if config.start_file is None:
         raise ValueError("history needs a start_file")
-    checkpoint = load_checkpoint(config.checkpoint or "scenario")
-    day = build_dataset([Path(config.start_file)], tokenizer=checkpoint.tokenizer).days[0]
+    checkpoint, day = _start_day(config)
     scenario = Scenario.from_history(day, config.start_time, minutes)
     start = time_of_day_ns(config.start_time, "start_time")
     mid2 = carried_mid2(day.book_after, 0).astype(np.float64)
@@ -214,7 +216,7 @@ def follow_history(
     seeds = list(seeds)
     paths = {}
     for name, sc in (("following", scenario), ("unconditional", None)):
-        sim = _simulator(replace(config, scenario=sc), checkpoint, len(seeds))
+        sim = MarketSimulator(len(seeds), replace(config, scenario=sc), checkpoint)
         runs = rollout_paths(sim, seeds, [()] * len(seeds), [steps] * len(seeds), progress)
         mids = np.stack(runs.mids)[:, ::per_minute]
         paths[name] = 1e4 * (mids / mids[:, :1] - 1)
