@@ -5,9 +5,10 @@ and the strategy leagues under stress.
     python examples/scenario_study.py --part calibration
     python examples/scenario_study.py --part history
     python examples/scenario_study.py --part stress
+    python examples/scenario_study.py --part sensitivity
 
-write ``docs/results/scenarios/{guidance,calibration,history,stress}.json`` (and a figure
-for each of the last three), with
+write ``docs/results/scenarios/{guidance,calibration,history,stress,sensitivity}.json``
+(and a figure for calibration, history and stress), with
 the packaged ``scenario`` checkpoint (the default checkpoint fine-tuned with outlook inputs,
 :mod:`lmm.model.outlook`).
 
@@ -28,6 +29,10 @@ the packaged ``scenario`` checkpoint (the default checkpoint fine-tuned with out
   (:func:`agents.benchmark.run_league`, every baseline and the shipped PPO agent) on the
   same held-out seeds under a calm, a trending and a crash scenario; each policy's score
   with its 95% interval, and its rank, per scenario.
+* **sensitivity** (:func:`mars_gym.studies.scenarios.outlook_sensitivity`): on ``windows``
+  real windows of each sample day, how far the model's next-order distribution moves when
+  one outlook number goes from typical to an end of its training range, at guidance 1 and
+  the checkpoint's own; why a scenario's drift is followed and its volatility is not.
 
 Seeds: calibration and history use :data:`agents.benchmark.CALIBRATION_SEED_BASE` on; the
 stress leagues the evaluation seeds, :data:`agents.benchmark.EVALUATION_SEED_BASE` on.
@@ -48,7 +53,8 @@ from agents.baselines import BASELINES
 from agents.benchmark import CALIBRATION_SEED_BASE, League, run_league
 from agents.trained import trained_policies
 from lmm.evaluation.scoring import EVALUATION_TIMES, SELECTION_TIMES
-from lmm.model.checkpoint import fingerprint
+from lmm.model.checkpoint import fingerprint, load_checkpoint
+from lmm.model.dataset import build_dataset
 from mars_gym.console.flags import (
     DEFAULT_DATA_DIR,
     TRAINING_FILES,
@@ -57,7 +63,7 @@ from mars_gym.console.flags import (
 )
 from mars_gym.scenario import ScenarioExtrapolationWarning
 from mars_gym.simulator import SimulatorConfig
-from mars_gym.studies.scenarios import calibrate, follow_history
+from mars_gym.studies.scenarios import calibrate, follow_history, outlook_sensitivity
 
 #: The stress scenarios: calm, a rise of 10 bp a minute, and a crash of 20 bp a minute with
 #: three times the volatility and volume of a typical minute.
@@ -84,6 +90,7 @@ class Args:
         volatilities: requested volatilities, bp per square root of a minute (calibration).
         episodes: held-out seeds per policy and scenario (stress, execution).
         mm_episodes: held-out seeds per policy and scenario (stress, market making).
+        windows: real windows per day (sensitivity).
         out: folder for the results.
     """
 
@@ -98,6 +105,7 @@ class Args:
     guidances: str = "1,3,6"
     episodes: int = 100
     mm_episodes: int = 50
+    windows: int = 48
     out: str = "docs/results/scenarios"
 
 
@@ -312,11 +320,32 @@ def _plot_stress(out: dict, path: Path) -> None:
     plt.close(fig)
 
 
+def part_sensitivity(args: Args) -> dict:
+    checkpoint = load_checkpoint(args.checkpoint)
+    own = float(checkpoint.metadata.get("outlook_guidance", 1.0))
+    out: dict = {"days": {}}
+    for name in TRAINING_FILES:
+        day = build_dataset([DEFAULT_DATA_DIR / name], tokenizer=checkpoint.tokenizer).days[0]
+        out["days"][name] = {}
+        for g in sorted({1.0, own}):
+            result = outlook_sensitivity(checkpoint, day, g, windows=args.windows)
+            out["days"][name][str(g)] = result
+            print(f"{name}, guidance {g:g}:")
+            for setting, r in result.items():
+                print(
+                    f"  {setting:>16}: KL {r['kl_bits']:.4f} bits  market {r['market']:.4f}  "
+                    f"cancel {r['cancel']:.3f}  limit {r['limit']:.3f}  "
+                    f"buys among market {r['buy_market']:.3f}"
+                )
+    return out
+
+
 PARTS = {
     "guidance": part_guidance,
     "calibration": part_calibration,
     "history": part_history,
     "stress": part_stress,
+    "sensitivity": part_sensitivity,
 }
 
 

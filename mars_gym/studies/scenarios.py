@@ -15,6 +15,12 @@ unconditional market's rates beside them.
 its start; how far the generated mid strays from the real mid at each minute (the root
 mean square over seeds of the difference, in bp of the start mid), against the same seeds
 without a scenario.
+
+**Sensitivity** (:func:`outlook_sensitivity`): what the model reads from each outlook
+number, without generating: on real windows of a day, the next order's kind-and-price
+distribution with every outlook number typical (the training median), against the same
+windows with one number moved to an end of the training range; how far it moves (the
+Kullback-Leibler divergence, in bits) and the kind mix it moves to.
 """
 
 from __future__ import annotations
@@ -24,11 +30,18 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
+import torch
 
+from lmm.data.orderflow import OrderKind
 from lmm.model.checkpoint import Checkpoint, load_checkpoint
 from lmm.model.dataset import DayData, build_dataset
 from lmm.model.memory import carried_mid2, signed_market_volume
-from lmm.model.outlook import normal_volume
+from lmm.model.outlook import (
+    N_OUTLOOK_FEATURES,
+    OUTLOOK_VALUES,
+    normal_volume,
+    outlook_features,
+)
 from lmm.units import time_of_day_ns
 from mars_gym.scenario import SCENARIO_CHECKPOINT, Scenario
 from mars_gym.simulator import MarketSimulator, SimulatorConfig
@@ -40,6 +53,7 @@ __all__ = [
     "calibrate",
     "day_normal_volume",
     "follow_history",
+    "outlook_sensitivity",
     "realized_rates",
 ]
 
@@ -221,3 +235,67 @@ def follow_history(
         mids = np.stack(runs.mids)[:, ::per_minute]
         paths[name] = 1e4 * (mids / mids[:, :1] - 1)
     return HistoryResult(real, paths["following"], paths["unconditional"])
+
+
+def outlook_sensitivity(
+    checkpoint: Checkpoint,
+    day: DayData,
+    guidance: float,
+    windows: int = 48,
+    seed: int = 0,
+) -> dict[str, dict[str, float]]:
+    """What the model reads from each outlook number (see the module docstring).
+
+    On ``windows`` real windows of ``day`` (context-long, drawn with ``seed``), every order
+    of a window reads the same outlook: the typical one (the model's training medians), or
+    it with one number at the 0.5th or 99.5th percentile of training ("drift low", ...,
+    "volume high"), or none ("unknown"). Per setting: ``kl_bits``, the mean divergence of
+    the next order's kind-and-price distribution from the typical outlook's (over every
+    position); ``market``, ``cancel`` and ``limit``, the probability of each kind of
+    order; ``buy_market``, the buys' share of market orders.
+
+    Raises:
+        ValueError: the checkpoint's model reads no outlook.
+    """
+    model = checkpoint.model
+    cfg = model.config
+    if not cfg.n_outlook_features:
+        raise ValueError("the checkpoint's model reads no outlook (tune-lmm --outlook adds it)")
+    inputs = day.inputs(cfg.n_memory_features, cfg.n_outlook_features).astype(np.float32)
+    starts = np.random.default_rng(seed).integers(0, len(inputs) - cfg.context, windows)
+    tokens = torch.from_numpy(np.stack([day.tokens[s : s + cfg.context] for s in starts]))
+    real = np.stack([inputs[s : s + cfg.context] for s in starts])
+    ranges = model.outlook_range.numpy()  # rows: 0.5th, 50th, 99.5th percentiles
+    settings: dict[str, np.ndarray | None] = {"typical": ranges[1]}
+    for k, name in enumerate(OUTLOOK_VALUES):
+        for end, row in (("low", 0), ("high", 2)):
+            values = ranges[1].copy()
+            values[k] = ranges[row, k]
+            settings[f"{name} {end}"] = values
+    settings["unknown"] = None
+
+    def log_probs(values: np.ndarray | None) -> torch.Tensor:
+        f = real.copy()
+        f[..., -N_OUTLOOK_FEATURES:] = (
+            0.0 if values is None else outlook_features(values[None], np.array([True]))[0]
+        )
+        with torch.no_grad():
+            h = model(tokens, torch.from_numpy(f), outlook_guidance=guidance)
+            return torch.log_softmax(model.kp_logits(h).double(), -1)
+
+    kinds = np.repeat(np.arange(len(OrderKind)), cfg.n_kp // len(OrderKind))
+    typical = log_probs(settings["typical"])
+    out = {}
+    for name, values in settings.items():
+        lp = log_probs(values)
+        kl = (lp.exp() * (lp - typical)).sum(-1).mean().item() / np.log(2)
+        p = np.bincount(kinds, lp.exp().mean((0, 1)).numpy(), minlength=len(OrderKind))
+        market = p[OrderKind.MARKET_BUY] + p[OrderKind.MARKET_SELL]
+        out[name] = {
+            "kl_bits": float(kl),
+            "limit": float(p[OrderKind.LIMIT_BUY] + p[OrderKind.LIMIT_SELL]),
+            "market": float(market),
+            "cancel": float(p[OrderKind.CANCEL_BUY] + p[OrderKind.CANCEL_SELL]),
+            "buy_market": float(p[OrderKind.MARKET_BUY] / market),
+        }
+    return out

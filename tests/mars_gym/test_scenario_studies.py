@@ -1,6 +1,7 @@
 """The scenario studies' measurements: realised rates by hand, the calibration grid's
-wiring (its unconditional cell is the plain market of the same seeds) and a real
-afternoon's path as the history study's yardstick."""
+wiring (its unconditional cell is the plain market of the same seeds), a real
+afternoon's path as the history study's yardstick, and what a model reads from each
+outlook number."""
 
 from __future__ import annotations
 
@@ -20,6 +21,7 @@ from mars_gym.studies.scenarios import (
     calibrate,
     day_normal_volume,
     follow_history,
+    outlook_sensitivity,
     realized_rates,
 )
 
@@ -124,3 +126,26 @@ def test_history_measures_against_the_real_mid_each_minute(
     assert summary["following"]["final_rmse"] == pytest.approx(rmse[-1])
     with pytest.raises(ValueError, match="needs a start_file"):
         follow_history(replace(config, start_file=None), 1, [1])
+
+
+def test_sensitivity_measures_each_outlook_number_against_the_typical_outlook(
+    tiny_checkpoint: Checkpoint, tiny_outlook_checkpoint: Checkpoint, lobster_dir: Path
+) -> None:
+    day = build_dataset([lobster_dir / DAY], tokenizer=tiny_outlook_checkpoint.tokenizer).days[0]
+    result = outlook_sensitivity(tiny_outlook_checkpoint, day, guidance=1.0, windows=3)
+    assert list(result) == [
+        "typical",
+        *(f"{n} {end}" for n in ("drift", "volatility", "volume") for end in ("low", "high")),
+        "unknown",
+    ]
+    assert result["typical"]["kl_bits"] == 0.0
+    for r in result.values():
+        assert r["limit"] + r["market"] + r["cancel"] == pytest.approx(1.0)
+        assert 0 <= r["buy_market"] <= 1 and r["kl_bits"] >= 0
+    # the tiny model's outlook projection is drawn large: every number moves it
+    assert min(r["kl_bits"] for name, r in result.items() if name != "typical") > 1e-4
+    # at guidance 0 every outlook reads as unknown: nothing moves
+    still = outlook_sensitivity(tiny_outlook_checkpoint, day, guidance=0.0, windows=3)
+    assert all(r["kl_bits"] == pytest.approx(0.0, abs=1e-9) for r in still.values())
+    with pytest.raises(ValueError, match="reads no outlook"):
+        outlook_sensitivity(tiny_checkpoint, day, guidance=1.0)
