@@ -32,7 +32,8 @@ the packaged ``scenario`` checkpoint (the default checkpoint fine-tuned with out
 * **sensitivity** (:func:`mars_gym.studies.scenarios.outlook_sensitivity`): on ``windows``
   real windows of each sample day, how far the model's next-order distribution moves when
   one outlook number goes from typical to an end of its training range, at guidance 1 and
-  the checkpoint's own; why a scenario's drift is followed and its volatility is not.
+  the checkpoint's own, and each number's correlation with the minute before it; why a
+  scenario's drift is followed and its volatility is not.
 
 Seeds: calibration and history use :data:`agents.benchmark.CALIBRATION_SEED_BASE` on; the
 stress leagues the evaluation seeds, :data:`agents.benchmark.EVALUATION_SEED_BASE` on.
@@ -63,7 +64,12 @@ from mars_gym.console.flags import (
 )
 from mars_gym.scenario import ScenarioExtrapolationWarning
 from mars_gym.simulator import SimulatorConfig
-from mars_gym.studies.scenarios import calibrate, follow_history, outlook_sensitivity
+from mars_gym.studies.scenarios import (
+    calibrate,
+    follow_history,
+    outlook_persistence,
+    outlook_sensitivity,
+)
 
 #: The stress scenarios: calm, a rise of 10 bp a minute, and a crash of 20 bp a minute with
 #: three times the volatility and volume of a typical minute.
@@ -326,7 +332,10 @@ def part_sensitivity(args: Args) -> dict:
     out: dict = {"days": {}}
     for name in TRAINING_FILES:
         day = build_dataset([DEFAULT_DATA_DIR / name], tokenizer=checkpoint.tokenizer).days[0]
-        out["days"][name] = {}
+        persistence = outlook_persistence(day.flow["time"], day.outlook)
+        out["days"][name] = {"persistence": persistence}
+        rounded = {k: round(v, 2) for k, v in persistence.items()}
+        print(f"{name}: correlation with the minute before {rounded}")
         for g in sorted({1.0, own}):
             result = outlook_sensitivity(checkpoint, day, g, windows=args.windows)
             out["days"][name][str(g)] = result

@@ -20,7 +20,9 @@ without a scenario.
 number, without generating: on real windows of a day, the next order's kind-and-price
 distribution with every outlook number typical (the training median), against the same
 windows with one number moved to an end of the training range; how far it moves (the
-Kullback-Leibler divergence, in bits) and the kind mix it moves to.
+Kullback-Leibler divergence, in bits) and the kind mix it moves to; and how much of each
+number the past already tells (:func:`outlook_persistence`), which a model can read from its
+context instead of the outlook.
 """
 
 from __future__ import annotations
@@ -37,6 +39,7 @@ from lmm.model.checkpoint import Checkpoint, load_checkpoint
 from lmm.model.dataset import DayData, build_dataset
 from lmm.model.memory import carried_mid2, signed_market_volume
 from lmm.model.outlook import (
+    HORIZON_NS,
     N_OUTLOOK_FEATURES,
     OUTLOOK_VALUES,
     normal_volume,
@@ -53,6 +56,7 @@ __all__ = [
     "calibrate",
     "day_normal_volume",
     "follow_history",
+    "outlook_persistence",
     "outlook_sensitivity",
     "realized_rates",
 ]
@@ -299,3 +303,26 @@ def outlook_sensitivity(
             "buy_market": float(p[OrderKind.MARKET_BUY] / market),
         }
     return out
+
+
+def outlook_persistence(time_ns: np.ndarray, outlook: np.ndarray) -> dict[str, float]:
+    """Per outlook number, the correlation over orders between its feature (``outlook``,
+    :func:`lmm.model.outlook.outlook_features` rows) and the feature of the last order at
+    least one horizon (a minute) earlier, over the orders where both are known: how much of
+    the coming minute the past minute already tells."""
+    t = np.asarray(time_ns, dtype=np.int64)
+    outlook = np.asarray(outlook, dtype=np.float64)
+    if outlook.shape != (len(t), N_OUTLOOK_FEATURES):
+        raise ValueError(
+            f"outlook must have shape {(len(t), N_OUTLOOK_FEATURES)}, got {outlook.shape}"
+        )
+    earlier = np.searchsorted(t, t - HORIZON_NS, "right") - 1
+    both = (earlier >= 0) & (outlook[:, 0] > 0)
+    both[both] &= outlook[earlier[both], 0] > 0
+    if both.sum() < 3:
+        raise ValueError("fewer than 3 orders have a known outlook a minute apart")
+    now, before = outlook[both], outlook[earlier[both]]
+    return {
+        name: float(np.corrcoef(now[:, k + 1], before[:, k + 1])[0, 1])
+        for k, name in enumerate(OUTLOOK_VALUES)
+    }

@@ -21,6 +21,7 @@ from mars_gym.studies.scenarios import (
     calibrate,
     day_normal_volume,
     follow_history,
+    outlook_persistence,
     outlook_sensitivity,
     realized_rates,
 )
@@ -149,3 +150,23 @@ def test_sensitivity_measures_each_outlook_number_against_the_typical_outlook(
     assert all(r["kl_bits"] == pytest.approx(0.0, abs=1e-9) for r in still.values())
     with pytest.raises(ValueError, match="reads no outlook"):
         outlook_sensitivity(tiny_checkpoint, day, guidance=1.0)
+
+
+def test_persistence_correlates_each_number_with_the_minute_before() -> None:
+    minute = 60 * 10**9
+    t = np.arange(0, 10 * minute, 10**9 * 15, dtype=np.int64)  # 4 orders a minute, 10 minutes
+    outlook = np.zeros((len(t), 4))
+    outlook[:, 0] = 1.0
+    block = t // minute
+    outlook[:, 1] = (-1.0) ** block  # the drift turns every minute
+    outlook[:, 2] = np.log1p(block)  # volatility rises minute by minute
+    outlook[:, 3] = np.random.default_rng(0).normal(size=len(t))  # volume: noise
+    outlook[-4:] = 0.0  # the last minute unknown (its features zeros, as in a day)
+    result = outlook_persistence(t, outlook)
+    assert result["drift"] == pytest.approx(-1.0)
+    assert result["volatility"] > 0.95
+    assert abs(result["volume"]) < 0.5
+    with pytest.raises(ValueError, match="must have shape"):
+        outlook_persistence(t, outlook[:, :3])
+    with pytest.raises(ValueError, match="fewer than 3"):
+        outlook_persistence(t[:4], outlook[:4])
