@@ -99,14 +99,21 @@ def device_words(name: str) -> str:
     return f"cpu ({threads} torch thread{'' if threads == 1 else 's'})"
 
 
-def days_flags(p: argparse.ArgumentParser) -> None:
-    """The LOBSTER days a model is trained or evaluated on, and the held-out window."""
+#: Minutes at the end of each day held out for validation, unless a command is told otherwise.
+VALIDATION_MINUTES = 90
+
+
+def days_flags(p: argparse.ArgumentParser, resumable: bool = False) -> None:
+    """The LOBSTER days a model is trained or evaluated on, and the held-out window. For a
+    ``resumable`` command the window's flag defaults to None, so that a resumed run can
+    tell a window given on the command line (refused) from none (the run's own)."""
     data_flags(p)
     p.add_argument(
         "--validation-minutes",
         type=int,
-        default=90,
-        help="minutes at the end of each day held out for validation (default: %(default)s)",
+        default=None if resumable else VALIDATION_MINUTES,
+        help="minutes at the end of each day held out for validation (default: "
+        f"{VALIDATION_MINUTES}{', or the resumed run' + chr(39) + 's' if resumable else ''})",
     )
 
 

@@ -20,6 +20,7 @@ from lmm.model.sizes import ModelSize
 from lmm.model.tokenizer import OrderTokenizer, TokenizerConfig
 from lmm.model.train import QUICK, TrainConfig, train
 from mars_gym.console.flags import (
+    VALIDATION_MINUTES,
     common_flags,
     config_from_args,
     dataclass_flags,
@@ -44,7 +45,7 @@ def configure_parser(parser: argparse.ArgumentParser) -> None:
         "trains on its share of each batch of N x --batch-size windows "
         "(DistributedDataParallel: gloo on the CPU, NCCL on GPUs) and rank 0 writes."
     )
-    days_flags(parser)
+    days_flags(parser, resumable=True)
     parser.add_argument(
         "--checkpoint",
         type=Path,
@@ -123,7 +124,10 @@ def run(args: argparse.Namespace) -> dict:
         config = config_from_args(base, args)
         tokenizer_config = config_from_args(TokenizerConfig, args)
         checkpoint = args.checkpoint or DEFAULT_CHECKPOINT
-        cache, validation_minutes = args.cache, args.validation_minutes
+        cache = args.cache
+        validation_minutes = args.validation_minutes
+        if validation_minutes is None:
+            validation_minutes = VALIDATION_MINUTES
     else:
         info = state.run
         files = [Path(f) for f in info["files"]]
@@ -238,6 +242,7 @@ def _resumed_state(args: argparse.Namespace) -> RunState:
     given = [flag for flag in given if getattr(args, flag[2:].replace("-", "_")) is not None]
     given += [flag for flag, on in (("--quick", args.quick), ("--size", args.size)) if on]
     given += ["--cache"] if args.cache else []
+    given += ["--validation-minutes"] if args.validation_minutes is not None else []
     if args.files:
         given.append("LOBSTER files")
     if given:

@@ -311,7 +311,9 @@ def test_replay_through_the_compiled_engine_reports_as_the_python_one(
     }
 
 
-def test_train_lmm_sizes_stops_and_resumes(lobster_dir: Path, tmp_path: Path) -> None:
+def test_train_lmm_sizes_stops_and_resumes(
+    lobster_dir: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     """A named size sets the shape; a run stopped after step 1 goes on with --resume and
     refuses flags that would change it."""
     from lmm.model.checkpoint import load_checkpoint
@@ -326,6 +328,10 @@ def test_train_lmm_sizes_stops_and_resumes(lobster_dir: Path, tmp_path: Path) ->
     assert main(first) == 0
     assert json.loads((ck / "state" / "state.json").read_text())["step"] == 1
     assert main(["train-lmm", "--resume", str(ck), "--lr", "0.1"]) == 2  # refused
+    # the held-out window is the run's: one given, even the default, is refused too
+    capsys.readouterr()
+    assert main(["train-lmm", "--resume", str(ck), "--validation-minutes", "90"]) == 2
+    assert "drop --validation-minutes" in capsys.readouterr().err
     out = tmp_path / "r.json"
     assert main(["train-lmm", "--resume", str(ck), "--quiet", "--out", str(out)]) == 0
     result = json.loads(out.read_text())
