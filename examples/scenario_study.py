@@ -96,6 +96,8 @@ class Args:
         volatilities: requested volatilities, bp per square root of a minute (calibration).
         episodes: held-out seeds per policy and scenario (stress, execution).
         mm_episodes: held-out seeds per policy and scenario (stress, market making).
+        mm_horizon: decisions per market-making episode (stress; the env's default is
+            300, five minutes).
         windows: real windows per day (sensitivity).
         out: folder for the results.
     """
@@ -111,6 +113,7 @@ class Args:
     guidances: str = "1,3,6"
     episodes: int = 100
     mm_episodes: int = 50
+    mm_horizon: int = 300
     windows: int = 48
     out: str = "docs/results/scenarios"
 
@@ -178,8 +181,35 @@ def part_calibration(args: Args) -> dict:
                 f"{s['volatility']['mean']:5.2f} [{s['volatility']['ci95'][0]:5.2f}, "
                 f"{s['volatility']['ci95'][1]:5.2f}]  volume {s['volume']['mean']:4.2f}"
             )
+    out["pooled"] = _pool_calibration(out)
     _plot_calibration(out, Path(args.out) / "calibration.png")
     return out
+
+
+def _pool_calibration(out: dict) -> dict:
+    """Per requested drift and per requested volatility, the realised rate averaged over
+    the starts and the other request's values (every cell has the same seeds), with the
+    least and greatest cell mean; printed."""
+    pooled: dict = {}
+    for name in ("drift", "volatility"):
+        cells = [
+            c
+            for result in out["starts"].values()
+            for c in result["cells"]
+            if c["requested_drift"] is not None
+        ]
+        pooled[name] = {}
+        for asked in sorted({c[f"requested_{name}"] for c in cells}):
+            means = [c[name]["mean"] for c in cells if c[f"requested_{name}"] == asked]
+            pooled[name][str(asked)] = {
+                "mean": float(np.mean(means)),
+                "cells": [float(min(means)), float(max(means))],
+            }
+            print(
+                f"requested {name} {asked:+g}: realised {np.mean(means):+.2f} "
+                f"(cells {min(means):+.2f} to {max(means):+.2f})"
+            )
+    return pooled
 
 
 def _plot_calibration(out: dict, path: Path) -> None:
@@ -196,13 +226,14 @@ def _plot_calibration(out: dict, path: Path) -> None:
             mean = np.array([c[name]["mean"] for c in cells])
             ci = np.array([c[name]["ci95"] for c in cells]).T
             shift = (k - 0.5) * 0.02 * (np.ptp(asked) or 1)
+            r = result["correlation"].get(f"{name}_correlation", np.nan)
             ax.errorbar(
                 asked + shift,
                 mean,
                 yerr=np.abs(ci - mean),
                 fmt="o",
                 capsize=3,
-                label=f"start {when} (r = {result['correlation'].get(name, np.nan):.2f})",
+                label=f"start {when} (r = {r:.2f})",
             )
             free = result["cells"][0][name]["mean"]
             ax.axhline(free, color=f"C{k}", ls=":", lw=1)
@@ -273,7 +304,11 @@ def _plot_history(out: dict, path: Path) -> None:
 
 def part_stress(args: Args) -> dict:
     out: dict = {"scenarios": STRESS, "tasks": {}}
-    for task, episodes in (("execution", args.episodes), ("market-making", args.mm_episodes)):
+    runs = (
+        ("execution", args.episodes, {}),
+        ("market-making", args.mm_episodes, {"horizon": args.mm_horizon}),
+    )
+    for task, episodes, env_kwargs in runs:
         policies = {**BASELINES[task], **trained_policies(task)}
         leagues: dict[str, League] = {}
         for name, text in STRESS.items():
@@ -281,10 +316,15 @@ def part_stress(args: Args) -> dict:
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore", ScenarioExtrapolationWarning)
                 leagues[name] = run_league(
-                    task, policies, episodes, checkpoint=args.checkpoint, scenario=text
+                    task,
+                    policies,
+                    episodes,
+                    checkpoint=args.checkpoint,
+                    scenario=text,
+                    **env_kwargs,
                 )
-            print(f"{task}, {name} ({text}): {time.perf_counter() - t0:.0f} s")
-            print(leagues[name].table())
+            print(f"{task}, {name} ({text}): {time.perf_counter() - t0:.0f} s", flush=True)
+            print(leagues[name].table(), flush=True)
         out["tasks"][task] = {
             name: {**league.to_dict(), "ranks": _ranks(league)} for name, league in leagues.items()
         }
