@@ -5,7 +5,10 @@ with its own drift, volatility and volume: the three numbers of the outlook that
 outlook features reads at every order (:mod:`lmm.model.outlook`). The packaged
 ``"scenario"`` checkpoint (:data:`SCENARIO_CHECKPOINT`) is such a model; given a scenario,
 every order it generates is told what the scenario says about the minute after it
-(:meth:`Scenario.path`), and the market it makes follows it as well as its training lets it.
+(:meth:`Scenario.path`), and the market it makes follows it as well as its training lets it:
+measured on starts never used for a choice, the packaged model follows a requested fall at
+its size and a rise at about a third of it, and does not follow a requested volatility or
+volume (``docs/scenarios.md``).
 
 The grammar of :meth:`Scenario.parse`::
 
