@@ -37,6 +37,7 @@ __all__ = [
     "TrainResult",
     "adamw",
     "descend",
+    "mirrored_day",
     "sequence_nll_bits",
     "train",
     "training_batch",
@@ -74,7 +75,7 @@ class TrainConfig:
             ten-minute blocks of each day's training part (1: all of it); for measuring
             how the model scales with data. The tokenizer is fitted on the whole part.
         mirror: also train on every day mirrored (buy and sell swapped in the orders and
-            the books, :func:`_mirrored`), twice the training windows; validation stays on
+            the books, :func:`mirrored_day`), twice the training windows; validation stays on
             the real days. Needs the same_side_best price reference.
         profile: condition the model on each day's stock profile (:mod:`lmm.model.profile`),
             computed over the day's training part; the model stores the mean over the days
@@ -248,7 +249,7 @@ def train(
         model.profile_center.copy_(torch.from_numpy(center))
     days = dataset.days
     if config.mirror:
-        days += tuple(_mirrored(day, tok) for day in dataset.days)
+        days += tuple(mirrored_day(day, tok) for day in dataset.days)
     if config.outlook:
         model.outlook_range.copy_(torch.from_numpy(outlook_range(dataset.days)))
     # what the model reads at each order
@@ -547,7 +548,7 @@ def validation_bits(
     return float(total / count) if count else float("nan")
 
 
-def _mirrored(day: DayData, tokenizer: OrderTokenizer) -> DayData:
+def mirrored_day(day: DayData, tokenizer: OrderTokenizer) -> DayData:
     """``day`` with buy and sell swapped in what training reads of it: its tokens
     (:meth:`OrderTokenizer.mirror`), book features (:func:`lmm.model.features.mirror_features`)
     and memory features (all signed: they change sign), and its outlook's drift.

@@ -53,6 +53,7 @@ from lmm.model.train import (
     TrainConfig,
     adamw,
     descend,
+    mirrored_day,
     outlook_drops,
     training_batch,
     validation_bits,
@@ -94,6 +95,9 @@ class TuneConfig:
         outlook_lr_scale: for a model with outlook features, their projection's learning
             rate as a multiple of ``lr`` (a projection added by :func:`with_outlook` starts
             at zero and learns from a weak signal per order).
+        mirror: also train on every day mirrored (buy and sell swapped; the
+            same-side-best price reference only), as train-lmm --mirror does; validation
+            stays on the real days.
         seed: seeds the starts, the rollouts and the batches.
     """
 
@@ -108,6 +112,7 @@ class TuneConfig:
     temperature: float = 1.0
     outlook_dropout: float = 0.3
     outlook_lr_scale: float = 1.0
+    mirror: bool = False
     seed: int = 0
 
     def __post_init__(self) -> None:
@@ -223,9 +228,11 @@ def fine_tune(
         raise ValueError("the dataset is tokenized with another tokenizer than the checkpoint's")
     cfg = model.config
     # what the model reads at each order
+    days = dataset.days
+    if config.mirror:
+        days += tuple(mirrored_day(d, checkpoint.tokenizer) for d in dataset.days)
     days = tuple(
-        replace(d, features=d.inputs(cfg.n_memory_features, cfg.n_outlook_features))
-        for d in dataset.days
+        replace(d, features=d.inputs(cfg.n_memory_features, cfg.n_outlook_features)) for d in days
     )
     real = TrainConfig(
         context=cfg.context,

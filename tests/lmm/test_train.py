@@ -17,7 +17,7 @@ from lmm.model.price_reference import PriceReference
 from lmm.model.train import (
     QUICK,
     TrainConfig,
-    _mirrored,
+    mirrored_day,
     sequence_nll_bits,
     train,
 )
@@ -124,7 +124,7 @@ def test_mirror_trains_on_both_sides_of_each_day(tiny_checkpoint: Checkpoint) ->
     )
     result = train(OrderDataset((day,), same_side, 0), config, progress=False)
     assert result.n_train_orders == 1600
-    mirrored = _mirrored(day, same_side)
+    mirrored = mirrored_day(day, same_side)
     assert not np.array_equal(mirrored.tokens, day.tokens)
     np.testing.assert_array_equal(same_side.mirror(mirrored.tokens), day.tokens)
     np.testing.assert_array_equal(mirrored.features, mirror_features(day.features))

@@ -154,3 +154,40 @@ def test_a_control_run_trains_on_real_windows_only(
     config = TuneConfig(rounds=1, steps_per_round=2, batch_size=4, rollout_fraction=0.0)
     result = fine_tune(_fresh(tiny_checkpoint), dataset, config, progress=False)
     assert len(result.history) == 2
+
+
+def test_mirror_trains_on_every_day_and_its_mirror(
+    lobster_dir: Path, make_orders, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import lmm.model.tune as tune
+
+    _, offset, size, dt = make_orders(seed=2)
+    config = TokenizerConfig(
+        price_bins=4,
+        size_bins=3,
+        price_reference=PriceReference.SAME_SIDE_BEST,
+        size_reference=SizeReference.SHARES,
+    )
+    tokenizer = OrderTokenizer.fit(offset, size, dt, config)
+    path = lobster_dir / "LOBSTER_SampleFile_GOOG_2012-06-21_1.zip"
+    dataset = build_dataset([path], 10, tokenizer=tokenizer)
+    seen: list[tuple[str, ...]] = []
+    batches = tune.training_batch
+
+    def spy(days, *args, **kwargs):
+        seen.append(tuple(d.name for d in days))
+        return batches(days, *args, **kwargs)
+
+    monkeypatch.setattr(tune, "training_batch", spy)
+    run = TuneConfig(rounds=1, steps_per_round=2, batch_size=4, mirror=True)
+    fine_tune(untrained_checkpoint(tokenizer), dataset, run, progress=False)
+    name = dataset.days[0].name
+    assert seen == [(name, f"{name} (mirrored)")] * 2
+
+
+def test_mirror_needs_the_same_side_best_reference(
+    goog_day: DayData, tiny_checkpoint: Checkpoint
+) -> None:
+    dataset = OrderDataset((goog_day,), tiny_checkpoint.tokenizer, 10)
+    with pytest.raises(ValueError, match="mirroring needs the same_side_best"):
+        fine_tune(_fresh(tiny_checkpoint), dataset, TuneConfig(mirror=True), progress=False)
