@@ -15,8 +15,8 @@ the packaged ``scenario`` checkpoint (the default checkpoint fine-tuned with out
 * **guidance** (the choice, on the selection starts of both sample stocks,
   :data:`lmm.evaluation.scoring.SELECTION_TIMES`): for each guidance in ``guidances``, the
   slope of realised on requested drift (``drifts``, the volatility typical) over
-  ``seeds`` markets per cell; the checkpoint's ``outlook_guidance`` is the one whose slope
-  is nearest 1.
+  ``seeds`` markets per cell, and each requested drift's realised mean; the checkpoint's
+  ``outlook_guidance`` is the one whose slope is nearest 1.
 * **calibration** (:func:`mars_gym.studies.scenarios.calibrate`): a grid of requested
   drifts (bp per minute) x volatilities (bp per square root of a minute), ``seeds`` seeded
   markets per cell from the real book of ``start_file`` at each of ``times``, ``minutes``
@@ -128,6 +128,7 @@ def part_guidance(args: Args) -> dict:
     out: dict = {"days": days, "times": list(SELECTION_TIMES), "slopes": {}}
     for g in _floats(args.guidances):
         slopes = []
+        realized: dict[float, list[float]] = {}  # per requested drift, each start's mean
         for day in days:
             for when in SELECTION_TIMES:
                 config = SimulatorConfig(
@@ -136,13 +137,22 @@ def part_guidance(args: Args) -> dict:
                     start_time=when,
                     scenario_guidance=g,
                 )
-                _, fit = calibrate(
+                cells, fit = calibrate(
                     config, _floats(args.drifts), [None], seeds, args.minutes, unconditional=False
                 )
                 slopes.append(fit["drift_slope"])
-        out["slopes"][str(g)] = {"per_start": slopes, "mean": float(np.mean(slopes))}
+                for c in cells:
+                    realized.setdefault(c.drift, []).append(float(c.realized[:, 0].mean()))
+        out["slopes"][str(g)] = {
+            "per_start": slopes,
+            "mean": float(np.mean(slopes)),
+            # a rise and a fall can be followed unequally: each request's realised drift
+            "realized": {str(d): float(np.mean(r)) for d, r in realized.items()},
+        }
+        each = ", ".join(f"{d:+g} gives {np.mean(r):+.2f}" for d, r in realized.items())
         print(
-            f"guidance {g:g}: drift slope {np.mean(slopes):.2f} (per start {np.round(slopes, 2)})"
+            f"guidance {g:g}: drift slope {np.mean(slopes):.2f} (per start "
+            f"{np.round(slopes, 2)}); mean over starts: {each}"
         )
     best = min(out["slopes"], key=lambda g: abs(out["slopes"][g]["mean"] - 1))
     out["chosen"] = float(best)
