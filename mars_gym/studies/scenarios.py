@@ -287,7 +287,8 @@ def outlook_sensitivity(
             h = model(tokens, torch.from_numpy(f), outlook_guidance=guidance)
             return torch.log_softmax(model.kp_logits(h).double(), -1)
 
-    kinds = np.repeat(np.arange(len(OrderKind)), cfg.n_kp // len(OrderKind))
+    # a kind-and-price class is kind * n_price + price bucket (the tokenizer's layout)
+    kinds = np.repeat(np.arange(len(OrderKind)), checkpoint.tokenizer.n_price)
     typical = log_probs(settings["typical"])
     out = {}
     for name, values in settings.items():
