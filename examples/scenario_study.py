@@ -47,6 +47,8 @@ import time
 import warnings
 from dataclasses import asdict, dataclass
 from pathlib import Path
+from types import ModuleType
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -64,6 +66,10 @@ from mars_gym.console.flags import (
 )
 from mars_gym.scenario import ScenarioExtrapolationWarning
 from mars_gym.simulator import SimulatorConfig
+
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
+
 from mars_gym.studies.scenarios import (
     calibrate,
     follow_history,
@@ -122,6 +128,26 @@ def _floats(text: str) -> list[float]:
     return [float(x) for x in text.split(",")]
 
 
+def _pyplot() -> ModuleType:
+    """matplotlib's pyplot on the file-only Agg backend (imported only when a figure is
+    drawn)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
+def _save(fig: Figure, title: str, path: Path) -> None:
+    """Title ``fig``, write it to ``path`` (its folder made) and close it."""
+    fig.suptitle(title)
+    fig.tight_layout()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=110)
+    _pyplot().close(fig)
+
+
 def part_guidance(args: Args) -> dict:
     seeds = list(range(CALIBRATION_SEED_BASE, CALIBRATION_SEED_BASE + args.seeds))
     days = [str(DEFAULT_DATA_DIR / name) for name in TRAINING_FILES]
@@ -172,14 +198,14 @@ def part_calibration(args: Args) -> dict:
             cells, correlation = calibrate(
                 config, _floats(args.drifts), _floats(args.volatilities), seeds, args.minutes
             )
+        summaries = [c.summary() for c in cells]
         out["starts"][when] = {
-            "cells": [c.summary() for c in cells],
+            "cells": summaries,
             "correlation": correlation,
             "extrapolations": sorted({str(w.message) for w in caught}),
         }
         print(f"start {when}: correlation of requested with realised {correlation}")
-        for c in cells:
-            s = c.summary()
+        for c, s in zip(cells, summaries, strict=True):
             asked = (
                 "unconditional"
                 if c.drift is None
@@ -200,14 +226,14 @@ def _pool_calibration(out: dict) -> dict:
     """Per requested drift and per requested volatility, the realised rate averaged over
     the starts and the other request's values (every cell has the same seeds), with the
     least and greatest cell mean; printed."""
+    cells = [
+        c
+        for result in out["starts"].values()
+        for c in result["cells"]
+        if c["requested_drift"] is not None
+    ]
     pooled: dict = {}
     for name in ("drift", "volatility"):
-        cells = [
-            c
-            for result in out["starts"].values()
-            for c in result["cells"]
-            if c["requested_drift"] is not None
-        ]
         pooled[name] = {}
         for asked in sorted({c[f"requested_{name}"] for c in cells}):
             means = [c[name]["mean"] for c in cells if c[f"requested_{name}"] == asked]
@@ -223,11 +249,7 @@ def _pool_calibration(out: dict) -> dict:
 
 
 def _plot_calibration(out: dict, path: Path) -> None:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
+    plt = _pyplot()
     fig, axes = plt.subplots(1, 2, figsize=(11, 4.5))
     for k, (when, result) in enumerate(out["starts"].items()):
         cells = [c for c in result["cells"] if c["requested_drift"] is not None]
@@ -255,11 +277,7 @@ def _plot_calibration(out: dict, path: Path) -> None:
         ax.set_xlabel(f"requested {name} ({unit})")
         ax.set_ylabel(f"realised {name} ({unit})")
         ax.legend(fontsize=8)
-    fig.suptitle("Scenario calibration: mean and 95% interval over seeds (dotted: no scenario)")
-    fig.tight_layout()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
+    _save(fig, "Scenario calibration: mean and 95% interval over seeds (dotted: no scenario)", path)
 
 
 def part_history(args: Args) -> dict:
@@ -287,11 +305,7 @@ def part_history(args: Args) -> dict:
 
 
 def _plot_history(out: dict, path: Path) -> None:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
+    plt = _pyplot()
     starts = list(out["starts"].items())
     fig, axes = plt.subplots(1, len(starts), figsize=(5.5 * len(starts), 4), squeeze=False)
     for ax, (when, s) in zip(axes[0], starts, strict=True):
@@ -305,11 +319,7 @@ def _plot_history(out: dict, path: Path) -> None:
         ax.set_xlabel("minute")
         ax.set_ylabel("mid, bp from the start")
         ax.legend(fontsize=8)
-    fig.suptitle("A real afternoon as the scenario")
-    fig.tight_layout()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
+    _save(fig, "A real afternoon as the scenario", path)
 
 
 def part_stress(args: Args) -> dict:
@@ -347,11 +357,7 @@ def _ranks(league: League) -> dict[str, int]:
 
 
 def _plot_stress(out: dict, path: Path) -> None:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
+    plt = _pyplot()
     tasks = list(out["tasks"].items())
     fig, axes = plt.subplots(1, len(tasks), figsize=(7 * len(tasks), 5), squeeze=False)
     for ax, (task, by_scenario) in zip(axes[0], tasks, strict=True):
@@ -369,11 +375,7 @@ def _plot_stress(out: dict, path: Path) -> None:
         ax.set_xlabel(by_scenario["calm"]["metric"])
         ax.set_title(task)
         ax.legend(fontsize=8)
-    fig.suptitle("The leagues under stress: mean and 95% interval per scenario")
-    fig.tight_layout()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
+    _save(fig, "The leagues under stress: mean and 95% interval per scenario", path)
 
 
 def part_sensitivity(args: Args) -> dict:
