@@ -95,6 +95,7 @@ def numerics(checkpoint: Checkpoint, draws: int) -> dict:
             cache.k.numpy(),
             cache.v.numpy(),
             got,
+            decode_numba.conditioning(model, 1),
         )
         with torch.inference_mode():
             got_logits = model.kp_logits(torch.from_numpy(got))
@@ -149,6 +150,7 @@ def decode_step(checkpoint: Checkpoint, batch: int, seconds: float, repeats: int
     rows = np.arange(batch)
     out, masked = np.empty(batch, dtype=np.int64), np.empty(batch)
     views = (cache.lengths.numpy(), cache.k.numpy(), cache.v.numpy())
+    conditioning = decode_numba.conditioning(model, batch)
 
     def with_torch() -> int:
         cache.lengths.fill_(fill)
@@ -159,7 +161,9 @@ def decode_step(checkpoint: Checkpoint, batch: int, seconds: float, repeats: int
 
     def with_numba() -> int:
         cache.lengths.fill_(fill)
-        decode_numba.forward_step(*w, tokens[:, 0].numpy(), feats[:, 0].numpy(), rows, *views, h_np)
+        decode_numba.forward_step(
+            *w, tokens[:, 0].numpy(), feats[:, 0].numpy(), rows, *views, h_np, conditioning
+        )
         u = torch.stack([torch.rand(3, generator=g, dtype=torch.float64) for g in generators])
         decode_numba.sample_step(
             w.buffer, w.offsets, w.dims, h_np, rows, mask.numpy(), u.numpy(), 1.0, out, masked

@@ -197,6 +197,17 @@ def export_weights(model: LMM) -> DecoderWeights:
     )
 
 
+def conditioning(model: LMM, n: int, profiles: torch.Tensor | None = None) -> np.ndarray:
+    """:func:`forward_step`'s ``conditioning`` for ``n`` sequences: the embedding of each
+    one's stock profile (``(n, n_profile_features)``; None: the model's default profile),
+    float32 ``(n, n_embd)``, or ``(n, 0)`` for a model without profiles."""
+    if not model.config.n_profile_features:
+        return np.zeros((n, 0), dtype=np.float32)
+    with torch.no_grad():
+        embedding = model.profile_embedding(profiles, n)
+    return np.ascontiguousarray(embedding.float().cpu().numpy())
+
+
 # ------------------------------------------------------------------ building blocks
 #: Rows that share one pass over a weight matrix: the weights stream through the cache once
 #: per this many rows instead of once per row. A row's sums are the same whatever the block.
@@ -384,6 +395,7 @@ def forward_step(
     k_cache: np.ndarray,
     v_cache: np.ndarray,
     h: np.ndarray,
+    conditioning: np.ndarray,
 ) -> None:
     """Append one position to each of ``rows``' cached sequences; write their hidden states.
 
@@ -396,6 +408,9 @@ def forward_step(
             ``lengths[rows]`` must be below the context (the caller trims).
         k_cache, v_cache: (n_layer, N, n_head, context, head_dim) float32 keys and values.
         h: (N, n_embd) float32; row ``rows[b]`` receives the final-norm state of input b.
+        conditioning: (N, n_embd) float32 added to each sequence's every input before its
+            position (the stock profile's embedding, :meth:`LMM.profile_embedding`;
+            (N, 0) for a model without one).
     """
     C, H, L = dims[D_EMBD], dims[D_HEAD], dims[D_LAYER]
     n_size, n_time = dims[D_SIZE], dims[D_TIME]
@@ -429,10 +444,14 @@ def forward_step(
             kp = rest // n_size
             size = rest - kp * n_size
             time = token - rest * n_time
-            pos = lengths[rows[first + i]]
+            r = rows[first + i]
+            pos = lengths[r]
             for j in range(C):
                 e = kp_emb[kp * C + j] + size_emb[size * C + j] + time_emb[time * C + j]
-                x[i, j] = (e + t2[i, j]) + pos_emb[pos * C + j]
+                e = e + t2[i, j]
+                if conditioning.shape[1]:
+                    e = e + conditioning[r, j]
+                x[i, j] = e + pos_emb[pos * C + j]
         for layer in range(L):
             lc = layer * C
             _layer_norm(

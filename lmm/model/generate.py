@@ -20,6 +20,7 @@ Markets never share randomness, so a market's path depends only on its own seed 
 
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass, field
 from typing import NamedTuple
 
@@ -41,6 +42,7 @@ from lmm.model.features import FEATURE_LEVELS, NO_QUOTE, book_features, mid_x2
 from lmm.model.memory import MemoryTracker, signed_market_volume
 from lmm.model.outlook import OutlookPath
 from lmm.model.price_reference import PriceReference
+from lmm.model.profile import PROFILE_FEATURES, nearest_trained_profile
 from lmm.model.size_reference import SizeReference
 from lmm.model.tokenizer import OrderTokenizer
 from lmm.model.transformer import KVCache, LMMConfig
@@ -440,7 +442,6 @@ class LMMMarkets:
                 f"and use_cache=True, got device={str(device)!r}, use_cache={use_cache}"
             )
         for name, what in (
-            ("n_profile_features", "a stock profile"),
             ("n_memory_features", "memory features"),
             ("n_outlook_features", "outlook features"),
         ):
@@ -474,6 +475,8 @@ class LMMMarkets:
         # each market's stock profile, set at its reset, for a model conditioned on one
         n_profile = self.model.config.n_profile_features
         self._profiles = torch.zeros(n, n_profile, device=self.device) if n_profile else None
+        trained = checkpoint.metadata.get("training_profiles") if n_profile else None
+        self._trained_profiles = None if not trained else np.array(list(trained.values()))
         # each market's memory features (lmm.model.memory), for a model that reads them
         self._memory: list[MemoryTracker | None] = [None] * n
         # each market's outlook (lmm.model.outlook), for a model that reads one; None: unknown
@@ -503,6 +506,8 @@ class LMMMarkets:
             self._h_np = self._h.numpy()
             self._k_np, self._v_np = self.cache.k.numpy(), self.cache.v.numpy()
             self._lengths_np = self.cache.lengths.numpy()
+            # each market's stock-profile embedding, set at its reset ((n, 0) without one)
+            self._conditioning_np = decode_numba.conditioning(self.model, n)
 
     # ------------------------------------------------------------------ set-up
     def reset(
@@ -529,13 +534,16 @@ class LMMMarkets:
             if start.profile is None:
                 self._profiles[i] = self.model.profile_center
             else:
-                profile = torch.as_tensor(np.asarray(start.profile, dtype=np.float32))
+                profile = np.asarray(start.profile, dtype=np.float32)
                 if profile.shape != self._profiles.shape[1:]:
                     raise ValueError(
                         f"the start's profile has shape {tuple(profile.shape)}; the model "
                         f"takes {tuple(self._profiles.shape[1:])}"
                     )
-                self._profiles[i] = profile.to(self.device)
+                self._profiles[i] = torch.from_numpy(self._within_range(profile)).to(self.device)
+            if self._weights is not None:
+                profile = self._profiles[i : i + 1]
+                self._conditioning_np[i] = decode_numba.conditioning(self.model, 1, profile)[0]
         m2 = int(mid_x2(np.asarray(start.book)))
         tokens = [int(t) for t in start.tokens[-self.context :]]
         feats = [np.asarray(f, dtype=np.float32) for f in self._start_inputs(i, start, m2)]
@@ -607,6 +615,25 @@ class LMMMarkets:
                 else:
                     h = self.model(x, f, profile=profile, outlook_guidance=self.guidance)
             self._h[idx] = h[:, -1]
+
+    def _within_range(self, profile: np.ndarray) -> np.ndarray:
+        """``profile``, or the nearest mixture of the checkpoint's training profiles when it
+        lies outside them, with a warning (:func:`lmm.model.profile.nearest_trained_profile`;
+        unchanged for a checkpoint that keeps none)."""
+        if self._trained_profiles is None:
+            return profile
+        nearest = nearest_trained_profile(profile, self._trained_profiles)
+        if not np.array_equal(nearest, profile):
+            given = ", ".join(
+                f"{name} {a:.2f} -> {b:.2f}"
+                for name, a, b in zip(PROFILE_FEATURES, profile, nearest, strict=True)
+            )
+            warnings.warn(
+                "the start's stock profile lies outside the mixtures of the profiles the "
+                f"model was trained on; it is given the nearest of those instead ({given})",
+                stacklevel=3,
+            )
+        return nearest
 
     def _profile_rows(self, idx: torch.Tensor) -> torch.Tensor | None:
         """The profiles of markets ``idx``, for the model's forward pass (None for a model
@@ -1046,6 +1073,7 @@ class LMMMarkets:
                 self._k_np,
                 self._v_np,
                 self._h_np,
+                self._conditioning_np,
             )
             return
         idx = torch.tensor(rows, device=self.device)

@@ -18,6 +18,13 @@ part when the start is after that part (the same numbers training saw for that d
 orders an agent sends never change it. A model trained with profiles stores the mean of
 its training days' profiles, the profile it uses for a start without data (the synthetic
 start) or with too few orders before it (:data:`MIN_PROFILE_ORDERS`).
+
+The model learns what a profile means from its training days only: with two stocks, from
+two points. Its checkpoint keeps those days' profiles (the metadata's
+``"training_profiles"``), and a start whose profile lies outside their convex hull is given
+the nearest profile on it (:func:`nearest_trained_profile`) instead of one the model would
+extrapolate to: a stock that quotes a one-tick spread is read as the tightest stock the
+model saw, not as a linear extension of the two it was trained on.
 """
 
 from __future__ import annotations
@@ -27,7 +34,13 @@ import numpy as np
 from lmm.data.orderflow import OrderKind
 from lmm.units import NS_PER_SECOND
 
-__all__ = ["MIN_PROFILE_ORDERS", "N_PROFILE_FEATURES", "PROFILE_FEATURES", "stock_profile"]
+__all__ = [
+    "MIN_PROFILE_ORDERS",
+    "N_PROFILE_FEATURES",
+    "PROFILE_FEATURES",
+    "nearest_trained_profile",
+    "stock_profile",
+]
 
 #: The profile's entries, in order.
 PROFILE_FEATURES = ("log_spread", "log_limit_distance", "log_order_rate", "log_size")
@@ -75,3 +88,50 @@ def stock_profile(flow: np.ndarray, book_after: np.ndarray) -> np.ndarray:
         ],
         dtype=np.float32,
     )
+
+
+def nearest_trained_profile(profile: np.ndarray, trained: np.ndarray) -> np.ndarray:
+    """The point of the convex hull of the ``trained`` profiles nearest to ``profile``
+    (float32, ``profile`` itself when it lies inside).
+
+    The model adds a linear projection of the profile, so on the hull its input is a
+    mixture of what it learned for its training days; off it, an extrapolation along
+    directions it may never have been shown (with two training stocks, all but one).
+
+    Args:
+        profile: ``(N_PROFILE_FEATURES,)`` a start's profile.
+        trained: ``(k, N_PROFILE_FEATURES)`` the training days' profiles (k >= 1).
+    """
+    points = np.asarray(trained, dtype=np.float64)
+    x = np.asarray(profile, dtype=np.float64)
+    if points.ndim != 2 or len(points) < 1 or points.shape[1:] != x.shape or x.ndim != 1:
+        raise ValueError(
+            f"a profile of shape {x.shape} cannot be compared with trained profiles of "
+            f"shape {points.shape}"
+        )
+    # minimise |w @ (points - x)|^2 over the simplex by projected gradient steps
+    offsets = points - x
+    gram = offsets @ offsets.T
+    step = 1.0 / max(float(np.linalg.eigvalsh(gram)[-1]), 1e-12)
+    weights = np.full(len(points), 1.0 / len(points))
+    for _ in range(_HULL_ITERATIONS):
+        weights = _onto_simplex(weights - step * (gram @ weights))
+    nearest = weights @ points
+    # inside the hull (to the iteration's precision) the profile is used as it is
+    if np.linalg.norm(nearest - x) <= 1e-6 * max(1.0, float(np.linalg.norm(x))):
+        return x.astype(np.float32)
+    return nearest.astype(np.float32)
+
+
+#: Projected-gradient steps of :func:`nearest_trained_profile` (a few training days
+#: converge in far fewer).
+_HULL_ITERATIONS = 2000
+
+
+def _onto_simplex(v: np.ndarray) -> np.ndarray:
+    """The Euclidean projection of ``v`` onto {w >= 0, sum w = 1} (sort-based, exact)."""
+    u = np.sort(v)[::-1]
+    cumulative = np.cumsum(u) - 1.0
+    k = np.arange(1, len(v) + 1)
+    rho = int(np.nonzero(u - cumulative / k > 0)[0][-1])
+    return np.maximum(v - cumulative[rho] / (rho + 1), 0.0)

@@ -431,7 +431,7 @@ class LMM(nn.Module):
         if self.config.n_outlook_features:
             x = x + self._outlook_embedding(book[..., n_book + n_memory :], outlook_guidance)
         if self.config.n_profile_features:
-            x = x + self._profile_embedding(profile, B)[:, None, :]
+            x = x + self.profile_embedding(profile, B)[:, None, :]
         elif profile is not None:
             raise ValueError("this model is not conditioned on a stock profile")
         x = self.drop(x + self.pos_emb(pos))
@@ -449,8 +449,9 @@ class LMM(nn.Module):
         unknown = self.outlook_proj(outlook.new_zeros(1, outlook.shape[-1]))[0]
         return unknown + guidance * (e - unknown)
 
-    def _profile_embedding(self, profile: torch.Tensor | None, B: int) -> torch.Tensor:
-        """(B, C) projections of the sequences' profiles (the centre's where None)."""
+    def profile_embedding(self, profile: torch.Tensor | None, B: int) -> torch.Tensor:
+        """(B, C) what the model adds at every position of B sequences for their stock
+        profiles ((B, n_profile_features); None: ``profile_center`` for each)."""
         P = self.config.n_profile_features
         if profile is None:
             profile = self.profile_center.expand(B, P)

@@ -216,6 +216,8 @@ def _train(
     summary["tokenizer_config"] = asdict(tokenizer_config)
     summary["files"] = [str(f) for f in files]
     summary["validation_minutes"] = validation_minutes
+    if config.profile:
+        summary["training_profiles"] = {d.name: d.profile.tolist() for d in dataset.days}
     if args.size:
         summary["size"] = args.size
     if not process.is_main:

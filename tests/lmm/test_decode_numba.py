@@ -14,16 +14,21 @@ from lmm.model.transformer import KVCache, sample
 
 
 def _numba_step(
-    checkpoint: Checkpoint, tokens: torch.Tensor, features: torch.Tensor, uniforms: np.ndarray
+    checkpoint: Checkpoint,
+    tokens: torch.Tensor,
+    features: torch.Tensor,
+    uniforms: np.ndarray,
+    profiles: torch.Tensor | None = None,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """(torch's hidden states, numba's, torch's tokens, numba's) for the last position of
-    each row, its earlier positions prefilled by torch, the tokens drawn from ``uniforms``."""
+    each row, its earlier positions prefilled by torch, the tokens drawn from ``uniforms``;
+    ``profiles`` are the rows' stock profiles, for a model that reads them."""
     model = checkpoint.model
     B = tokens.shape[0]
     cache = KVCache(model.config, B)
     with torch.inference_mode():
-        model(tokens[:, :-1], features[:, :-1], cache)
-        h = model(tokens[:, -1:], features[:, -1:], cache)[:, -1]
+        model(tokens[:, :-1], features[:, :-1], cache, profile=profiles)
+        h = model(tokens[:, -1:], features[:, -1:], cache, profile=profiles)[:, -1]
         cache.lengths -= 1  # numba writes the last position again
         u = torch.from_numpy(uniforms)
         kp = sample(model.kp_logits(h), u[:, 0])
@@ -41,6 +46,7 @@ def _numba_step(
         cache.k.numpy(),
         cache.v.numpy(),
         got_h,
+        decode_numba.conditioning(model, B, profiles),
     )
     got = np.empty(B, dtype=np.int64)
     mask = np.ones((B, model.config.n_kp), dtype=bool)
@@ -64,6 +70,24 @@ def test_the_step_is_torch_to_float_rounding(
     want_h, got_h, want, got = _numba_step(checkpoint, tokens, features, uniforms)
     np.testing.assert_allclose(got_h, want_h, atol=2e-5)
     np.testing.assert_array_equal(got, want)  # no uniform this close to a class edge
+
+
+def test_the_step_reads_each_row_s_stock_profile(numba_decoder: str) -> None:
+    """The default is conditioned on a stock profile: rows with the two training stocks',
+    their mean and one far outside are torch's to float rounding, and the profile matters."""
+    checkpoint = load_checkpoint("default")
+    model = checkpoint.model
+    trained = torch.tensor(list(checkpoint.metadata["training_profiles"].values()))
+    profiles = torch.cat([trained, trained.mean(0, keepdim=True), torch.tensor([[0.7, 0.3, 3, 5]])])
+    B, cfg = len(profiles), model.config
+    gen = torch.Generator().manual_seed(1)
+    tokens = torch.randint(0, cfg.vocab_size, (1, 40), generator=gen).expand(B, -1)
+    features = torch.randn(1, 40, cfg.n_book_features, generator=gen).expand(B, -1, -1)
+    uniforms = np.random.default_rng(1).random((B, 3))
+    want_h, got_h, want, got = _numba_step(checkpoint, tokens, features, uniforms, profiles)
+    np.testing.assert_allclose(got_h, want_h, atol=2e-5)
+    np.testing.assert_array_equal(got, want)
+    assert np.abs(got_h[0] - got_h[1]).max() > 0.1  # the same orders, another stock
 
 
 def test_same_seed_same_market(tiny_checkpoint: Checkpoint, numba_decoder: str) -> None:

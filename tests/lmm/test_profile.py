@@ -3,6 +3,7 @@ the model (a checkpoint without one generates as before)."""
 
 from __future__ import annotations
 
+import warnings
 from dataclasses import replace
 from pathlib import Path
 
@@ -15,7 +16,12 @@ from lmm.model.checkpoint import Checkpoint, load_checkpoint, save_checkpoint
 from lmm.model.dataset import DayData, OrderDataset
 from lmm.model.features import N_BOOK_FEATURES, SESSION_CLOSE_NS
 from lmm.model.generate import LMMMarkets, OutsideOrder, synthetic_start
-from lmm.model.profile import MIN_PROFILE_ORDERS, N_PROFILE_FEATURES, stock_profile
+from lmm.model.profile import (
+    MIN_PROFILE_ORDERS,
+    N_PROFILE_FEATURES,
+    nearest_trained_profile,
+    stock_profile,
+)
 from lmm.model.train import QUICK, train
 from lmm.model.transformer import LMM
 from lmm.units import NS_PER_SECOND
@@ -196,7 +202,61 @@ def test_a_real_day_is_profiled_from_its_training_part(lobster_dir: Path) -> Non
     assert day.profile.shape == (N_PROFILE_FEATURES,)
 
 
-def test_the_numba_decoder_refuses_a_profiled_model(tiny_checkpoint: Checkpoint) -> None:
-    # its kernels have no profile projection: a silent wrong market is the alternative
-    with pytest.raises(ValueError, match="does not yet take a stock profile"):
-        LMMMarkets(_profiled_checkpoint(tiny_checkpoint), 1, decoder="numba")
+def test_the_numba_decoder_reads_the_start_profile(tiny_checkpoint: Checkpoint) -> None:
+    """Under the numba decoder a profiled model makes torch's market (its numbers to float
+    rounding: these seeds draw no token near a class edge), the profile changing it."""
+    ck = _profiled_checkpoint(tiny_checkpoint)
+    start = synthetic_start(tiny_checkpoint.tokenizer)
+    profiled = replace(start, profile=np.array([2.0, 0.5, 1.0, 5.0], dtype=np.float32))
+    paths = {}
+    for decoder in ("torch", "numba"):
+        m = LMMMarkets(ck, 2, decoder=decoder)
+        m.reset(0, start, seed=3)
+        m.reset(1, profiled, seed=3)
+        paths[decoder] = [_orders_of(m, i, 60) for i in (0, 1)]
+    assert paths["numba"] == paths["torch"]
+    assert paths["numba"][0] != paths["numba"][1]
+
+
+def test_the_nearest_trained_profile_is_the_profile_inside_and_the_hull_s_point_outside() -> None:
+    a, b = np.array([3.4, 1.9, 1.8, 4.6]), np.array([2.7, 1.1, 1.9, 4.6])
+    two = np.stack([a, b])
+    for inside in (a, b, (a + b) / 2, 0.3 * a + 0.7 * b):
+        got = nearest_trained_profile(inside.astype(np.float32), two)
+        np.testing.assert_array_equal(got, inside.astype(np.float32))
+    # off the segment: its nearest point, by hand (t along a -> b, clipped to [0, 1])
+    for x in ([0.7, 0.3, 3.0, 5.3], [3.0, 1.9, 1.8, 4.6], [5.0, 3.0, 1.0, 4.0]):
+        x = np.array(x)
+        t = np.clip((x - a) @ (b - a) / ((b - a) @ (b - a)), 0, 1)
+        np.testing.assert_allclose(nearest_trained_profile(x, two), a + t * (b - a), atol=1e-6)
+    # three days: a point beyond an edge goes to that edge, one inside stays
+    tri = np.array([[0.0, 0, 0, 0], [2, 0, 0, 0], [0, 2, 0, 0]])
+    np.testing.assert_allclose(nearest_trained_profile(np.array([2.0, 2, 0, 0]), tri), [1, 1, 0, 0])
+    np.testing.assert_allclose(
+        nearest_trained_profile(np.array([0.5, 0.5, 1, 0]), tri), [0.5, 0.5, 0, 0]
+    )
+    assert nearest_trained_profile(np.array([0.5, 0.5, 0, 0]), tri).tolist() == [0.5, 0.5, 0, 0]
+    with pytest.raises(ValueError, match="cannot be compared"):
+        nearest_trained_profile(np.zeros(3), tri)
+
+
+def test_a_start_outside_the_trained_profiles_gets_their_nearest_mixture_and_a_warning(
+    tiny_checkpoint: Checkpoint,
+) -> None:
+    ck = _profiled_checkpoint(tiny_checkpoint)
+    trained = {"x": [1.5, 1.0, 0.5, 4.0], "y": [0.5, 1.0, 0.5, 4.0]}  # centre (1, 1, 0.5, 4)
+    ck = replace(ck, metadata={"training_profiles": trained})
+    start = synthetic_start(tiny_checkpoint.tokenizer)
+    m = LMMMarkets(ck, 1)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # inside: used as it is, silently
+        m.reset(0, replace(start, profile=np.array([1.2, 1.0, 0.5, 4.0], dtype=np.float32)), 1)
+    assert m._profiles[0].tolist() == pytest.approx([1.2, 1.0, 0.5, 4.0])
+    far = replace(start, profile=np.array([3.0, 0.2, 0.5, 4.0], dtype=np.float32))
+    with pytest.warns(UserWarning, match=r"log_spread 3\.00 -> 1\.50"):
+        m.reset(0, far, seed=1)
+    assert m._profiles[0].tolist() == pytest.approx(trained["x"])
+    # without training profiles in its metadata, a checkpoint takes the profile as given
+    m = LMMMarkets(_profiled_checkpoint(tiny_checkpoint), 1)
+    m.reset(0, far, seed=1)
+    assert m._profiles[0].tolist() == pytest.approx([3.0, 0.2, 0.5, 4.0])

@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pytest
 
 from lmm.model.checkpoint import Checkpoint
@@ -159,6 +160,7 @@ def test_train_lmm_quick_writes_a_loadable_checkpoint(lobster_dir: Path, tmp_pat
             "2",
             "--price-bins",
             "24",
+            "--profile",
             "--checkpoint",
             str(ck),
             "--tensorboard",
@@ -178,6 +180,12 @@ def test_train_lmm_quick_writes_a_loadable_checkpoint(lobster_dir: Path, tmp_pat
     )
     loaded = load_checkpoint(ck)
     assert loaded.metadata["best_validation_bits"] == result["best_validation_bits"]
+    # a model with profiles keeps its training days' (the start profiles it can mix)
+    trained = loaded.metadata["training_profiles"]
+    assert sorted(trained) == sorted(Path(f).name for f in result["files"])
+    np.testing.assert_allclose(
+        np.mean(list(trained.values()), axis=0), loaded.model.profile_center.numpy(), rtol=1e-6
+    )
     # the tokenizer flags reach the fitted bins saved with the model
     assert result["tokenizer_config"]["price_bins"] == 24
     assert loaded.tokenizer.config.price_bins == 24
