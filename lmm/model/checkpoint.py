@@ -7,13 +7,13 @@ A checkpoint is a folder with two files:
 * ``lmm.json``: the format version, the model config, the fitted tokenizer and the
   training metadata (data, split, losses, time), so a checkpoint documents itself.
 
-Three checkpoints ship inside the package (:data:`PACKAGED`): ``default``
-(:data:`DEFAULT_CHECKPOINT`), the one every published figure is measured on, trained by
-``mars-gym train-lmm --profile`` (conditioned on a stock profile, :mod:`lmm.model.profile`)
-and fine-tuned by ``mars-gym tune-lmm``; ``fast``, a smaller model trained by ``mars-gym
-train-lmm`` that drives the environments about 2.6 times as fast and generates a less
-faithful market; and ``scenario``, the earlier default (kept as ``lmm/checkpoints/pooled``
-in the repository, not the package) fine-tuned by ``mars-gym tune-lmm --outlook`` to follow
+Four checkpoints ship inside the package (:data:`PACKAGED`), trained by ``mars-gym
+train-lmm``: ``default`` (:data:`DEFAULT_CHECKPOINT`), the one every published figure is
+measured on; ``fast``, a smaller model that drives the environments 2.3-2.6 times as fast
+and generates a less faithful market; ``profile``, conditioned on a stock profile and
+fine-tuned by ``mars-gym tune-lmm``, closer to the real flow by LOB-Bench's scores but
+slower and quicker to react to an agent's orders (the LMM page weighs it as the default);
+and ``scenario``, the default fine-tuned by ``mars-gym tune-lmm --outlook`` to follow
 scenarios (:mod:`lmm.model.outlook`, :mod:`mars_gym.scenario`). Wherever a checkpoint
 folder is asked for, one of these names may stand in for it.
 """
@@ -47,6 +47,7 @@ _SHIPPED = Path(__file__).resolve().parents[1] / "checkpoints"
 PACKAGED = {
     "default": _SHIPPED / "default",
     "fast": _SHIPPED / "fast",
+    "profile": _SHIPPED / "profile",
     "scenario": _SHIPPED / "scenario",
 }
 #: The checkpoint used when none is named.

@@ -95,19 +95,21 @@ def test_the_packaged_fast_model_loads_by_name(fingerprint) -> None:
     assert fingerprint(ck) == "f3a3951cc619a915 0.142456"
 
 
-def test_the_packaged_default_is_conditioned_on_a_stock_profile() -> None:
-    """The default: the pooled model's shape conditioned on a stock profile (four
-    statistics), with its provenance and its training days' profiles in its metadata (its
-    generation is pinned in test_size_reference.py)."""
-    ck = load_checkpoint("default")
+def test_the_packaged_profile_model_loads_by_name(fingerprint) -> None:
+    """``profile``: the default's shape conditioned on a stock profile (four statistics),
+    with its provenance and its training days' profiles in its metadata; its generation is
+    pinned as the others' are."""
+    ck = load_checkpoint("profile")
+    assert ck.path == PACKAGED["profile"]
     assert ck.model.config.n_profile_features == 4
-    pooled = load_checkpoint(DEFAULT_CHECKPOINT.parent / "pooled")
-    assert ck.model.num_parameters() == pooled.model.num_parameters() + 640
+    assert ck.model.num_parameters() == load_checkpoint("default").model.num_parameters() + 640
     assert ck.metadata["tune"]["config"]["rollout_fraction"] == 0.0
     assert "train-lmm --profile" in ck.metadata["provenance"]
     trained = np.array(list(ck.metadata["training_profiles"].values()), dtype=np.float32)
     assert trained.shape == (2, 4)
     np.testing.assert_array_equal(trained.mean(axis=0), ck.model.profile_center.numpy())
+    assert sum(f.stat().st_size for f in PACKAGED["profile"].iterdir()) <= 25 * 2**20
+    assert fingerprint(ck) == "bdb2846583be3e26 0.236523"
 
 
 def test_the_packaged_scenario_model_loads_by_name(fingerprint) -> None:

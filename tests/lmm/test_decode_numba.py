@@ -73,9 +73,9 @@ def test_the_step_is_torch_to_float_rounding(
 
 
 def test_the_step_reads_each_row_s_stock_profile(numba_decoder: str) -> None:
-    """The default is conditioned on a stock profile: rows with the two training stocks',
-    their mean and one far outside are torch's to float rounding, and the profile matters."""
-    checkpoint = load_checkpoint("default")
+    """The ``profile`` checkpoint: rows with its two training stocks' profiles, their mean
+    and one far outside are torch's to float rounding, and the profile matters."""
+    checkpoint = load_checkpoint("profile")
     model = checkpoint.model
     trained = torch.tensor(list(checkpoint.metadata["training_profiles"].values()))
     profiles = torch.cat([trained, trained.mean(0, keepdim=True), torch.tensor([[0.7, 0.3, 3, 5]])])

@@ -141,18 +141,13 @@ def test_old_checkpoints_load_as_shares_and_generate_as_before(fingerprint) -> N
 def test_the_packaged_default_measures_from_the_same_side_and_sizes_from_the_touch(
     fingerprint,
 ) -> None:
-    """The default and the pooled model it replaced (``checkpoints/pooled``, the default
-    from the mid-price model's replacement to session 18): prices from each side's best
-    quote, market order sizes relative to the touch. Their fingerprints are pinned as the
-    other checkpoints' are (2 markets x 150 orders, data-free start)."""
-    for path, pinned in (
-        (None, "bdb2846583be3e26 0.236523"),
-        (DEFAULT_CHECKPOINT.parent / "pooled", "683cf03b2684c4f3 0.167498"),
-    ):
-        checkpoint = load_checkpoint(path)
-        assert checkpoint.tokenizer.config.price_reference is PriceReference.SAME_SIDE_BEST
-        assert checkpoint.tokenizer.config.size_reference is SizeReference.TOUCH
-        assert fingerprint(checkpoint) == pinned
+    """The default since it replaced the mid-price model (now ``checkpoints/mid``): prices
+    from each side's best quote, market order sizes relative to the touch. Its fingerprint
+    is pinned as the other checkpoints' are (2 markets x 150 orders, data-free start)."""
+    checkpoint = load_checkpoint()
+    assert checkpoint.tokenizer.config.price_reference is PriceReference.SAME_SIDE_BEST
+    assert checkpoint.tokenizer.config.size_reference is SizeReference.TOUCH
+    assert fingerprint(checkpoint) == "683cf03b2684c4f3 0.167498"
 
 
 def test_generated_market_orders_of_the_exact_bin_take_the_whole_touch(
