@@ -29,7 +29,14 @@ import mars_gym  # noqa: F401  (registers the environments)
 from lmm.model.checkpoint import fingerprint
 from mars_gym.envs.core import sub_env_info
 
-__all__ = ["CALIBRATION_SEED_BASE", "EVALUATION_SEED_BASE", "League", "play_episodes", "run_league"]
+__all__ = [
+    "CALIBRATION_SEED_BASE",
+    "EVALUATION_SEED_BASE",
+    "League",
+    "market_of",
+    "play_episodes",
+    "run_league",
+]
 
 #: First evaluation seed; training scripts use seeds below it.
 EVALUATION_SEED_BASE = 1_000_000
@@ -119,7 +126,7 @@ class League:
     reference: str
     seconds: float
     seeds: list[int] | None = None  # the seed of each score, when known
-    market: str = ""  # fingerprint of the LMM checkpoint that generated the markets
+    market: str = ""  # the markets' checkpoint fingerprint and start (market_of)
 
     def rows(self) -> list[dict]:
         """Per policy: mean, std, 95% CI, paired difference to the reference, extras."""
@@ -294,6 +301,16 @@ class League:
         plt.close(fig)
 
 
+def market_of(env_kwargs: dict[str, Any]) -> str:
+    """What the league's markets are: the LMM checkpoint's fingerprint, and the start file
+    and time when the markets start from a real day (leagues of other markets never join)."""
+    market = fingerprint(env_kwargs.get("checkpoint"))
+    start_file = env_kwargs.get("start_file")
+    if start_file is None:
+        return market
+    return f"{market} from {Path(start_file).name} at {env_kwargs.get('start_time')}"
+
+
 def run_league(
     task: str,
     policies: dict[str, Callable[[Any], Any]],
@@ -336,6 +353,6 @@ def run_league(
         reference=default or next(iter(scores)),
         seconds=time.perf_counter() - start,
         seeds=seeds,
-        market=fingerprint(env_kwargs.get("checkpoint")),
+        market=market_of(env_kwargs),
     )
     return league.with_reference(reference) if reference is not None else league

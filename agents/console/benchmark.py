@@ -15,7 +15,7 @@ from typing import Any
 from agents.baselines import BASELINES
 from agents.benchmark import EVALUATION_SEED_BASE, League, run_league
 from agents.trained import sb3_policy, trained_policies
-from mars_gym.console.flags import checkpoint_flag, common_flags
+from mars_gym.console.flags import checkpoint_flag, common_flags, start_flags
 
 __all__ = ["HELP", "NAME", "configure_parser", "run"]
 
@@ -77,6 +77,7 @@ def configure_parser(parser: argparse.ArgumentParser) -> None:
         "none left, nothing is played: leagues run in parts are merged)",
     )
     checkpoint_flag(parser)
+    start_flags(parser)
     common_flags(parser)
 
 
@@ -108,6 +109,11 @@ def run(args: argparse.Namespace) -> dict:
             seed_base=joined.seeds[0] if joined else EVALUATION_SEED_BASE,
             workers=args.workers,
             **({"checkpoint": args.checkpoint} if args.checkpoint else {}),
+            **(
+                {"start_file": args.start_file, "start_time": args.start_time}
+                if args.start_file
+                else {}
+            ),
         )
         league = played if joined is None else joined.join(played)
     assert league is not None, "no joined league means the built-in policies are played"

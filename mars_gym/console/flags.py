@@ -18,6 +18,7 @@ import torch
 
 from lmm.device import resolve_device
 from lmm.model.checkpoint import PACKAGED
+from mars_gym.simulator import SimulatorConfig
 
 __all__ = [
     "DEFAULT_DATA_DIR",
@@ -34,6 +35,7 @@ __all__ = [
     "device_words",
     "folder_flags",
     "lobster_files",
+    "start_flags",
 ]
 
 #: Where the LOBSTER sample data is looked for when no folder is given.
@@ -77,6 +79,21 @@ def checkpoint_flag(p: argparse.ArgumentParser, several: str | None = None) -> N
         nargs=None if several is None else "+",
         help=f"LMM checkpoint folder, or the name of a packaged one, {names} "
         f"(default: default){several or ''}",
+    )
+
+
+def start_flags(p: argparse.ArgumentParser) -> None:
+    """``--start-file`` and ``--start-time``: the real start state the markets begin from
+    (read back as ``args.start_file``, None for the data-free synthetic book, and
+    ``args.start_time``)."""
+    p.add_argument(
+        "--start-file",
+        help="start from this LOBSTER day instead of the data-free synthetic book (default: none)",
+    )
+    p.add_argument(
+        "--start-time",
+        default=SimulatorConfig().start_time,
+        help="time of day HH:MM to start at, with --start-file (default: %(default)s)",
     )
 
 

@@ -8,7 +8,13 @@ from dataclasses import asdict
 from pathlib import Path
 
 from lmm.results import write_json
-from mars_gym.console.flags import checkpoint_flag, config_from_args, dataclass_flags, folder_flags
+from mars_gym.console.flags import (
+    checkpoint_flag,
+    config_from_args,
+    dataclass_flags,
+    folder_flags,
+    start_flags,
+)
 from mars_gym.simulator import SimulatorConfig
 from mars_gym.studies.metaorder import QUICK, MetaorderConfig, analyse, run_metaorders
 from mars_gym.studies.metaorder_report import plot_fit, plot_paths
@@ -40,15 +46,7 @@ def configure_parser(parser: argparse.ArgumentParser) -> None:
     )
     sim = SimulatorConfig()
     checkpoint_flag(parser)
-    parser.add_argument(
-        "--start-file",
-        help="start from this LOBSTER day instead of the data-free synthetic book (default: none)",
-    )
-    parser.add_argument(
-        "--start-time",
-        default=sim.start_time,
-        help="time of day HH:MM to start at, with --start-file (default: %(default)s)",
-    )
+    start_flags(parser)
     parser.add_argument(
         "--warmup-orders",
         type=int,

@@ -172,3 +172,24 @@ def test_benchmark_refuses_a_reference_outside_the_league_before_playing(
     assert "reference 'twap_passive' is not in the league ['twap_market']" in (
         capsys.readouterr().err
     )
+
+
+def test_a_league_from_a_real_start_names_it_and_joins_only_its_own(
+    tiny_checkpoint_dir: Path, lobster_dir: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """``--start-file``/``--start-time``: the markets start from a real day; the league says
+    so, and a league of the data-free start does not join it."""
+    day = lobster_dir / "LOBSTER_SampleFile_GOOG_2012-06-21_10.zip"
+    common = ["--task", "market-making", "--episodes", "2", "--batch", "2", "--quiet",
+              "--checkpoint", str(tiny_checkpoint_dir), "--policies", "symmetric_1"]  # fmt: skip
+    real, synthetic = tmp_path / "real.json", tmp_path / "synthetic.json"
+    assert main(["benchmark", *common, "--start-file", str(day), "--start-time", "14:30",
+                 "--out", str(real)]) == 0  # fmt: skip
+    assert main(["benchmark", *common, "--out", str(synthetic)]) == 0
+    real_league, synthetic_league = (json.loads(p.read_text()) for p in (real, synthetic))
+    assert real_league["market"] == (f"{synthetic_league['market']} from {day.name} at 14:30")
+    assert real_league["scores"] != synthetic_league["scores"]
+    capsys.readouterr()
+    assert main(["benchmark", *common, "--start-file", str(day), "--start-time", "14:30",
+                 "--join", str(synthetic), "--policies", "symmetric_3"]) == 2  # fmt: skip
+    assert "cannot join leagues with different market" in capsys.readouterr().err
