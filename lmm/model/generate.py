@@ -540,10 +540,12 @@ class LMMMarkets:
                         f"the start's profile has shape {tuple(profile.shape)}; the model "
                         f"takes {tuple(self._profiles.shape[1:])}"
                     )
+                if not np.isfinite(profile).all():
+                    raise ValueError(f"the start's profile must be finite, got {profile.tolist()}")
                 self._profiles[i] = torch.from_numpy(self._within_range(profile)).to(self.device)
             if self._weights is not None:
-                profile = self._profiles[i : i + 1]
-                self._conditioning_np[i] = decode_numba.conditioning(self.model, 1, profile)[0]
+                row = self._profiles[i : i + 1]
+                self._conditioning_np[i] = decode_numba.conditioning(self.model, 1, row)[0]
         m2 = int(mid_x2(np.asarray(start.book)))
         tokens = [int(t) for t in start.tokens[-self.context :]]
         feats = [np.asarray(f, dtype=np.float32) for f in self._start_inputs(i, start, m2)]

@@ -151,6 +151,9 @@ def test_a_market_keeps_its_start_profile_and_a_model_without_one_ignores_it(
     assert torch.equal(m._profiles, before)
     with pytest.raises(ValueError, match="the start's profile has shape"):
         m.reset(0, replace(start, profile=np.zeros(2, dtype=np.float32)), seed=1)
+    nan = np.array([2.0, np.nan, 1.0, 5.0], dtype=np.float32)
+    with pytest.raises(ValueError, match="the start's profile must be finite"):
+        m.reset(0, replace(start, profile=nan), seed=1)
 
 
 def _orders_of(markets: LMMMarkets, i: int, steps: int) -> list[tuple]:
