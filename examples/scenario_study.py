@@ -66,16 +66,15 @@ from mars_gym.console.flags import (
 )
 from mars_gym.scenario import ScenarioExtrapolationWarning
 from mars_gym.simulator import SimulatorConfig
-
-if TYPE_CHECKING:
-    from matplotlib.figure import Figure
-
 from mars_gym.studies.scenarios import (
     calibrate,
     follow_history,
     outlook_persistence,
     outlook_sensitivity,
 )
+
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
 
 #: The stress scenarios: calm, a rise of 10 bp a minute, and a crash of 20 bp a minute with
 #: three times the volatility and volume of a typical minute.

@@ -426,6 +426,7 @@ def forward_step(
     room = np.empty(dims[D_CONTEXT], np.int64)
     kp_emb, size_emb = _param(buf, offs, KP_EMB), _param(buf, offs, SIZE_EMB)
     time_emb, pos_emb = _param(buf, offs, TIME_EMB), _param(buf, offs, POS_EMB)
+    conditioned = conditioning.shape[1] > 0
     for first in range(0, rows.shape[0], BLOCK):
         nr = min(BLOCK, rows.shape[0] - first)
         # token embedding, then the book projection, then the position
@@ -449,7 +450,7 @@ def forward_step(
             for j in range(C):
                 e = kp_emb[kp * C + j] + size_emb[size * C + j] + time_emb[time * C + j]
                 e = e + t2[i, j]
-                if conditioning.shape[1]:
+                if conditioned:
                     e = e + conditioning[r, j]
                 x[i, j] = e + pos_emb[pos * C + j]
         for layer in range(L):

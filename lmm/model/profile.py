@@ -115,7 +115,9 @@ def nearest_trained_profile(profile: np.ndarray, trained: np.ndarray) -> np.ndar
     step = 1.0 / max(float(np.linalg.eigvalsh(gram)[-1]), 1e-12)
     weights = np.full(len(points), 1.0 / len(points))
     for _ in range(_HULL_ITERATIONS):
-        weights = _onto_simplex(weights - step * (gram @ weights))
+        previous, weights = weights, _onto_simplex(weights - step * (gram @ weights))
+        if np.max(np.abs(weights - previous)) <= _HULL_CONVERGED:
+            break
     nearest = weights @ points
     # inside the hull (to the iteration's precision) the profile is used as it is
     if np.linalg.norm(nearest - x) <= 1e-6 * max(1.0, float(np.linalg.norm(x))):
@@ -123,9 +125,11 @@ def nearest_trained_profile(profile: np.ndarray, trained: np.ndarray) -> np.ndar
     return nearest.astype(np.float32)
 
 
-#: Projected-gradient steps of :func:`nearest_trained_profile` (a few training days
-#: converge in far fewer).
+#: Most projected-gradient steps of :func:`nearest_trained_profile`, which stops sooner
+#: once no weight moves by more than :data:`_HULL_CONVERGED` (a few training days converge
+#: in tens of steps; each start's reset pays for them).
 _HULL_ITERATIONS = 2000
+_HULL_CONVERGED = 1e-12
 
 
 def _onto_simplex(v: np.ndarray) -> np.ndarray:
