@@ -842,10 +842,12 @@ class LMMMarkets:
             self._raise_compiled(status, rows[at])
         done = np.flatnonzero(out[:, cg.R_OK])
         results: list[GeneratedOrder | None] = [None] * len(rows)
-        fill_rows = fills.tolist()
+        realized_rows = out[done][:, _REALIZED]
+        # the fills the round wrote, one after another; ``fills`` is sized for the worst case
+        fill_rows = fills[: int(realized_rows[:, -1].sum())].tolist()
         first = 0
         for r, (kind, price, size, oid, before, time_ns, n_fills) in zip(
-            done.tolist(), out[done][:, _REALIZED].tolist(), strict=True
+            done.tolist(), realized_rows.tolist(), strict=True
         ):
             realized = Realized(
                 _KINDS[kind],
