@@ -42,31 +42,31 @@ _NAMES = (
     "size_emb",  # (n_size, C)
     "time_emb",  # (n_time, C)
     "pos_emb",  # (context, C)
-    "book_w1",  # (F, C), transposed: inputs along the first axis
+    "book_w1",  # (C, F), as torch holds it: outputs along the first axis
     "book_b1",  # (C,)
     "book_w2",  # (C, C)
     "book_b2",  # (C,)
     "ln1_w",  # (L, C)
     "ln1_b",
-    "qkv_w",  # (L, C, 3C)
+    "qkv_w",  # (L, 3C, C)
     "qkv_b",  # (L, 3C)
     "proj_w",  # (L, C, C)
     "proj_b",  # (L, C)
     "ln2_w",
     "ln2_b",
-    "fc1_w",  # (L, C, 4C)
+    "fc1_w",  # (L, 4C, C)
     "fc1_b",  # (L, 4C)
-    "fc2_w",  # (L, 4C, C)
+    "fc2_w",  # (L, C, 4C)
     "fc2_b",  # (L, C)
     "lnf_w",  # (C,)
     "lnf_b",
-    "kp_w",  # (C, n_kp)
+    "kp_w",  # (n_kp, C)
     "kp_b",
     "kp_out",  # (n_kp, C)
-    "size_w",  # (C, n_size)
+    "size_w",  # (n_size, C)
     "size_b",
     "size_out",  # (n_size, C)
-    "time_w",  # (C, n_time)
+    "time_w",  # (n_time, C)
     "time_b",
 )
 (
@@ -110,8 +110,8 @@ class DecoderWeights(NamedTuple):
     """An LMM's inference parameters for the kernels (from :func:`export_weights`).
 
     Attributes:
-        buffer: every parameter, float32, one after another; a linear layer's weight is
-            stored transposed (inputs by outputs), so that a row's product runs along
+        buffer: every parameter, float32, one after another; a linear layer's weight as
+            torch holds it (outputs by inputs), so that each output's sum runs along
             contiguous memory.
         offsets: (len(_NAMES) + 1,) int64 start of each parameter in ``buffer``.
         dims: int64 ``(n_embd, n_head, n_layer, n_book_features, n_kp, n_size, n_time,
@@ -135,9 +135,6 @@ def export_weights(model: LMM) -> DecoderWeights:
     if len({n.eps for n in norms}) != 1:
         raise ValueError("the numba decoder needs one epsilon for every layer norm")
 
-    def t(linear: torch.nn.Linear) -> torch.Tensor:
-        return linear.weight.T
-
     def stack(get) -> torch.Tensor:
         return torch.stack([get(b) for b in blocks])
 
@@ -146,31 +143,31 @@ def export_weights(model: LMM) -> DecoderWeights:
         "size_emb": model.size_emb.weight,
         "time_emb": model.time_emb.weight,
         "pos_emb": model.pos_emb.weight,
-        "book_w1": t(model.book_proj[0]),
+        "book_w1": model.book_proj[0].weight,
         "book_b1": model.book_proj[0].bias,
-        "book_w2": t(model.book_proj[2]),
+        "book_w2": model.book_proj[2].weight,
         "book_b2": model.book_proj[2].bias,
         "ln1_w": stack(lambda b: b.ln1.weight),
         "ln1_b": stack(lambda b: b.ln1.bias),
-        "qkv_w": stack(lambda b: t(b.attn.qkv)),
+        "qkv_w": stack(lambda b: b.attn.qkv.weight),
         "qkv_b": stack(lambda b: b.attn.qkv.bias),
-        "proj_w": stack(lambda b: t(b.attn.proj)),
+        "proj_w": stack(lambda b: b.attn.proj.weight),
         "proj_b": stack(lambda b: b.attn.proj.bias),
         "ln2_w": stack(lambda b: b.ln2.weight),
         "ln2_b": stack(lambda b: b.ln2.bias),
-        "fc1_w": stack(lambda b: t(b.mlp[0])),
+        "fc1_w": stack(lambda b: b.mlp[0].weight),
         "fc1_b": stack(lambda b: b.mlp[0].bias),
-        "fc2_w": stack(lambda b: t(b.mlp[2])),
+        "fc2_w": stack(lambda b: b.mlp[2].weight),
         "fc2_b": stack(lambda b: b.mlp[2].bias),
         "lnf_w": model.ln_f.weight,
         "lnf_b": model.ln_f.bias,
-        "kp_w": t(model.kp_head),
+        "kp_w": model.kp_head.weight,
         "kp_b": model.kp_head.bias,
         "kp_out": model.kp_out.weight,
-        "size_w": t(model.size_head[1]),
+        "size_w": model.size_head[1].weight,
         "size_b": model.size_head[1].bias,
         "size_out": model.size_out.weight,
-        "time_w": t(model.time_head[1]),
+        "time_w": model.time_head[1].weight,
         "time_b": model.time_head[1].bias,
     }
     with torch.no_grad():
@@ -209,39 +206,77 @@ def conditioning(model: LMM, n: int, profiles: torch.Tensor | None = None) -> np
 
 
 # ------------------------------------------------------------------ building blocks
-#: Rows that share one pass over a weight matrix: the weights stream through the cache once
-#: per this many rows instead of once per row. A row's sums are the same whatever the block.
+def _kernel(**options):
+    """``numba.njit`` as every kernel here is compiled: cached on disk, and with numpy's error
+    model (a float division by zero gives inf or nan instead of raising), without which no
+    loop holding a division vectorises. No division here has a zero divisor."""
+    return njit(cache=True, error_model="numpy", **options)
+
+
+#: Rows decoded together: a weight matrix streams through the cache once per this many rows
+#: instead of once per row. A whole number of :data:`GROUP`\ s.
 BLOCK = 8
 
 
-@njit(cache=True, inline="always")
+@_kernel(inline="always")
 def _param(buf: np.ndarray, offs: np.ndarray, i: int) -> np.ndarray:
     """Parameter ``i`` as a flat view of the buffer."""
     return buf[offs[i] : offs[i + 1]]
 
 
-@njit(cache=True)
+#: Rows that share one pass over a weight row in :func:`_linear`. Every row goes through the
+#: same instructions, padded to a whole group, so a row's sums are the same in any slot.
+GROUP = 4
+
+
+@_kernel(fastmath={"reassoc"})
 def _linear(x: np.ndarray, nr: int, w: np.ndarray, b: np.ndarray, out: np.ndarray) -> None:
-    """``out[:nr] = x[:nr] @ w + b``, ``w`` flat (x.shape[1], out.shape[1]). Each output is
-    the sum of its products in input order, plus the bias: the same bits for a row in any
-    block (vectorised across outputs, never across the sum)."""
-    n = out.shape[1]
-    for r in range(nr):
-        for j in range(n):
-            out[r, j] = 0.0
-    for k in range(x.shape[1]):
-        wk = w[k * n : (k + 1) * n]
-        for r in range(nr):
-            xrk = x[r, k]
-            o = out[r]
-            for j in range(n):
-                o[j] += xrk * wk[j]
-    for r in range(nr):
-        for j in range(n):
-            out[r, j] += b[j]
+    """``out[:nr] = x[:nr] @ w.T + b``, ``w`` flat (out.shape[1], x.shape[1]) as torch holds
+    it. Each output is a dot product along contiguous memory, summed in whatever order
+    vectorises (fixed for a given length), for ``GROUP`` rows and two outputs at a time: each
+    weight row is read once per group, and the eight sums stay in registers. Rows
+    ``nr..`` up to the next whole group are computed too (``x`` and ``out`` must have room)
+    and are to be ignored. A row's bits depend on its own inputs only."""
+    K, N = x.shape[1], out.shape[1]
+    for r0 in range(0, nr, GROUP):
+        x0, x1, x2, x3 = x[r0], x[r0 + 1], x[r0 + 2], x[r0 + 3]
+        for j in range(0, N - 1, 2):
+            wa = w[j * K : (j + 1) * K]
+            wb = w[(j + 1) * K : (j + 2) * K]
+            a0 = a1 = a2 = a3 = b0 = b1 = b2 = b3 = np.float32(0.0)
+            for k in range(K):
+                u, v = wa[k], wb[k]
+                p = x0[k]
+                a0 += p * u
+                b0 += p * v
+                p = x1[k]
+                a1 += p * u
+                b1 += p * v
+                p = x2[k]
+                a2 += p * u
+                b2 += p * v
+                p = x3[k]
+                a3 += p * u
+                b3 += p * v
+            out[r0, j], out[r0, j + 1] = a0 + b[j], b0 + b[j + 1]
+            out[r0 + 1, j], out[r0 + 1, j + 1] = a1 + b[j], b1 + b[j + 1]
+            out[r0 + 2, j], out[r0 + 2, j + 1] = a2 + b[j], b2 + b[j + 1]
+            out[r0 + 3, j], out[r0 + 3, j + 1] = a3 + b[j], b3 + b[j + 1]
+        if N % 2:  # the last output of an odd count, alone
+            j = N - 1
+            wa = w[j * K : (j + 1) * K]
+            a0 = a1 = a2 = a3 = np.float32(0.0)
+            for k in range(K):
+                u = wa[k]
+                a0 += x0[k] * u
+                a1 += x1[k] * u
+                a2 += x2[k] * u
+                a3 += x3[k] * u
+            out[r0, j], out[r0 + 1, j] = a0 + b[j], a1 + b[j]
+            out[r0 + 2, j], out[r0 + 3, j] = a2 + b[j], a3 + b[j]
 
 
-@njit(cache=True)
+@_kernel()
 def _layer_norm(
     x: np.ndarray, nr: int, w: np.ndarray, b: np.ndarray, eps: float, out: np.ndarray
 ) -> None:
@@ -282,7 +317,7 @@ _ERF_Q = (
 )
 
 
-@njit(cache=True, inline="always")
+@_kernel(inline="always")
 def _erf(x: float) -> float:
     """erf(x) to within 7e-8 (see _ERF_P)."""
     x = min(max(x, -4.0), 4.0)
@@ -296,7 +331,7 @@ def _erf(x: float) -> float:
     return x * p / q
 
 
-@njit(cache=True)
+@_kernel()
 def _gelu(x: np.ndarray, nr: int) -> None:
     """``nn.GELU()`` (the exact, erf form) of rows ``x[:nr]`` in place."""
     for r in range(nr):
@@ -317,7 +352,7 @@ _EXP_TAYLOR = tuple(1.0 / math.factorial(i) for i in range(11, -1, -1))
 _EXP_FLOOR = -87.0
 
 
-@njit(cache=True)
+@_kernel()
 def _exp(x: np.ndarray, n: int, scale: np.ndarray) -> None:
     """``x[:n] = exp(x[:n])`` in place for float32 ``x``; ``scale`` is (>= n,) int64 room."""
     powers = scale.view(np.float64)
@@ -334,19 +369,36 @@ def _exp(x: np.ndarray, n: int, scale: np.ndarray) -> None:
         x[s] = np.float32(np.float64(x[s]) * powers[s])
 
 
-@njit(cache=True, fastmath={"reassoc"})
+@_kernel(fastmath={"reassoc"})
 def _scores(q: np.ndarray, keys: np.ndarray, n: int, scale: float, out: np.ndarray) -> None:
-    """``out[s] = (q . keys[s]) * scale`` for ``s < n``, each dot summed in whatever order
-    vectorises: fixed for a given length, so the same bits wherever the row sits."""
+    """``out[s] = (q . keys[s]) * scale`` for ``s < n``, four positions at a time sharing
+    ``q``, each dot summed in whatever order vectorises: fixed for a given length, so a
+    position's bits depend on its own key and ``q`` only (the group and the lone tail
+    positions sum the same way)."""
     D = q.shape[0]
-    for s in range(n):
-        total = np.float32(0.0)
+    sc = np.float32(scale)
+    s = 0
+    while s + 4 <= n:
+        k0, k1, k2, k3 = keys[s], keys[s + 1], keys[s + 2], keys[s + 3]
+        a0 = a1 = a2 = a3 = np.float32(0.0)
         for d in range(D):
-            total += q[d] * keys[s, d]
-        out[s] = total * np.float32(scale)
+            qd = q[d]
+            a0 += qd * k0[d]
+            a1 += qd * k1[d]
+            a2 += qd * k2[d]
+            a3 += qd * k3[d]
+        out[s], out[s + 1], out[s + 2], out[s + 3] = a0 * sc, a1 * sc, a2 * sc, a3 * sc
+        s += 4
+    while s < n:
+        k0 = keys[s]
+        a0 = np.float32(0.0)
+        for d in range(D):
+            a0 += q[d] * k0[d]
+        out[s] = a0 * sc
+        s += 1
 
 
-@njit(cache=True)
+@_kernel()
 def _attend(
     qkv: np.ndarray,
     keys: np.ndarray,
@@ -373,16 +425,28 @@ def _attend(
     total = np.float32(0.0)
     for s in range(n):
         total += scores[s]
+    for s in range(n):
+        scores[s] /= total
+    # the weighted values, four positions per pass over the output (in registers) instead
+    # of one: (p0 v0 + p1 v1) + (p2 v2 + p3 v3) added to the running sum
     o = out[hd * D : (hd + 1) * D]
     o[:] = 0.0
-    for s in range(n):
-        p = scores[s] / total
+    s = 0
+    while s + 4 <= n:
+        p0, p1, p2, p3 = scores[s], scores[s + 1], scores[s + 2], scores[s + 3]
+        v0, v1, v2, v3 = values[s], values[s + 1], values[s + 2], values[s + 3]
         for d in range(D):
-            o[d] += p * values[s, d]
+            o[d] += (p0 * v0[d] + p1 * v1[d]) + (p2 * v2[d] + p3 * v3[d])
+        s += 4
+    while s < n:
+        p0, v0 = scores[s], values[s]
+        for d in range(D):
+            o[d] += p0 * v0[d]
+        s += 1
 
 
 # ------------------------------------------------------------------ the forward step
-@njit(cache=True)
+@_kernel()
 def forward_step(
     buf: np.ndarray,
     offs: np.ndarray,
@@ -415,13 +479,15 @@ def forward_step(
     C, H, L = dims[D_EMBD], dims[D_HEAD], dims[D_LAYER]
     n_size, n_time = dims[D_SIZE], dims[D_TIME]
     D = C // H
-    x = np.empty((BLOCK, C), np.float32)
-    t1 = np.empty((BLOCK, C), np.float32)
-    t2 = np.empty((BLOCK, C), np.float32)
-    qkv = np.empty((BLOCK, 3 * C), np.float32)
-    hidden = np.empty((BLOCK, 4 * C), np.float32)
-    att = np.empty((BLOCK, C), np.float32)
-    out = np.empty((BLOCK, C), np.float32)
+    # zeroed, so that the rows padding a block's last group hold finite numbers
+    feats = np.zeros((BLOCK, dims[D_FEAT]), np.float32)
+    x = np.zeros((BLOCK, C), np.float32)
+    t1 = np.zeros((BLOCK, C), np.float32)
+    t2 = np.zeros((BLOCK, C), np.float32)
+    qkv = np.zeros((BLOCK, 3 * C), np.float32)
+    hidden = np.zeros((BLOCK, 4 * C), np.float32)
+    att = np.zeros((BLOCK, C), np.float32)
+    out = np.zeros((BLOCK, C), np.float32)
     scores = np.empty(dims[D_CONTEXT], np.float32)
     room = np.empty(dims[D_CONTEXT], np.int64)
     kp_emb, size_emb = _param(buf, offs, KP_EMB), _param(buf, offs, SIZE_EMB)
@@ -430,8 +496,9 @@ def forward_step(
     for first in range(0, rows.shape[0], BLOCK):
         nr = min(BLOCK, rows.shape[0] - first)
         # token embedding, then the book projection, then the position
+        feats[:nr] = features[first : first + nr]
         _linear(
-            features[first : first + nr],
+            feats,
             nr,
             _param(buf, offs, BOOK_W1),
             _param(buf, offs, BOOK_B1),
@@ -528,7 +595,7 @@ def forward_step(
 
 
 # ------------------------------------------------------------------ sampling
-@njit(cache=True)
+@_kernel()
 def _draw(logits: np.ndarray, u: float, temperature: float, probs: np.ndarray) -> int:
     """One class of ``logits`` (masked classes at -inf) for the uniform ``u``, as
     :func:`lmm.model.transformer.sample` draws it: inverse CDF in float64 with the last
@@ -564,7 +631,7 @@ def _draw(logits: np.ndarray, u: float, temperature: float, probs: np.ndarray) -
     return best
 
 
-@njit(cache=True)
+@_kernel()
 def sample_step(
     buf: np.ndarray,
     offs: np.ndarray,
@@ -592,11 +659,11 @@ def sample_step(
     """
     C, n_kp, n_size, n_time = dims[D_EMBD], dims[D_KP], dims[D_SIZE], dims[D_TIME]
     kp_out, size_out = _param(buf, offs, KP_OUT), _param(buf, offs, SIZE_OUT)
-    hb = np.empty((BLOCK, C), np.float32)
-    g = np.empty((BLOCK, C), np.float32)
-    logits = np.empty((BLOCK, n_kp), np.float32)
-    size_logits = np.empty((BLOCK, n_size), np.float32)
-    time_logits = np.empty((BLOCK, n_time), np.float32)
+    hb = np.zeros((BLOCK, C), np.float32)  # zeroed as in forward_step
+    g = np.zeros((BLOCK, C), np.float32)
+    logits = np.zeros((BLOCK, n_kp), np.float32)
+    size_logits = np.zeros((BLOCK, n_size), np.float32)
+    time_logits = np.zeros((BLOCK, n_time), np.float32)
     probs = np.empty(n_kp, np.float32)
     kps = np.empty(BLOCK, np.int64)
     sizes = np.empty(BLOCK, np.int64)

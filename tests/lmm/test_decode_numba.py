@@ -122,6 +122,60 @@ def test_a_market_does_not_depend_on_its_batch(
     assert in_batch == by_itself
 
 
+def test_a_row_s_numbers_are_the_same_bits_in_any_slot_of_any_batch(
+    numba_decoder: str,
+) -> None:
+    """The kernels group rows (``BLOCK``, ``GROUP``) and positions (four at a time): on the
+    default checkpoint, 13 rows of different lengths give each row the same hidden state and
+    token, bit for bit, as that row decoded alone or in another order."""
+    model = load_checkpoint("default").model
+    cfg = model.config
+    w = decode_numba.export_weights(model)
+    B = 13
+    gen = torch.Generator().manual_seed(3)
+    cache = KVCache(cfg, B)
+    cache.k.normal_(generator=gen)
+    cache.v.normal_(generator=gen)
+    lengths = np.array([0, 1, 2, 3, 4, 5, 7, 31, 64, 97, 100, 126, 127], dtype=np.int64)
+    tokens = torch.randint(0, cfg.vocab_size, (B,), generator=gen).numpy()
+    features = torch.randn(B, cfg.n_book_features, generator=gen).numpy()
+    uniforms = np.random.default_rng(3).random((B, 3))
+    mask = np.ones((B, cfg.n_kp), dtype=bool)
+    conditioning = decode_numba.conditioning(model, B)
+
+    def decode(order: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        k, v, n = cache.k.numpy().copy(), cache.v.numpy().copy(), lengths.copy()
+        h = np.zeros((B, cfg.n_embd), dtype=np.float32)
+        decode_numba.forward_step(
+            *w, tokens[order], features[order], order, n, k, v, h, conditioning
+        )
+        got = np.empty(len(order), dtype=np.int64)
+        decode_numba.sample_step(
+            w.buffer,
+            w.offsets,
+            w.dims,
+            h,
+            order,
+            mask[order],
+            uniforms[order],
+            1.0,
+            got,
+            np.empty(len(order)),
+        )
+        tokens_by_row = np.full(B, -1)
+        tokens_by_row[order] = got
+        return h[order], tokens_by_row[order]
+
+    all_h, all_tokens = decode(np.arange(B))
+    reversed_h, reversed_tokens = decode(np.arange(B)[::-1].copy())
+    np.testing.assert_array_equal(reversed_h[::-1], all_h)
+    np.testing.assert_array_equal(reversed_tokens[::-1], all_tokens)
+    for r in range(B):
+        alone_h, alone_token = decode(np.array([r]))
+        np.testing.assert_array_equal(alone_h[0], all_h[r])
+        assert alone_token[0] == all_tokens[r]
+
+
 def test_the_numba_decoder_is_refused_where_it_cannot_run(tiny_checkpoint: Checkpoint) -> None:
     with pytest.raises(ValueError, match="decoder must be one of"):
         LMMMarkets(tiny_checkpoint, 1, decoder="jax")
