@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import argparse
+import itertools
 
 import torch
 
 import mars_gym  # noqa: F401  (registers the environments)
 from lmm.model.checkpoint import checkpoint_folder
+from lmm.model.generate import DECODERS, ENGINES
 from mars_gym.console.flags import checkpoint_flag, common_flags, device_flag, device_words
-from mars_gym.studies.bench import compare_checkpoints, env_throughput
+from mars_gym.studies.bench import Setup, compare_setups, env_throughput
 
 __all__ = ["ENV_ID", "HELP", "NAME", "configure_parser", "run"]
 
@@ -26,7 +28,8 @@ def configure_parser(parser: argparse.ArgumentParser) -> None:
         "numbers of environments: environment steps per second and generated orders per "
         "second, every environment sending a TWAP-paced passive child order each step (1 s "
         "of market time). With --workers, the environments are also split over that many "
-        "processes (one core each)."
+        "processes (one core each). With several checkpoints, engines or decoders, every "
+        "combination is timed in alternation and set against the first."
     )
     parser.add_argument(
         "--num-envs", type=int, nargs="+", default=[1, 16, 64, 256], help="(default: %(default)s)"
@@ -50,23 +53,48 @@ def configure_parser(parser: argparse.ArgumentParser) -> None:
         "(see --rounds)",
     )
     parser.add_argument(
+        "--engine",
+        nargs="+",
+        choices=ENGINES,
+        default=[ENGINES[0]],
+        help="what runs the books: the Python reference or the compiled one; with both, "
+        "compared as --checkpoint is (default: %(default)s)",
+    )
+    parser.add_argument(
+        "--decoder",
+        nargs="+",
+        choices=DECODERS,
+        default=[DECODERS[0]],
+        help="what runs the model's decoding step; with both, compared as --checkpoint is "
+        "(default: %(default)s)",
+    )
+    parser.add_argument(
         "--rounds",
         type=int,
         default=3,
-        help="with several checkpoints: how many times each is timed per number of "
+        help="with several setups: how many times each is timed per number of "
         "environments, alternating (default: %(default)s)",
     )
     device_flag(parser)
     common_flags(parser)
 
 
+def _setups(args: argparse.Namespace) -> list[Setup]:
+    """Every combination of the given checkpoints, engines and decoders, in flag order."""
+    checkpoints = args.checkpoint or [None]
+    for path in checkpoints:
+        if path is not None and not checkpoint_folder(path).is_dir():
+            raise FileNotFoundError(f"checkpoint folder {path} does not exist")
+    combos = itertools.product(checkpoints, dict.fromkeys(args.engine), dict.fromkeys(args.decoder))
+    return [Setup(*c) for c in combos]
+
+
 def run(args: argparse.Namespace) -> dict:
-    """Time the environment at every number of envs and workers (or compare checkpoints)."""
-    if args.checkpoint and len(args.checkpoint) > 1:
-        return _compare_checkpoints(args)
-    kwargs: dict = {"device": args.device}
-    if args.checkpoint:
-        kwargs["checkpoint"] = args.checkpoint[0]
+    """Time the environment at every number of envs and workers (or compare setups)."""
+    setups = _setups(args)
+    if len(setups) > 1:
+        return _compare(args, setups)
+    (setup,) = setups
     runs = []
     for workers in args.workers:  # more workers than environments would repeat a run
         runs += env_throughput(
@@ -76,7 +104,8 @@ def run(args: argparse.Namespace) -> dict:
             (4, 0),
             progress=not args.quiet,
             workers=workers,
-            **kwargs,
+            device=args.device,
+            **setup.env_kwargs(),
         )
     print(f"{'envs':>6} {'workers':>8} {'env steps/s':>12} {'orders/s':>10} {'orders/step':>12}")
     for r in runs:
@@ -86,21 +115,19 @@ def run(args: argparse.Namespace) -> dict:
         )
     return {
         "env": ENV_ID,
+        "setup": setup.label,
         "torch_threads": torch.get_num_threads(),
         "device": device_words(args.device),
         "runs": runs,
     }
 
 
-def _compare_checkpoints(args: argparse.Namespace) -> dict:
-    """``mars-gym bench`` with several checkpoints: their env steps/s, timed in alternation."""
+def _compare(args: argparse.Namespace, setups: list[Setup]) -> dict:
+    """``mars-gym bench`` with several setups: their env steps/s, timed in alternation."""
     if len(args.workers) > 1:
-        raise ValueError("compare checkpoints with one --workers value at a time")
-    for path in args.checkpoint:
-        if not checkpoint_folder(path).is_dir():
-            raise FileNotFoundError(f"checkpoint folder {path} does not exist")
-    result = compare_checkpoints(
-        args.checkpoint,
+        raise ValueError("compare setups with one --workers value at a time")
+    result = compare_setups(
+        setups,
         tuple(args.num_envs),
         args.seconds,
         args.rounds,
@@ -109,17 +136,18 @@ def _compare_checkpoints(args: argparse.Namespace) -> dict:
         device=args.device,
     )
     head = ("envs", "env steps/s", "orders/step", "ratio", "range")
-    print("{:>6} {:>12} {:>12} {:>7} {:>13}  checkpoint".format(*head))
+    print("{:>6} {:>12} {:>12} {:>7} {:>13}  checkpoint engine decoder".format(*head))
     for r in result["summary"]:
         low, high = r["ratio_range"]
         print(
             f"{r['num_envs']:>6} {r['env_steps_per_second']:>12,.0f} "
             f"{r['orders_per_env_step']:>12.1f} {r['ratio_to_first']:>7.2f} "
-            f"{low:>6.2f}-{high:<6.2f}  {r['checkpoint']}"
+            f"{low:>6.2f}-{high:<6.2f}  {r['setup']}"
         )
     return {
         "env": ENV_ID,
         "torch_threads": torch.get_num_threads(),
+        "device": device_words(args.device),
         "workers": args.workers[0],
         **result,
     }

@@ -6,21 +6,21 @@ environment takes the same action (by default a TWAP-paced passive child order i
 MarS-Execution-v0). The first reset is not timed. Generated orders are counted from the
 observations, which report the order flow of every step.
 
-:func:`compare_checkpoints` times several LMM checkpoints in alternation, so that their
-speed ratios come from one run on the same (noisy) machine.
+:func:`compare_setups` times several setups (LMM checkpoint, engine, decoder) in alternation,
+so that their speed ratios come from one run on the same (noisy) machine.
 """
 
 from __future__ import annotations
 
 import time
-from typing import Any
+from typing import Any, NamedTuple
 
 import gymnasium as gym
 import numpy as np
 
 from mars_gym.envs.core import OBSERVATION_FIELDS, ORDER_COUNT_FIELDS
 
-__all__ = ["compare_checkpoints", "env_throughput"]
+__all__ = ["Setup", "compare_setups", "env_throughput"]
 
 #: Where the observation counts a step's generated orders.
 _ORDER_COUNTS = [OBSERVATION_FIELDS.index(name) for name in ORDER_COUNT_FIELDS]
@@ -74,8 +74,29 @@ def env_throughput(
     return out
 
 
-def compare_checkpoints(
-    checkpoints: list[str | None],
+class Setup(NamedTuple):
+    """What a timed run generates its markets with: the LMM checkpoint (None: the packaged
+    default), the engine and the decoder (:class:`mars_gym.simulator.SimulatorConfig`)."""
+
+    checkpoint: str | None = None
+    engine: str = "python"
+    decoder: str = "torch"
+
+    @property
+    def label(self) -> str:
+        """``checkpoint engine decoder``, the packaged default's checkpoint as "packaged"."""
+        return f"{self.checkpoint or 'packaged'} {self.engine} {self.decoder}"
+
+    def env_kwargs(self) -> dict[str, Any]:
+        """The environment's keyword arguments for this setup."""
+        kwargs: dict[str, Any] = {"engine": self.engine, "decoder": self.decoder}
+        if self.checkpoint is not None:
+            kwargs["checkpoint"] = self.checkpoint
+        return kwargs
+
+
+def compare_setups(
+    setups: list[Setup],
     num_envs: tuple[int, ...] = (64, 256),
     seconds: float = 5.0,
     rounds: int = 3,
@@ -83,49 +104,57 @@ def compare_checkpoints(
     workers: int = 1,
     device: str = "cpu",
 ) -> dict:
-    """Env steps/s of each checkpoint (None: the packaged one), timed in alternation, the
-    model on ``device``.
+    """Env steps/s of each setup, timed in alternation, the model on ``device``.
 
-    Every round times each number of environments once per checkpoint, one checkpoint
-    after the other, so a slow spell of the machine touches them alike. Each checkpoint's
-    speed is then set against the first one's run of the same round and size (a paired
-    ratio); the summary gives the mean ratio and its range over rounds.
+    Every round times each number of environments once per setup, one setup after the
+    other, so a slow spell of the machine touches them alike. Each setup's speed is then set
+    against the first one's run of the same round and size (a paired ratio); the summary
+    gives the mean ratio and its range over rounds.
 
     Returns:
-        ``{"runs": [...], "summary": [...]}``: every timed run (with its ``checkpoint`` and
-        ``round``), and per checkpoint and number of environments the mean env steps/s,
-        orders per env step and the ratio to the first checkpoint.
+        ``{"runs": [...], "summary": [...]}``: every timed run (with its ``setup`` label,
+        ``checkpoint``, ``engine``, ``decoder`` and ``round``), and per setup and number of
+        environments the mean env steps/s, orders per env step and the ratio to the first
+        setup.
     """
-    if not checkpoints:
-        raise ValueError("need at least one checkpoint to time")
+    if not setups:
+        raise ValueError("need at least one setup to time")
+    if len(set(setups)) != len(setups):
+        raise ValueError(f"setups must differ, got {[s.label for s in setups]}")
     if rounds < 1:
         raise ValueError(f"rounds must be >= 1, got {rounds}")
-    plan = [(r, n, c) for r in range(rounds) for n in num_envs for c in range(len(checkpoints))]
+    plan = [(r, n, c) for r in range(rounds) for n in num_envs for c in range(len(setups))]
     if progress:
         from tqdm import tqdm
 
-        plan = tqdm(plan, desc="compare checkpoints", unit="run")
+        plan = tqdm(plan, desc="compare setups", unit="run")
     runs = []
-    by_cell: dict[tuple[int, int], list[dict]] = {}  # (num_envs, checkpoint) -> its rounds
+    by_cell: dict[tuple[int, int], list[dict]] = {}  # (num_envs, setup) -> its rounds
     for r, n, c in plan:
-        path = checkpoints[c]
-        kwargs = {"device": device}
-        if path is not None:
-            kwargs["checkpoint"] = str(path)
-        (run,) = env_throughput(num_envs=(n,), seconds=seconds, workers=workers, **kwargs)
-        run = {**run, "checkpoint": "packaged" if path is None else str(path), "round": r}
+        setup = setups[c]
+        (run,) = env_throughput(
+            num_envs=(n,), seconds=seconds, workers=workers, device=device, **setup.env_kwargs()
+        )
+        run = {
+            **run,
+            "setup": setup.label,
+            "checkpoint": setup.checkpoint or "packaged",
+            "engine": setup.engine,
+            "decoder": setup.decoder,
+            "round": r,
+        }
         runs.append(run)
         by_cell.setdefault((n, c), []).append(run)
     summary = []
     for n in num_envs:
         first = np.array([x["env_steps_per_second"] for x in by_cell[n, 0]])
-        for c in range(len(checkpoints)):
+        for c, setup in enumerate(setups):
             mine = by_cell[n, c]
             speed = np.array([x["env_steps_per_second"] for x in mine])
             ratios = speed / first
             summary.append(
                 {
-                    "checkpoint": mine[0]["checkpoint"],
+                    "setup": setup.label,
                     "num_envs": n,
                     "env_steps_per_second": float(speed.mean()),
                     "orders_per_env_step": float(np.mean([x["orders_per_env_step"] for x in mine])),

@@ -1,40 +1,62 @@
-"""`mars-gym bench`: comparing checkpoints in alternation."""
+"""`mars-gym bench`: comparing setups (checkpoints, engines, decoders) in alternation."""
 
 from __future__ import annotations
 
+import json
 import shutil
 from pathlib import Path
 
 import pytest
 
 from mars_gym.console.main import main
-from mars_gym.studies.bench import compare_checkpoints
+from mars_gym.studies.bench import Setup, compare_setups
 
 
-def test_checkpoints_are_timed_in_alternation_and_set_against_the_first(
+def test_setups_are_timed_in_alternation_and_set_against_the_first(
     tiny_checkpoint_dir: Path, tmp_path: Path
 ) -> None:
     other = tmp_path / "other"
     shutil.copytree(tiny_checkpoint_dir, other)
-    first = str(tiny_checkpoint_dir)
-    result = compare_checkpoints([first, str(other)], num_envs=(1, 2), seconds=0.0, rounds=2)
+    setups = [Setup(str(tiny_checkpoint_dir)), Setup(str(other), engine="compiled")]
+    labels = [s.label for s in setups]
+    assert labels == [f"{tiny_checkpoint_dir} python torch", f"{other} compiled torch"]
+    result = compare_setups(setups, num_envs=(1, 2), seconds=0.0, rounds=2)
     runs = result["runs"]
-    assert [(r["round"], r["num_envs"], r["checkpoint"]) for r in runs] == [
-        (r, n, c) for r in (0, 1) for n in (1, 2) for c in (first, str(other))
+    assert [(r["round"], r["num_envs"], r["setup"]) for r in runs] == [
+        (r, n, c) for r in (0, 1) for n in (1, 2) for c in labels
     ]
+    assert [r["engine"] for r in runs[:2]] == ["python", "compiled"]
     assert all(r["vector_steps"] >= 2 for r in runs)
-    by = {(s["checkpoint"], s["num_envs"]): s for s in result["summary"]}
-    assert set(by) == {(c, n) for c in (first, str(other)) for n in (1, 2)}
+    by = {(s["setup"], s["num_envs"]): s for s in result["summary"]}
+    assert set(by) == {(c, n) for c in labels for n in (1, 2)}
+    first, second = labels
     for n in (1, 2):
         assert by[first, n]["ratio_to_first"] == 1.0
-        mine = [r for r in runs if r["num_envs"] == n and r["checkpoint"] == str(other)]
-        theirs = [r for r in runs if r["num_envs"] == n and r["checkpoint"] == first]
+        mine = [r for r in runs if r["num_envs"] == n and r["setup"] == second]
+        theirs = [r for r in runs if r["num_envs"] == n and r["setup"] == first]
         ratios = [
             a["env_steps_per_second"] / b["env_steps_per_second"]
             for a, b in zip(mine, theirs, strict=True)
         ]
-        assert by[str(other), n]["ratio_to_first"] == pytest.approx(sum(ratios) / 2)
-        assert by[str(other), n]["ratio_range"] == [min(ratios), max(ratios)]
+        assert by[second, n]["ratio_to_first"] == pytest.approx(sum(ratios) / 2)
+        assert by[second, n]["ratio_range"] == [min(ratios), max(ratios)]
+
+
+def test_bench_times_every_combination_of_engines_and_decoders(
+    tiny_checkpoint_dir: Path, tmp_path: Path, numba_decoder: str
+) -> None:
+    out = tmp_path / "bench.json"
+    args = ["bench", "--checkpoint", str(tiny_checkpoint_dir), "--num-envs", "1"]
+    args += ["--engine", "python", "compiled", "--decoder", "torch", numba_decoder]
+    args += ["--seconds", "0", "--rounds", "1", "--quiet", "--out", str(out)]
+    assert main(args) == 0
+    result = json.loads(out.read_text())
+    assert [r["setup"].split()[1:] for r in result["summary"]] == [
+        ["python", "torch"],
+        ["python", "numba"],
+        ["compiled", "torch"],
+        ["compiled", "numba"],
+    ]
 
 
 def test_bench_refuses_a_missing_checkpoint_folder(
@@ -46,8 +68,10 @@ def test_bench_refuses_a_missing_checkpoint_folder(
     assert str(missing) in capsys.readouterr().err
 
 
-def test_compare_needs_a_checkpoint_and_a_round() -> None:
-    with pytest.raises(ValueError, match="at least one checkpoint"):
-        compare_checkpoints([])
+def test_compare_needs_distinct_setups_and_a_round() -> None:
+    with pytest.raises(ValueError, match="at least one setup"):
+        compare_setups([])
+    with pytest.raises(ValueError, match="must differ"):
+        compare_setups([Setup(), Setup()])
     with pytest.raises(ValueError, match="rounds"):
-        compare_checkpoints([None], rounds=0)
+        compare_setups([Setup()], rounds=0)
