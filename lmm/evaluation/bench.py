@@ -72,10 +72,14 @@ def generation_speed(
     warmup_steps: int | None = None,
     progress: bool = False,
     device: str | torch.device = "cpu",
+    engine: str = "python",
+    decoder: str = "torch",
 ) -> list[dict]:
     """Orders per second of :class:`LMMMarkets` for each batch size, with and without the
     KV cache, from :func:`synthetic_start` (each market seeded apart), the model on
-    ``device`` (every step ends with its tokens back on the CPU, for the matching engine).
+    ``device`` (every step ends with its tokens back on the CPU, for the matching engine),
+    the books on ``engine`` and the decoding step on ``decoder`` (the numba decoder needs
+    the cache: only cached runs are timed with it).
 
     The warm-up (default: one context of orders, untimed) brings the contexts to their
     steady length, which cycles between half and a full context; ``flops_per_order``
@@ -84,14 +88,22 @@ def generation_speed(
     if warmup_steps is None:
         warmup_steps = checkpoint.model.config.context
     start_state = synthetic_start(checkpoint.tokenizer)
-    runs = [(b, cached) for b in batch_sizes for cached in (True, False)]
+    modes = (True,) if decoder == "numba" else (True, False)
+    runs = [(b, cached) for b in batch_sizes for cached in modes]
     if progress:
         from tqdm import tqdm
 
         runs = tqdm(runs, desc="generation speed", unit="run")
     out = []
     for batch, cached in runs:
-        markets = LMMMarkets(checkpoint, batch, use_cache=cached, device=resolve_device(device))
+        markets = LMMMarkets(
+            checkpoint,
+            batch,
+            use_cache=cached,
+            device=resolve_device(device),
+            engine=engine,
+            decoder=decoder,
+        )
         for i in range(batch):
             markets.reset(i, start_state, seed=i)
         for _ in range(warmup_steps):
@@ -106,6 +118,8 @@ def generation_speed(
             {
                 "batch": batch,
                 "kv_cache": cached,
+                "engine": engine,
+                "decoder": decoder,
                 "steps": steps,
                 "orders_per_second": steps * batch / elapsed,
                 "ms_per_step": 1000 * elapsed / steps,

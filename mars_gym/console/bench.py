@@ -9,8 +9,13 @@ import torch
 
 import mars_gym  # noqa: F401  (registers the environments)
 from lmm.model.checkpoint import checkpoint_folder
-from lmm.model.generate import DECODERS, ENGINES
-from mars_gym.console.flags import checkpoint_flag, common_flags, device_flag, device_words
+from mars_gym.console.flags import (
+    checkpoint_flag,
+    common_flags,
+    device_flag,
+    device_words,
+    engine_flags,
+)
 from mars_gym.studies.bench import Setup, compare_setups, env_throughput
 
 __all__ = ["ENV_ID", "HELP", "NAME", "configure_parser", "run"]
@@ -52,22 +57,7 @@ def configure_parser(parser: argparse.ArgumentParser) -> None:
         several="; with several, their env steps/s are compared, timed in alternation "
         "(see --rounds)",
     )
-    parser.add_argument(
-        "--engine",
-        nargs="+",
-        choices=ENGINES,
-        default=[ENGINES[0]],
-        help="what runs the books: the Python reference or the compiled one; with both, "
-        "compared as --checkpoint is (default: %(default)s)",
-    )
-    parser.add_argument(
-        "--decoder",
-        nargs="+",
-        choices=DECODERS,
-        default=[DECODERS[0]],
-        help="what runs the model's decoding step; with both, compared as --checkpoint is "
-        "(default: %(default)s)",
-    )
+    engine_flags(parser, several="; with several, compared as --checkpoint is")
     parser.add_argument(
         "--rounds",
         type=int,

@@ -8,7 +8,13 @@ import torch
 
 from lmm.evaluation.bench import flops_per_order, generation_speed, matmul_peak_gflops
 from lmm.model.checkpoint import load_checkpoint
-from mars_gym.console.flags import checkpoint_flag, common_flags, device_flag, device_words
+from mars_gym.console.flags import (
+    checkpoint_flag,
+    common_flags,
+    device_flag,
+    device_words,
+    engine_flags,
+)
 
 __all__ = ["HELP", "NAME", "configure_parser", "run"]
 
@@ -21,7 +27,8 @@ def configure_parser(parser: argparse.ArgumentParser) -> None:
     parser.description = (
         "Time order generation end to end (model, sampling, decoding, matching engine) for "
         "several batch sizes, with and without the KV cache, and set the model's FLOPs per "
-        "order against the measured float32 matmul peak of this machine."
+        "order against the measured float32 matmul peak of this machine. With --decoder "
+        "numba only the cached runs are timed (that decoder needs the cache)."
     )
     checkpoint_flag(parser)
     parser.add_argument(
@@ -32,6 +39,7 @@ def configure_parser(parser: argparse.ArgumentParser) -> None:
         help="(default: %(default)s)",
     )
     parser.add_argument("--seconds", type=float, default=3.0, help="timing per run (default: 3)")
+    engine_flags(parser)
     device_flag(parser)
     common_flags(parser)
 
@@ -46,11 +54,14 @@ def run(args: argparse.Namespace) -> dict:
         seconds=args.seconds,
         progress=not args.quiet,
         device=args.device,
+        engine=args.engine,
+        decoder=args.decoder,
     )
     config = checkpoint.model.config
     cached, uncached = flops_per_order(config, True), flops_per_order(config, False)
     device = device_words(args.device)
     print(f"float32 matmul peak: {peak:.1f} GFLOP/s on {device}")
+    print(f"engine {args.engine}, decoder {args.decoder}")
     print(
         f"model FLOPs per order: {cached / 1e6:.2f} M with the KV cache, "
         f"{uncached / 1e6:.1f} M without; at peak that would allow "
@@ -68,6 +79,8 @@ def run(args: argparse.Namespace) -> dict:
         "torch_threads": torch.get_num_threads(),
         "device": device,
         "flops_per_order": {"kv_cache": cached, "no_cache": uncached},
+        "engine": args.engine,
+        "decoder": args.decoder,
         "runs": runs,
         "checkpoint": str(checkpoint.path),
     }

@@ -18,6 +18,7 @@ import torch
 
 from lmm.device import resolve_device
 from lmm.model.checkpoint import PACKAGED
+from lmm.model.generate import DECODERS, ENGINES
 from mars_gym.simulator import SimulatorConfig
 
 __all__ = [
@@ -33,6 +34,7 @@ __all__ = [
     "default_data_dir",
     "device_flag",
     "device_words",
+    "engine_flags",
     "folder_flags",
     "lobster_files",
     "start_flags",
@@ -79,6 +81,30 @@ def checkpoint_flag(p: argparse.ArgumentParser, several: str | None = None) -> N
         nargs=None if several is None else "+",
         help=f"LMM checkpoint folder, or the name of a packaged one, {names} "
         f"(default: default){several or ''}",
+    )
+
+
+def engine_flags(p: argparse.ArgumentParser, several: str | None = None) -> None:
+    """``--engine`` and ``--decoder``: what runs the markets' books and the model's decoding
+    step (:class:`mars_gym.simulator.SimulatorConfig`'s ``engine`` and ``decoder``). With
+    ``several`` (the help's ending), each takes one or more, as a list; without, one value."""
+    many = {"nargs": "+", "default": [ENGINES[0]]} if several else {"default": ENGINES[0]}
+    p.add_argument(
+        "--engine",
+        choices=ENGINES,
+        help="what runs the books and the per-order rules: the Python reference or the "
+        "compiled one, which gives the same markets order by order (default: "
+        f"{ENGINES[0]}){several or ''}",
+        **many,
+    )
+    many = {"nargs": "+", "default": [DECODERS[0]]} if several else {"default": DECODERS[0]}
+    p.add_argument(
+        "--decoder",
+        choices=DECODERS,
+        help="what runs the model's decoding step: torch, or numba (torch's numbers to float "
+        f"rounding, so other markets from the same seeds) (default: {DECODERS[0]})"
+        f"{several or ''}",
+        **many,
     )
 
 

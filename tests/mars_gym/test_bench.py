@@ -75,3 +75,19 @@ def test_compare_needs_distinct_setups_and_a_round() -> None:
         compare_setups([Setup(), Setup()])
     with pytest.raises(ValueError, match="rounds"):
         compare_setups([Setup()], rounds=0)
+
+
+def test_bench_lmm_times_the_numba_decoder_with_the_cache_only(
+    tiny_checkpoint_dir: Path, tmp_path: Path, numba_decoder: str
+) -> None:
+    out = tmp_path / "bench_lmm.json"
+    args = ["bench-lmm", "--checkpoint", str(tiny_checkpoint_dir), "--batch-sizes", "1", "3"]
+    args += ["--engine", "compiled", "--decoder", numba_decoder, "--seconds", "0"]
+    assert main([*args, "--quiet", "--out", str(out)]) == 0
+    result = json.loads(out.read_text())
+    assert (result["engine"], result["decoder"]) == ("compiled", "numba")
+    assert [(r["batch"], r["kv_cache"], r["decoder"]) for r in result["runs"]] == [
+        (1, True, "numba"),
+        (3, True, "numba"),
+    ]
+    assert all(r["orders_per_second"] > 0 for r in result["runs"])
