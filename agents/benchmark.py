@@ -302,13 +302,18 @@ class League:
 
 
 def market_of(env_kwargs: dict[str, Any]) -> str:
-    """What the league's markets are: the LMM checkpoint's fingerprint, and the start file
-    and time when the markets start from a real day (leagues of other markets never join)."""
+    """What the league's markets are: the LMM checkpoint's fingerprint, the start file and
+    time when the markets start from a real day, and the decoder when it is not torch
+    (leagues of other markets never join). The engine is not named: both give the same
+    markets."""
     market = fingerprint(env_kwargs.get("checkpoint"))
     start_file = env_kwargs.get("start_file")
-    if start_file is None:
-        return market
-    return f"{market} from {Path(start_file).name} at {env_kwargs.get('start_time')}"
+    if start_file is not None:
+        market += f" from {Path(start_file).name} at {env_kwargs.get('start_time')}"
+    decoder = env_kwargs.get("decoder", "torch")
+    if decoder != "torch":
+        market += f" decoded by {decoder}"
+    return market
 
 
 def run_league(

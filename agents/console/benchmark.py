@@ -15,7 +15,7 @@ from typing import Any
 from agents.baselines import BASELINES
 from agents.benchmark import EVALUATION_SEED_BASE, League, run_league
 from agents.trained import sb3_policy, trained_policies
-from mars_gym.console.flags import checkpoint_flag, common_flags, start_flags
+from mars_gym.console.flags import checkpoint_flag, common_flags, engine_flags, start_flags
 
 __all__ = ["HELP", "NAME", "configure_parser", "run"]
 
@@ -78,6 +78,7 @@ def configure_parser(parser: argparse.ArgumentParser) -> None:
     )
     checkpoint_flag(parser)
     start_flags(parser)
+    engine_flags(parser)
     common_flags(parser)
 
 
@@ -108,6 +109,8 @@ def run(args: argparse.Namespace) -> dict:
             progress=not args.quiet,
             seed_base=joined.seeds[0] if joined else EVALUATION_SEED_BASE,
             workers=args.workers,
+            engine=args.engine,
+            decoder=args.decoder,
             **({"checkpoint": args.checkpoint} if args.checkpoint else {}),
             **(
                 {"start_file": args.start_file, "start_time": args.start_time}

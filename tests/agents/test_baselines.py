@@ -193,3 +193,23 @@ def test_a_league_from_a_real_start_names_it_and_joins_only_its_own(
     assert main(["benchmark", *common, "--start-file", str(day), "--start-time", "14:30",
                  "--join", str(synthetic), "--policies", "symmetric_3"]) == 2  # fmt: skip
     assert "cannot join leagues with different market" in capsys.readouterr().err
+
+
+def test_a_league_names_a_numba_decoder_and_not_the_engine(
+    tiny_checkpoint_dir: Path, tmp_path: Path, numba_decoder: str
+) -> None:
+    """``--engine compiled`` plays the same markets (the same scores, one league);
+    ``--decoder numba`` another numerics path (torch's numbers to float rounding), whose
+    league says so and so never joins a torch one."""
+    common = ["--task", "execution", "--episodes", "2", "--batch", "2", "--quiet",
+              "--checkpoint", str(tiny_checkpoint_dir), "--policies", "twap_passive"]  # fmt: skip
+    leagues = {}
+    for engine, decoder in (("python", "torch"), ("compiled", "torch"), ("compiled", "numba")):
+        out = tmp_path / f"{engine}_{decoder}.json"
+        args = [*common, "--engine", engine, "--decoder", decoder, "--out", str(out)]
+        assert main(["benchmark", *args]) == 0
+        leagues[engine, decoder] = json.loads(out.read_text())
+    python, compiled, numba = leagues.values()
+    assert compiled["market"] == python["market"]
+    assert compiled["scores"] == python["scores"]
+    assert numba["market"] == f"{python['market']} decoded by numba"
