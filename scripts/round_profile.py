@@ -1,11 +1,15 @@
-"""Where a generated order's time goes, by part, under each engine of ``LMMMarkets``.
+"""Where a generated order's time goes, by part, under each engine and decoder of ``LMMMarkets``.
 
 Runs MarS-Execution-v0's native vector env (a TWAP-paced passive child order every step, as
 ``mars-gym bench`` takes), with each part of the generation round timed by wrapping the
 functions that do it, and prints microseconds per generated order:
 
-* model forward: the transformer's forward passes (appending each order to the KV cache);
-* sampling heads: the kind-and-price logits, then size and time, drawn (torch);
+* prefill: recomputing a context trimmed to half its length (torch under both decoders;
+  about one position per generated order);
+* model forward: the one-position forward passes that append each order to the KV cache
+  (torch, or :func:`lmm.model.decode_numba.forward_step`);
+* sampling heads: the kind-and-price logits, then size and time, drawn (torch, or
+  :func:`lmm.model.decode_numba.sample_step`);
 * masks: which kind x price classes each book can take;
 * decode: tokens into concrete orders (the tokenizer's numpy code; with the compiled
   engine also the kernel that gathers each market's touch, quotes and uniforms);
@@ -18,7 +22,7 @@ The wrappers cost about a microsecond a call, so the Python engine's per-order p
 slightly high. ::
 
     python scripts/round_profile.py --checkpoint fast --num-envs 64 --steps 4 \\
-        [--engines python compiled] [--out FILE.json]
+        [--engines python compiled] [--decoders torch numba] [--out FILE.json]
 """
 
 from __future__ import annotations
@@ -33,7 +37,8 @@ import numpy as np
 import lmm.model.generate
 import mars_gym  # noqa: F401  (registers the environments)
 from lmm.engine.compiled import generation as cg
-from lmm.model.generate import ENGINES
+from lmm.model import decode_numba
+from lmm.model.generate import DECODERS, ENGINES
 from lmm.results import write_json
 from mars_gym.console.flags import checkpoint_flag
 
@@ -73,7 +78,9 @@ class _Timers:
             self.seconds[part] = 0.0
 
 
-def profile(engine: str, num_envs: int, steps: int, seed: int, checkpoint: str | None) -> dict:
+def profile(
+    engine: str, decoder: str, num_envs: int, steps: int, seed: int, checkpoint: str | None
+) -> dict:
     """Microseconds per generated order by part (see the module docstring)."""
     env = gym.make_vec(
         ENV_ID,
@@ -81,12 +88,14 @@ def profile(engine: str, num_envs: int, steps: int, seed: int, checkpoint: str |
         vectorization_mode="vector_entry_point",
         checkpoint=checkpoint,
         engine=engine,
+        decoder=decoder,
     )
     env.reset(seed=seed)
     sim = env.unwrapped.runner.sim
     markets = sim.markets
     model, tokenizer = markets.model, markets.tokenizer
     t = _Timers()
+    t.patch(markets, "_prefill", "prefill")  # its forward passes count here, not below
     t.patch(model, "forward", "model forward")  # an instance attribute shadows the method
     for name in ("kp_logits", "sample_next"):
         t.patch(model, name, "sampling heads")
@@ -99,9 +108,12 @@ def profile(engine: str, num_envs: int, steps: int, seed: int, checkpoint: str |
         t.patch(markets, "_kp_masks", "masks")
         t.patch(markets, "_apply", "engine apply")
     saved = {name: getattr(cg, name) for name in ("kp_masks", "decode_inputs", "apply_round")}
+    kernels = {name: getattr(decode_numba, name) for name in ("forward_step", "sample_step")}
     t.patch(cg, "kp_masks", "masks")
     t.patch(cg, "decode_inputs", "decode")
     t.patch(cg, "apply_round", "engine apply")
+    t.patch(decode_numba, "forward_step", "model forward")
+    t.patch(decode_numba, "sample_step", "sampling heads")
     actions = np.tile(np.asarray(ACTION), (num_envs, 1))
     try:
         env.step(actions)  # the first step after a reset is not typical
@@ -114,6 +126,8 @@ def profile(engine: str, num_envs: int, steps: int, seed: int, checkpoint: str |
     finally:
         for name, fn in saved.items():
             setattr(cg, name, fn)
+        for name, fn in kernels.items():
+            setattr(decode_numba, name, fn)
         lmm.model.generate.book_features = features
     orders = sim.orders_generated - orders0
     env.close()
@@ -121,6 +135,7 @@ def profile(engine: str, num_envs: int, steps: int, seed: int, checkpoint: str |
     parts["rest"] = 1e6 * elapsed / orders - sum(parts.values())
     return {
         "engine": engine,
+        "decoder": decoder,
         "num_envs": num_envs,
         "env_steps_per_second": num_envs * steps / elapsed,
         "orders_per_env_step": orders / (num_envs * steps),
@@ -137,19 +152,25 @@ def main() -> None:
     parser.add_argument(
         "--engines", nargs="+", choices=ENGINES, default=list(ENGINES), help="engines to profile"
     )
+    parser.add_argument(
+        "--decoders", nargs="+", choices=DECODERS, default=["torch"], help="decoders to profile"
+    )
     checkpoint_flag(parser)
     parser.add_argument("--out", help="write the figures as JSON")
     args = parser.parse_args()
     results = [
-        profile(e, args.num_envs, args.steps, args.seed, args.checkpoint) for e in args.engines
+        profile(e, d, args.num_envs, args.steps, args.seed, args.checkpoint)
+        for e in args.engines
+        for d in args.decoders
     ]
     parts = list(results[0]["us_per_order_by_part"])
     print(f"{ENV_ID}, {args.num_envs} envs, us per generated order:")
-    print(f"{'part':<18}" + "".join(f"{r['engine']:>10}" for r in results))
+    print(f"{'part':<18}" + "".join(f"{r['engine']:>16}" for r in results))
+    print(f"{'':<18}" + "".join(f"{r['decoder']:>16}" for r in results))
     for part in parts:
-        print(f"{part:<18}" + "".join(f"{r['us_per_order_by_part'][part]:>10.1f}" for r in results))
-    print(f"{'total':<18}" + "".join(f"{r['us_per_order']:>10.1f}" for r in results))
-    print(f"{'env steps/s':<18}" + "".join(f"{r['env_steps_per_second']:>10.0f}" for r in results))
+        print(f"{part:<18}" + "".join(f"{r['us_per_order_by_part'][part]:>16.1f}" for r in results))
+    print(f"{'total':<18}" + "".join(f"{r['us_per_order']:>16.1f}" for r in results))
+    print(f"{'env steps/s':<18}" + "".join(f"{r['env_steps_per_second']:>16.0f}" for r in results))
     if args.out:
         write_json(args.out, {"env": ENV_ID, "checkpoint": args.checkpoint, "runs": results})
 
