@@ -37,7 +37,10 @@ def env_throughput(
     **kwargs: Any,
 ) -> list[dict]:
     """Env steps/s and generated orders/s of the native vector env for each ``num_envs``,
-    run by ``workers`` processes (at most ``num_envs``)."""
+    run by ``workers`` processes (at most ``num_envs``). Without ``progress`` the resets'
+    warm-up shows no progress bar either."""
+    if not progress:
+        kwargs.setdefault("progress", False)
     runs = list(num_envs)
     if progress:
         from tqdm import tqdm

@@ -6,10 +6,11 @@ import json
 import shutil
 from pathlib import Path
 
+import gymnasium as gym
 import pytest
 
 from mars_gym.console.main import main
-from mars_gym.studies.bench import Setup, compare_setups
+from mars_gym.studies.bench import Setup, compare_setups, env_throughput
 
 
 def test_setups_are_timed_in_alternation_and_set_against_the_first(
@@ -91,3 +92,21 @@ def test_bench_lmm_times_the_numba_decoder_with_the_cache_only(
         (3, True, "numba"),
     ]
     assert all(r["orders_per_second"] > 0 for r in result["runs"])
+
+
+def test_a_quiet_bench_hides_the_warm_up_bar_too(
+    tiny_checkpoint_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    made = []
+    make_vec = gym.make_vec
+
+    def spy(*args, **kwargs):
+        made.append(kwargs.get("progress"))
+        return make_vec(*args, **kwargs)
+
+    monkeypatch.setattr(gym, "make_vec", spy)
+    for progress in (False, True):
+        env_throughput(
+            num_envs=(1,), seconds=0.0, progress=progress, checkpoint=str(tiny_checkpoint_dir)
+        )
+    assert made == [False, None]
