@@ -6,6 +6,9 @@ and speed, in one run.
   how often the token drawn from the same uniforms differs, over ``--draws`` draws;
 * **decode step**: orders/s of the step alone (one new position with the KV cache at 3/4 of
   the context, the heads and the sampling from per-row generators) per batch size;
+* **cache fill**: the step's orders/s against how many positions each row's KV cache holds
+  (``--fills``), at a few batch sizes (``--fill-batches``), for the first checkpoint: every
+  order reads its row's whole cache, 2 x layers x positions x n_embd floats;
 * **LMMMarkets.step**: orders/s end to end, compiled engine, after a context of warm-up;
 * **env**: MarS-Execution-v0's native vector env, steps/s, compiled engine.
 
@@ -13,7 +16,8 @@ Torch and numba alternate within each measurement (``--repeats`` rounds each, be
 so that the load of the machine falls on both alike. ::
 
     python scripts/decode_speed.py [--checkpoints default fast] [--batches 1 4 16 64 256]
-        [--envs 1 64 256] [--seconds 0.5] [--out FILE.json]
+        [--fills 4 32 64 96 127] [--fill-batches 8 256] [--envs 1 64 256] [--seconds 0.5]
+        [--out FILE.json]
 """
 
 from __future__ import annotations
@@ -132,12 +136,15 @@ def numerics(checkpoint: Checkpoint, draws: int) -> dict:
     }
 
 
-def decode_step(checkpoint: Checkpoint, batch: int, seconds: float, repeats: int) -> dict:
-    """Orders/s of the decoding step alone under each decoder."""
+def decode_step(
+    checkpoint: Checkpoint, batch: int, seconds: float, repeats: int, fill: int | None = None
+) -> dict:
+    """Orders/s of the decoding step alone under each decoder, each row's cache holding
+    ``fill`` positions (default: 3/4 of the context)."""
     model = checkpoint.model.eval()
     cfg = model.config
     w = decode_numba.export_weights(model)
-    fill = 3 * cfg.context // 4
+    fill = 3 * cfg.context // 4 if fill is None else fill
     cache = KVCache(cfg, batch)
     gen = torch.Generator().manual_seed(0)
     cache.k.normal_(generator=gen)
@@ -221,6 +228,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--checkpoints", nargs="+", default=["default", "fast"])
     parser.add_argument("--batches", nargs="+", type=int, default=[1, 4, 16, 64, 256])
+    parser.add_argument("--fills", nargs="+", type=int, default=[4, 32, 64, 96, 127])
+    parser.add_argument("--fill-batches", nargs="+", type=int, default=[8, 256])
     parser.add_argument("--envs", nargs="+", type=int, default=[1, 64, 256])
     parser.add_argument("--seconds", type=float, default=0.5, help="per timed round")
     parser.add_argument("--repeats", type=int, default=2, help="alternating rounds each")
@@ -244,6 +253,20 @@ def main() -> None:
                 f"{s['torch']:>15.0f}{s['numba']:>15.0f}"
             )
         result["checkpoints"][name] = entry
+    first = load_checkpoint(args.checkpoints[0])
+    cfg = first.model.config
+    kv_bytes = 2 * cfg.n_layer * cfg.n_embd * 4  # keys and values, float32, per position
+    fills = []
+    print(f"{args.checkpoints[0]}: step orders/s by cache fill (the KV cache read per order)")
+    for b in args.fill_batches:
+        for fill in args.fills:
+            d = decode_step(first, b, args.seconds, args.repeats, fill)
+            fills.append({"batch": b, "fill": fill, "kv_bytes_per_order": kv_bytes * fill, **d})
+            print(
+                f"{'':>18}batch {b:>4} fill {fill:>4} ({kv_bytes * fill / 1024:>4.0f} KB): "
+                f"torch {d['torch']:>7.0f} numba {d['numba']:>7.0f}"
+            )
+    result["cache_fill"] = {"checkpoint": args.checkpoints[0], "runs": fills}
     env = []
     for n in args.envs:
         e = env_steps(args.checkpoints[0], n, args.seconds, args.repeats)
