@@ -11,12 +11,14 @@ contiguous float32 buffer, and two ``@njit`` kernels do what a generation round 
   :meth:`lmm.model.transformer.LMM.sample_next` does, and reports the probability mass the
   kind-and-price mask removed.
 
-Both loop over rows one at a time, and a row reads only its own inputs and cache: its result
-is the same bits whatever the batch holds and however many threads the process has. The
-sums are not torch's (no BLAS, another order of additions, ``expf``/``erf`` of the C
-library), so the numbers differ from torch's in the last bits and a token can differ where
-a uniform falls within that distance of a class boundary: this is another numerics path,
-opt in (``LMMMarkets(decoder="numba")``), reproducible on its own terms.
+Both take rows in blocks (:data:`BLOCK`, and :data:`GROUP` rows per pass over a weight
+matrix), every row through the same instructions, and a row reads only its own inputs and
+cache: its result is the same bits whatever the batch holds, wherever the row sits in it,
+and however many threads the process has. The sums are not torch's (no BLAS, another order
+of additions, its own ``exp`` and ``erf``), so the numbers differ from torch's in the last
+bits and a token can differ where a uniform falls within that distance of a class boundary:
+this is another numerics path, opt in (``LMMMarkets(decoder="numba")``), reproducible on its
+own terms.
 
 The KV cache is the torch :class:`~lmm.model.transformer.KVCache`'s memory seen as numpy
 arrays, so torch prefills (a reset, a trimmed context) and numba continues.
