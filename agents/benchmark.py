@@ -28,6 +28,7 @@ import numpy as np
 import mars_gym  # noqa: F401  (registers the environments)
 from lmm.model.checkpoint import fingerprint
 from mars_gym.envs.core import sub_env_info
+from mars_gym.simulator import SimulatorConfig
 
 __all__ = [
     "CALIBRATION_SEED_BASE",
@@ -306,12 +307,13 @@ def market_of(env_kwargs: dict[str, Any]) -> str:
     time when the markets start from a real day, and the decoder when it is not torch
     (leagues of other markets never join). The engine is not named: both give the same
     markets."""
+    default_decoder = SimulatorConfig.decoder
     market = fingerprint(env_kwargs.get("checkpoint"))
     start_file = env_kwargs.get("start_file")
     if start_file is not None:
         market += f" from {Path(start_file).name} at {env_kwargs.get('start_time')}"
-    decoder = env_kwargs.get("decoder", "torch")
-    if decoder != "torch":
+    decoder = env_kwargs.get("decoder", default_decoder)
+    if decoder != default_decoder:
         market += f" decoded by {decoder}"
     return market
 

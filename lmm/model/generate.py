@@ -844,7 +844,7 @@ class LMMMarkets:
         results: list[GeneratedOrder | None] = [None] * len(rows)
         realized_rows = out[done][:, _REALIZED]
         # the fills the round wrote, one after another; ``fills`` is sized for the worst case
-        fill_rows = fills[: int(realized_rows[:, -1].sum())].tolist()
+        fill_rows = fills[: int(out[done, cg.R_FILLS].sum())].tolist()
         first = 0
         for r, (kind, price, size, oid, before, time_ns, n_fills) in zip(
             done.tolist(), realized_rows.tolist(), strict=True

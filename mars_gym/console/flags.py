@@ -86,25 +86,30 @@ def checkpoint_flag(p: argparse.ArgumentParser, several: str | None = None) -> N
 
 def engine_flags(p: argparse.ArgumentParser, several: str | None = None) -> None:
     """``--engine`` and ``--decoder``: what runs the markets' books and the model's decoding
-    step (:class:`mars_gym.simulator.SimulatorConfig`'s ``engine`` and ``decoder``). With
-    ``several`` (the help's ending), each takes one or more, as a list; without, one value."""
-    many = {"nargs": "+", "default": [ENGINES[0]]} if several else {"default": ENGINES[0]}
-    p.add_argument(
+    step (:class:`mars_gym.simulator.SimulatorConfig`'s ``engine`` and ``decoder``, whose
+    defaults they take). With ``several`` (the help's ending), each takes one or more, as a
+    list; without, one value."""
+
+    def add(flag: str, choices: tuple[str, ...], default: str, what: str) -> None:
+        many = {"nargs": "+", "default": [default]} if several else {"default": default}
+        p.add_argument(
+            flag, choices=choices, help=f"{what} (default: {default}){several or ''}", **many
+        )
+
+    defaults = SimulatorConfig()
+    add(
         "--engine",
-        choices=ENGINES,
-        help="what runs the books and the per-order rules: the Python reference or the "
-        "compiled one, which gives the same markets order by order (default: "
-        f"{ENGINES[0]}){several or ''}",
-        **many,
+        ENGINES,
+        defaults.engine,
+        "what runs the books and the per-order rules: the Python reference or the compiled "
+        "one, which gives the same markets order by order",
     )
-    many = {"nargs": "+", "default": [DECODERS[0]]} if several else {"default": DECODERS[0]}
-    p.add_argument(
+    add(
         "--decoder",
-        choices=DECODERS,
-        help="what runs the model's decoding step: torch, or numba (torch's numbers to float "
-        f"rounding, so other markets from the same seeds) (default: {DECODERS[0]})"
-        f"{several or ''}",
-        **many,
+        DECODERS,
+        defaults.decoder,
+        "what runs the model's decoding step: torch, or numba (torch's numbers to float "
+        "rounding, so other markets from the same seeds)",
     )
 
 

@@ -19,6 +19,7 @@ import gymnasium as gym
 import numpy as np
 
 from mars_gym.envs.core import OBSERVATION_FIELDS, ORDER_COUNT_FIELDS
+from mars_gym.simulator import SimulatorConfig
 
 __all__ = ["Setup", "compare_setups", "env_throughput"]
 
@@ -82,8 +83,8 @@ class Setup(NamedTuple):
     default), the engine and the decoder (:class:`mars_gym.simulator.SimulatorConfig`)."""
 
     checkpoint: str | None = None
-    engine: str = "python"
-    decoder: str = "torch"
+    engine: str = SimulatorConfig.engine
+    decoder: str = SimulatorConfig.decoder
 
     @property
     def label(self) -> str:
